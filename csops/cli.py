@@ -1,0 +1,78 @@
+"""The `csops` command. Each command only parses options and calls into the package that does the work."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+DEFAULT_SANDBOX_DIR = Path("data/sandbox")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """csops: the data platform for Customer Success Operations (dlt + dbt + Dagster + CRM activation)."""
+
+
+# --------------------------------------------------------------------------------------------------- sandbox
+@main.group()
+def sandbox() -> None:
+    """The simulated company and its HubSpot-, Stripe- and Typeform-compatible local APIs."""
+
+
+def _progress(name: str, done: int, total: int) -> None:
+    if sys.stderr.isatty() or done in (0, total):
+        pct = 100 * done // max(total, 1)
+        click.echo(f"\r  {name}: {pct:3d}%", nl=done >= total, err=True)
+
+
+@sandbox.command("generate")
+@click.option("--scale", default="tiny", show_default=True, help="tiny | small | medium | large")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The simulation's today (default: the real date, UTC).")
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option("--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
+@click.option("--accounts", type=int, default=None, help="Override the scale's account count.")
+@click.option("--events", type=int, default=None, help="Override the scale's approximate event count.")
+def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -> None:
+    """Generate a deterministic simulated company (same seed, scale and today: identical files)."""
+    from sandbox.generator.world import generate
+    from sandbox.manifest import resolve_scale
+
+    day = today.date() if today else datetime.now(UTC).date()
+    spec = resolve_scale(scale, accounts=accounts, events=events)
+    started = datetime.now(UTC)
+    manifest = generate(out, seed, spec, day, events_format, progress=_progress)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    click.echo(f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, ~{manifest.events:,} events, "
+               f"{manifest.start_date} .. {manifest.today}) in {seconds:.1f}s")
+
+
+@sandbox.command("advance")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option("--days", type=int, required=True, help="How many days happen.")
+def sandbox_advance(directory: Path, days: int) -> None:
+    """Move the simulation's today forward: new events, subscription changes, tickets, surveys."""
+    from sandbox.generator.world import advance
+
+    manifest = advance(directory, days, progress=_progress)
+    click.echo(f"sandbox today is now {manifest.today}")
+
+
+@sandbox.command("serve")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port (printed).")
+@click.option("--fault", "faults", multiple=True,
+              help="Fault to inject, e.g. 'stripe:rate_limit:0.2', 'hubspot:server_error:5' (see sandbox/README.md).")
+def sandbox_serve(directory: Path, port: int, faults: tuple[str, ...]) -> None:
+    """Serve the sandbox on 127.0.0.1 under /hubspot, /stripe and /typeform until interrupted."""
+    from sandbox.server.app import serve
+
+    serve(directory, port=port, faults=list(faults))
+
+
+def _parse_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
