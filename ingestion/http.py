@@ -1,0 +1,76 @@
+"""One way to talk to a vendor API: dlt's RESTClient (retries with backoff on 429/5xx/timeouts, honouring
+Retry-After) plus clear authentication errors and the "cursor = last item" paging Stripe and Typeform share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests import Request, Response
+
+from ingestion.errors import SourceAuthError
+
+
+class LastItemCursorPaginator(BasePaginator):
+    """Next page = the same request with `cursor_param` set to the last item's `item_key`.
+
+    Stripe pages with `starting_after=<last id>` while `has_more` is true; Typeform with `after=<last token>`
+    until a page comes back shorter than the page size.
+    """
+
+    def __init__(
+        self,
+        cursor_param: str,
+        item_key: str,
+        has_more_key: str | None = None,
+        page_size: int | None = None,
+        items_key: str = "data",
+    ):
+        super().__init__()
+        self.cursor_param, self.item_key = cursor_param, item_key
+        self.has_more_key, self.page_size, self.items_key = has_more_key, page_size, items_key
+        self._cursor: Any = None
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        items = response.json().get(self.items_key) or []
+        if not items:
+            self._has_next_page = False
+            return
+        if self.has_more_key is not None:
+            self._has_next_page = bool(response.json().get(self.has_more_key))
+        else:
+            self._has_next_page = self.page_size is not None and len(items) >= self.page_size
+        self._cursor = items[-1][self.item_key]
+
+    def update_request(self, request: Request) -> None:
+        request.params = dict(request.params or {})
+        request.params[self.cursor_param] = self._cursor
+
+
+def vendor_client(
+    source: str,
+    base_url: str,
+    token: str,
+    token_variable: str,
+    paginator: BasePaginator | None = None,
+    data_selector: str | None = None,
+) -> RESTClient:
+    """A RESTClient for `source` whose 401/403 become a SourceAuthError naming `token_variable`."""
+    if not token:
+        raise SourceAuthError(f"{source}: no credentials configured. Set {token_variable}.")
+
+    def check_auth(response: Response, *args: Any, **kwargs: Any) -> None:
+        if response.status_code in (401, 403):
+            detail = response.text[:300].replace("\n", " ")
+            raise SourceAuthError(
+                f"{source}: the API at {base_url} rejected the credentials (HTTP {response.status_code}: {detail}). "
+                f"Set {token_variable} to a valid key."
+            )
+
+    client = RESTClient(
+        base_url=base_url.rstrip("/"), auth=BearerTokenAuth(token), paginator=paginator, data_selector=data_selector
+    )
+    client.session.hooks["response"].append(check_auth)
+    return client

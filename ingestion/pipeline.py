@@ -1,0 +1,159 @@
+"""Running the sources into the warehouse: one dlt pipeline per source, each into its own raw dataset.
+
+Dagster (orchestration/) and the CLI both build pipelines and sources here, so both load the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingestion.errors import SourceConfigError, SourceError
+from ingestion.hubspot import hubspot_source
+from ingestion.quarantine import QUARANTINE_TABLE
+from ingestion.stripe import stripe_source
+from ingestion.surveys import surveys_source
+from ingestion.usage import usage_source
+
+DATASETS = {"hubspot": "raw_hubspot", "stripe": "raw_stripe", "usage": "raw_usage", "surveys": "raw_surveys"}
+SOURCE_ORDER = ("hubspot", "stripe", "usage", "surveys")  # usage and surveys check accounts against CRM/billing
+DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+
+
+def warehouse_path() -> Path:
+    """The DuckDB warehouse file: CSOPS_WAREHOUSE, else data/warehouse.duckdb."""
+    return Path(os.environ.get("CSOPS_WAREHOUSE") or DEFAULT_WAREHOUSE)
+
+
+def pipelines_dir(warehouse: Path) -> Path:
+    """Where dlt keeps pipeline working state (the durable state also lives in the warehouse)."""
+    return Path(os.environ.get("CSOPS_DLT_PIPELINES_DIR") or warehouse.parent / "dlt_pipelines")
+
+
+def make_pipeline(name: str, warehouse: Path | None = None) -> dlt.Pipeline:
+    warehouse = warehouse or warehouse_path()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"csops_{name}",
+        destination=dlt.destinations.duckdb(str(warehouse)),
+        dataset_name=DATASETS[name],
+        pipelines_dir=str(pipelines_dir(warehouse)),
+    )
+
+
+def known_accounts(warehouse: Path) -> list[str] | None:
+    """Account ids the CRM or billing know (to quarantine events of unknown accounts); None before any load."""
+    if not warehouse.exists():
+        return None
+    queries = [
+        "select account_id from raw_hubspot.companies where account_id is not null",
+        "select metadata__account_id from raw_stripe.customers where metadata__account_id is not null",
+    ]
+    accounts: set[str] = set()
+    found = False
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for query in queries:
+            try:
+                accounts.update(row[0] for row in con.execute(query).fetchall())
+                found = True
+            except duckdb.CatalogException:
+                continue
+    return sorted(accounts) if found else None
+
+
+def make_source(name: str, warehouse: Path | None = None) -> Any:
+    """The configured dlt source `name` (configuration and secrets come from the environment via dlt)."""
+    try:
+        if name == "hubspot":
+            return hubspot_source()
+        if name == "stripe":
+            return stripe_source()
+        if name == "usage":
+            return usage_source(known_accounts=known_accounts(warehouse or warehouse_path()))
+        if name == "surveys":
+            return surveys_source()
+    except ConfigFieldMissingException as error:
+        variables = ", ".join(f"SOURCES__{name.upper()}__{f.upper()}" for f in error.fields)
+        raise SourceConfigError(f"{name}: missing configuration. Set {variables} (see .env.example).") from error
+    raise SourceConfigError(f"unknown source {name!r}; choose from {', '.join(SOURCE_ORDER)}")
+
+
+@dataclass
+class SourceReport:
+    source: str
+    dataset: str
+    load_id: str | None
+    rows: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    seconds: float = 0.0
+
+    @property
+    def loaded(self) -> int:
+        return sum(n for table, n in self.rows.items() if table != QUARANTINE_TABLE)
+
+
+def quarantine_count(warehouse: Path, dataset: str, load_id: str | None) -> int:
+    if load_id is None:
+        return 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            return con.execute(
+                f"select count(*) from {dataset}.{QUARANTINE_TABLE} where _dlt_load_id = ?", [load_id]
+            ).fetchone()[0]
+        except duckdb.CatalogException:
+            return 0
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """dlt wraps extraction errors in several layers; a user wants the innermost actionable one."""
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, SourceError):
+            return current
+        current = current.__cause__ or current.__context__
+    return error
+
+
+def run_source(name: str, warehouse: Path | None = None) -> SourceReport:
+    warehouse = warehouse or warehouse_path()
+    started = time.monotonic()
+    source = make_source(name, warehouse)
+    pipeline = make_pipeline(name, warehouse)
+    try:
+        info = pipeline.run(source)
+    except PipelineStepFailed as error:
+        cause = root_cause(error)
+        if cause is not error:
+            raise cause from error
+        raise
+    load_id = info.loads_ids[-1] if info.loads_ids else None
+    normalize = pipeline.last_trace.last_normalize_info
+    rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
+    report = SourceReport(name, DATASETS[name], load_id, rows)
+    report.quarantined = quarantine_count(warehouse, DATASETS[name], load_id)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def ingest(
+    names: Sequence[str] = SOURCE_ORDER,
+    warehouse: Path | None = None,
+    on_report: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
+    """Load the named sources in dependency order; returns one report per source."""
+    reports = []
+    for name in [n for n in SOURCE_ORDER if n in names]:
+        report = run_source(name, warehouse)
+        reports.append(report)
+        if on_report:
+            on_report(report)
+    return reports

@@ -1,0 +1,53 @@
+"""Quarantine: rows that cannot be loaded go to a `quarantine` table with the reason, never silently dropped and
+never aborting the load. Every source shares this one mechanism."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+
+QUARANTINE_TABLE = "quarantine"
+Check = Callable[[dict[str, Any]], "str | None"]
+
+
+def quarantined(record: Any, source: str, resource: str, reason: str) -> Any:
+    """Wrap a bad record so the resource yields it into the quarantine table (appended, with the reason)."""
+    row = {
+        "quarantine_id": uuid.uuid4().hex,
+        "source": source,
+        "resource": resource,
+        "reason": reason,
+        "record": json.dumps(record, default=str, sort_keys=True)[:20_000],
+        "quarantined_at": datetime.now(UTC),
+    }
+    # Its own key, so the resource's merge key (which a bad row may lack) never applies to the quarantine table.
+    hints = dlt.mark.make_hints(table_name=QUARANTINE_TABLE, write_disposition="append", primary_key="quarantine_id")
+    return dlt.mark.with_hints(row, hints, create_table_variant=True)
+
+
+def screen(rows: Iterable[dict[str, Any]], check: Check, source: str, resource: str) -> Iterator[Any]:
+    """Yield good rows as they are and bad rows (check returns a reason) into quarantine."""
+    for row in rows:
+        reason = check(row)
+        yield row if reason is None else quarantined(row, source, resource, reason)
+
+
+def require(row: dict[str, Any], **types: type | tuple[type, ...]) -> str | None:
+    """Reason a row lacks a required key or has it with the wrong type (a key-column type change), else None."""
+    for key, expected in types.items():
+        value = row.get(key)
+        if value is None or value == "":
+            return f"missing required field {key!r}"
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+            return f"field {key!r} has type {type(value).__name__}, expected {_names(expected)}"
+    return None
+
+
+def _names(expected: type | tuple[type, ...]) -> str:
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    return " or ".join(k.__name__ for k in kinds)

@@ -1,0 +1,184 @@
+"""Stripe API v1 (secret key): customers, subscriptions (status=all, items, prices, discounts), invoices with all
+their lines, coupons, prices and products.
+
+New objects come incrementally by `created[gte]`; changes to older objects come from `/v1/events`: each changed
+object is re-read by id, so what lands is its current state (an event's snapshot may be older than the list's).
+Amounts stay integer minor units beside their currency; dbt converts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dlt
+from dlt.sources.helpers.rest_client import RESTClient
+
+from ingestion.http import LastItemCursorPaginator, vendor_client
+from ingestion.quarantine import quarantined, require
+
+SOURCE = "stripe"
+TOKEN_VARIABLE = "SOURCES__STRIPE__API_KEY"
+PAGE = 100
+# Which events mean which object changed, and the table that object lives in.
+EVENT_OBJECTS = {
+    "customer.updated": ("customers", "/v1/customers"),
+    "customer.subscription.updated": ("subscriptions", "/v1/subscriptions"),
+    "customer.subscription.deleted": ("subscriptions", "/v1/subscriptions"),
+    "customer.subscription.paused": ("subscriptions", "/v1/subscriptions"),
+    "customer.subscription.resumed": ("subscriptions", "/v1/subscriptions"),
+    "invoice.updated": ("invoices", "/v1/invoices"),
+    "invoice.finalized": ("invoices", "/v1/invoices"),
+    "invoice.paid": ("invoices", "/v1/invoices"),
+    "invoice.payment_failed": ("invoices", "/v1/invoices"),
+    "invoice.voided": ("invoices", "/v1/invoices"),
+    "invoice.marked_uncollectible": ("invoices", "/v1/invoices"),
+}
+EXPAND = {"subscriptions": ["data.discounts"], "invoices": ["data.discounts"], "customers": []}
+
+
+def stripe_paginator() -> LastItemCursorPaginator:
+    return LastItemCursorPaginator(cursor_param="starting_after", item_key="id", has_more_key="has_more")
+
+
+def check_object(kind: str, obj: dict[str, Any]) -> str | None:
+    """Reason a Stripe object cannot be loaded, else None."""
+    reason = require(obj, id=str, created=int)
+    if reason:
+        return reason
+    if kind == "subscriptions":
+        for item in (obj.get("items") or {}).get("data") or []:
+            quantity = item.get("quantity")
+            if quantity is not None and (not isinstance(quantity, int) or quantity < 0):
+                return f"subscription item {item.get('id')} has an invalid quantity {quantity!r}"
+    if kind == "invoices":
+        for line in (obj.get("lines") or {}).get("data") or []:
+            if not isinstance(line.get("amount"), int):
+                return f"invoice line {line.get('id')} has a non-integer amount {line.get('amount')!r}"
+    return None
+
+
+def complete_invoice_lines(client: RESTClient, invoice: dict[str, Any]) -> dict[str, Any]:
+    """Invoices embed their first lines only: read the rest from /v1/invoices/{id}/lines."""
+    lines = invoice.get("lines") or {}
+    if lines.get("has_more"):
+        data = []
+        for page in client.paginate(
+            f"/v1/invoices/{invoice['id']}/lines",
+            params={"limit": PAGE},
+            paginator=stripe_paginator(),
+            data_selector="data",
+        ):
+            data.extend(page)
+        invoice["lines"] = {**lines, "data": data, "has_more": False}
+    return invoice
+
+
+def screened(client: RESTClient, kind: str, objects: list[dict[str, Any]]) -> Iterator[Any]:
+    good = []
+    for obj in objects:
+        reason = check_object(kind, obj)
+        if reason:
+            yield quarantined(obj, SOURCE, kind, reason)
+            continue
+        good.append(complete_invoice_lines(client, obj) if kind == "invoices" else obj)
+    if good:
+        yield good
+
+
+def listed_resource(client: RESTClient, kind: str, params: dict[str, Any]):
+    """New objects of `kind` since the last run (`created[gte]`, so the boundary second is read again)."""
+
+    @dlt.resource(name=kind, primary_key="id", write_disposition="merge")
+    def objects(created=dlt.sources.incremental("created", initial_value=0)) -> Iterator[Any]:
+        query = {"limit": PAGE, "created[gte]": created.last_value, **params}
+        if EXPAND.get(kind):
+            query["expand[]"] = EXPAND[kind]
+        for page in client.paginate(f"/v1/{kind}", params=query, paginator=stripe_paginator(), data_selector="data"):
+            yield from screened(client, kind, list(page))
+
+    return objects
+
+
+def catalogue_resource(client: RESTClient, kind: str):
+    """Small reference lists (coupons, prices, products): read whole every run."""
+
+    @dlt.resource(name=kind, primary_key="id", write_disposition="merge")
+    def objects() -> Iterator[Any]:
+        for page in client.paginate(
+            f"/v1/{kind}", params={"limit": PAGE}, paginator=stripe_paginator(), data_selector="data"
+        ):
+            yield from screened(client, kind, list(page))
+
+    return objects
+
+
+def events_resource(client: RESTClient):
+    """The event stream since the last run. On the first run only the newest event is taken, to start the
+    cursor: the lists already hold every object's current state."""
+
+    @dlt.resource(name="events", primary_key="id", write_disposition="merge")
+    def events(created=dlt.sources.incremental("created", initial_value=None)) -> Iterator[Any]:
+        if created.last_value is None:
+            params = {"limit": 1}
+            response = client.get("/v1/events", params=params)
+            response.raise_for_status()
+            newest = response.json().get("data") or []
+            yield [_event_row(e) for e in newest]
+            return
+        query = {"limit": PAGE, "created[gte]": created.last_value, "types[]": sorted(EVENT_OBJECTS)}
+        for page in client.paginate("/v1/events", params=query, paginator=stripe_paginator(), data_selector="data"):
+            yield [_event_row(e) for e in page]
+
+    return events
+
+
+def _event_row(event: dict[str, Any]) -> dict[str, Any]:
+    obj = (event.get("data") or {}).get("object") or {}
+    return {
+        "id": event["id"],
+        "type": event["type"],
+        "created": event["created"],
+        "object_id": obj.get("id"),
+        "object": obj.get("object"),
+    }
+
+
+def changed_objects_transformer(client: RESTClient):
+    """Re-reads every object an event says changed, into that object's own table (current state wins)."""
+
+    @dlt.transformer(name="changed_objects", primary_key="id", write_disposition="merge")
+    def changed_objects(events: list[dict[str, Any]]) -> Iterator[Any]:
+        seen: set[str] = set()
+        for event in events:
+            target = EVENT_OBJECTS.get(event["type"])
+            if target is None or not event.get("object_id") or event["object_id"] in seen:
+                continue
+            seen.add(event["object_id"])
+            kind, path = target
+            params = {"expand[]": ["discounts"]} if EXPAND.get(kind) else None
+            response = client.get(f"{path}/{event['object_id']}", params=params)
+            if response.status_code == 404:
+                continue  # deleted since; nothing to refresh
+            response.raise_for_status()
+            for item in screened(client, kind, [response.json()]):
+                yield dlt.mark.with_table_name(item, kind) if isinstance(item, list) else item
+
+    return changed_objects
+
+
+@dlt.source(name="stripe", section="stripe")
+def stripe_source(api_key: str = dlt.secrets.value, base_url: str = "https://api.stripe.com") -> Any:
+    """Stripe billing objects, incremental by creation time plus the event stream for updates."""
+    client = vendor_client(SOURCE, base_url, api_key, TOKEN_VARIABLE)
+    events = events_resource(client)
+    return [
+        catalogue_resource(client, "products"),
+        catalogue_resource(client, "prices"),
+        catalogue_resource(client, "coupons"),
+        listed_resource(client, "customers", {}),
+        listed_resource(client, "subscriptions", {"status": "all"}),
+        listed_resource(client, "invoices", {}),
+        events,
+        events | changed_objects_transformer(client),
+    ]
