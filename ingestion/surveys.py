@@ -1,4 +1,5 @@
-"""NPS surveys into one `responses` table: the Typeform Responses API and a CSV drop folder for any other tool.
+"""NPS surveys: the Typeform Responses API (table `typeform_responses`) and a CSV drop folder for any other tool
+(table `csv_responses`), both normalised to the same columns (dbt unions them).
 
 Typeform: the NPS answer and the comment are found by their field *ref* (stable when questions are reworded), the
 account and respondent email by hidden fields. Incremental by `since` (the last submission seen) and paged with
@@ -95,7 +96,7 @@ def typeform_resource(
             for item in page:
                 row = typeform_row(item, form_id, score_ref, comment_ref, account_field, email_field)
                 reason = check_response(row)
-                yield row if reason is None else quarantined(item, SOURCE, "typeform", reason)
+                yield row if reason is None else quarantined(item, SOURCE, "typeform_responses", reason)
 
     return typeform_responses
 
@@ -120,7 +121,7 @@ def csv_row(record: dict[str, str], file_name: str) -> dict[str, Any]:
     }
 
 
-@dlt.transformer(name="csv_responses", table_name="responses", primary_key="response_id", write_disposition="merge")
+@dlt.transformer(name="csv_responses", primary_key="response_id", write_disposition="merge")
 def read_csv_responses(items: Iterable[FileItemDict]) -> Iterator[Any]:
     for item in items:
         if not item["relative_path"].endswith(".csv"):
@@ -134,14 +135,14 @@ def read_csv_responses(items: Iterable[FileItemDict]) -> Iterator[Any]:
         for number, record in enumerate(reader, start=2):
             if missing:
                 reason = f"{item['relative_path']} lacks column(s) {', '.join(missing)}"
-                yield quarantined(record, SOURCE, "csv", reason)
+                yield quarantined(record, SOURCE, "csv_responses", reason)
                 continue
             row = csv_row(record, item["relative_path"])
             reason = check_response(row)
             yield (
                 row
                 if reason is None
-                else quarantined({"file": item["relative_path"], "line": number, **record}, SOURCE, "csv", reason)
+                else quarantined({"file": item["relative_path"], "line": number, **record}, SOURCE, "csv_responses", reason)
             )
 
 

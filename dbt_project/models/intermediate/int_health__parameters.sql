@@ -1,0 +1,42 @@
+{#- The health_parameters seed as one row, so models read `parameters.status_green_min` instead of numbers. -#}
+{%- set names = [
+    'status_green_min', 'status_red_below', 'usage_target_utilisation', 'usage_trend_weight',
+    'usage_trend_floor', 'adoption_target_features', 'sentiment_half_life_days', 'support_open_ticket_penalty',
+    'support_high_priority_penalty', 'relationship_touch_days_enterprise', 'relationship_touch_days_mid_market',
+    'relationship_touch_days_smb', 'relationship_champion_left_penalty', 'billing_failed_payment_penalty',
+    'billing_downgrade_penalty', 'at_risk_score_drop', 'at_risk_renewal_days', 'detractor_lookback_days',
+    'post_ticket_days', 'periodic_review_large_arr_usd', 'periodic_review_small_cadence_days'
+] -%}
+
+with
+
+parameters as (
+
+    select * from {{ ref('health_parameters') }}
+
+),
+
+weights as (
+
+    select * from {{ ref('health_weights') }}
+
+),
+
+final as (
+
+    select
+        {%- for name in names %}
+            max(case when parameters.parameter = '{{ name }}' then parameters.value end) as {{ name }},
+        {%- endfor %}
+        (select max(weight) from weights where component = 'usage') as weight_usage,
+        (select max(weight) from weights where component = 'adoption') as weight_adoption,
+        (select max(weight) from weights where component = 'sentiment') as weight_sentiment,
+        (select max(weight) from weights where component = 'support') as weight_support,
+        (select max(weight) from weights where component = 'relationship') as weight_relationship,
+        (select max(weight) from weights where component = 'billing') as weight_billing
+
+    from parameters
+
+)
+
+select * from final

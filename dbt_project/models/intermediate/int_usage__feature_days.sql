@@ -1,0 +1,40 @@
+{#- Which features (event names) each account used each day, and its first use ever. Incremental like
+    int_usage__account_daily. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['account_id', 'event_name', 'activity_date'],
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns'
+) }}
+
+with
+
+events as (
+
+    select * from {{ ref('stg_usage__events') }}
+
+    {% if is_incremental() %}
+        where occurred_on in (
+            select distinct occurred_on
+            from {{ ref('stg_usage__events') }}
+            where received_at > (select max(last_received_at) from {{ this }})
+        )
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        account_id,
+        event_name,
+        occurred_on as activity_date,
+        count(*) as events,
+        max(received_at) as last_received_at
+
+    from events
+    group by account_id, event_name, occurred_on
+
+)
+
+select * from final

@@ -1,0 +1,172 @@
+{#- Today's at-risk list (DECISIONLOG "At risk"): why (three reasons in plain words), ARR at stake, renewal,
+    owner, recommended playbook, ranked by ARR at stake. -#}
+with
+
+customers as (
+
+    select * from {{ ref('customer_360') }}
+
+),
+
+parameters as (
+
+    select * from {{ ref('int_health__parameters') }}
+
+),
+
+playbooks as (
+
+    select * from {{ ref('playbooks') }}
+
+),
+
+{%- set t = dbt.type_string() %}
+
+triggers as (
+
+    select account_id, 'payment_past_due' as trigger_name,
+        'invoice past due since ' || cast(past_due_since as {{ t }}) as reason
+    from customers where has_past_due_invoice
+
+    union all
+
+    select account_id, 'champion_left' as trigger_name,
+        'champion left on ' || cast(champion_left_on as {{ t }}) || ', no new champion named' as reason
+    from customers where not has_champion and champion_left_on is not null and mrr_usd > 0
+
+    union all
+
+    select account_id, 'cancellation_scheduled' as trigger_name,
+        'cancellation scheduled for ' || cast(renewal_date as {{ t }}) as reason
+    from customers where is_cancellation_scheduled
+
+    union all
+
+    select customers.account_id, 'renewal_risk' as trigger_name,
+        'renews on ' || cast(customers.renewal_date as {{ t }}) || ' with health ' || customers.health_status
+        as reason
+    from customers
+    cross join parameters
+    where
+        customers.health_status = 'yellow'
+        and customers.billing_interval in ('annual', 'quarterly')
+        and not customers.is_cancellation_scheduled
+        and customers.renewal_date <= {{ dbt.dateadd('day', 'cast(parameters.at_risk_renewal_days as integer)',
+                                                     as_of_date()) }}
+
+    union all
+
+    select customers.account_id, 'score_drop' as trigger_name,
+        'health down ' || cast(cast(-customers.health_change_30d as integer) as {{ t }}) || ' points in 30 days'
+        as reason
+    from customers
+    cross join parameters
+    where customers.health_change_30d <= -parameters.at_risk_score_drop
+
+    union all
+
+    select account_id, 'red_health' as trigger_name,
+        'health red (score ' || cast(cast(health_score as integer) as {{ t }}) || ')' as reason
+    from customers where health_status = 'red'
+
+),
+
+ranked_triggers as (
+
+    select
+        triggers.*,
+        playbooks.playbook,
+        playbooks.priority,
+        row_number() over (
+            partition by triggers.account_id order by playbooks.priority, triggers.trigger_name
+        ) as trigger_rank
+
+    from triggers
+    inner join playbooks
+        on triggers.trigger_name = playbooks.trigger
+
+),
+
+driver_reasons as (
+
+    select account_id, top_driver_1 as reason, 1 as driver_rank from customers where top_driver_1 is not null
+    union all
+    select account_id, top_driver_2 as reason, 2 as driver_rank from customers where top_driver_2 is not null
+    union all
+    select account_id, top_driver_3 as reason, 3 as driver_rank from customers where top_driver_3 is not null
+
+),
+
+all_reasons as (
+
+    select account_id, reason, trigger_rank as reason_order from ranked_triggers
+    union all
+    select account_id, reason, 100 + driver_rank as reason_order from driver_reasons
+    where account_id in (select account_id from ranked_triggers)
+
+),
+
+numbered_reasons as (
+
+    select
+        account_id,
+        reason,
+        row_number() over (partition by account_id order by reason_order) as reason_number
+    from all_reasons
+
+),
+
+at_risk as (
+
+    select
+        account_id,
+        max(case when trigger_rank = 1 then playbook end) as recommended_playbook,
+        max(case when trigger_rank = 1 then trigger_name end) as primary_trigger,
+        {{ dbt.listagg('trigger_name', "', '", "order by trigger_rank") }} as triggers
+    from ranked_triggers
+    group by account_id
+
+),
+
+final as (
+
+    select
+        customers.account_id,
+        customers.company_id,
+        customers.company_name,
+        customers.segment,
+        customers.owner_id,
+        customers.owner_name,
+        customers.owner_email,
+        customers.health_score,
+        customers.health_status,
+        customers.health_change_30d,
+        customers.mrr_usd * 12 as arr_at_stake_usd,
+        customers.renewal_date,
+        customers.billing_interval,
+        at_risk.primary_trigger,
+        at_risk.triggers,
+        reason_1.reason as reason_1,
+        reason_2.reason as reason_2,
+        reason_3.reason as reason_3,
+        reason_1.reason
+        || coalesce('; ' || reason_2.reason, '')
+        || coalesce('; ' || reason_3.reason, '') as risk_reasons,
+        at_risk.recommended_playbook,
+        row_number() over (order by customers.mrr_usd desc, customers.account_id) as priority_rank,
+        customers.as_of_date
+
+    from at_risk
+    inner join customers
+        on at_risk.account_id = customers.account_id
+    left join numbered_reasons as reason_1
+        on at_risk.account_id = reason_1.account_id and reason_1.reason_number = 1
+    left join numbered_reasons as reason_2
+        on at_risk.account_id = reason_2.account_id and reason_2.reason_number = 2
+    left join numbered_reasons as reason_3
+        on at_risk.account_id = reason_3.account_id and reason_3.reason_number = 3
+    where customers.mrr_usd > 0 or customers.subscription_status = 'trialing'
+
+)
+
+select * from final

@@ -1,0 +1,180 @@
+{#- The CSM tasks due today: one row per account and playbook, with the task text filled in from the playbooks
+    seed. The nightly CRM sync creates them (never twice while one is open, and not more often than the
+    playbook's cadence). -#}
+with
+
+customers as (
+
+    select * from {{ ref('customer_360') }}
+
+),
+
+at_risk as (
+
+    select * from {{ ref('at_risk_accounts') }}
+
+),
+
+parameters as (
+
+    select * from {{ ref('int_health__parameters') }}
+
+),
+
+playbooks as (
+
+    select * from {{ ref('playbooks') }}
+
+),
+
+responses as (
+
+    select * from {{ ref('stg_surveys__responses') }}
+
+),
+
+tickets as (
+
+    select * from {{ ref('stg_hubspot__tickets') }}
+
+),
+
+{%- set t = dbt.type_string() %}
+
+risk_triggers as (
+
+    -- Every trigger of an at-risk account (the list names them in priority order).
+    select
+        at_risk.account_id,
+        playbooks.trigger as trigger_name,
+        at_risk.risk_reasons as reasons
+    from at_risk
+    inner join playbooks
+        on ', ' || at_risk.triggers || ', ' like '%, ' || playbooks.trigger || ', %'
+
+),
+
+detractors as (
+
+    select
+        responses.account_id,
+        'detractor' as trigger_name,
+        'NPS ' || cast(max(responses.score) as {{ t }}) || ' on ' || cast(max(cast(responses.submitted_at as date)) as {{ t }})
+        || coalesce(': "' || max(responses.comment) || '"', '') as reasons
+    from responses
+    cross join parameters
+    where
+        responses.nps_category = 'detractor'
+        and cast(responses.submitted_at as date)
+        >= {{ dbt.dateadd('day', '-cast(parameters.detractor_lookback_days as integer)', as_of_date()) }}
+    group by responses.account_id
+
+),
+
+closed_high_priority as (
+
+    select
+        customers.account_id,
+        'high_priority_ticket_closed' as trigger_name,
+        'high-priority ticket "' || max(tickets.subject) || '" closed on '
+        || cast(max(cast(tickets.closed_at as date)) as {{ t }}) as reasons
+    from tickets
+    inner join customers
+        on tickets.company_id = customers.company_id
+    cross join parameters
+    where
+        tickets.is_high_priority
+        and cast(tickets.closed_at as date)
+        <= {{ dbt.dateadd('day', '-cast(parameters.post_ticket_days as integer)', as_of_date()) }}
+        and cast(tickets.closed_at as date)
+        > {{ dbt.dateadd('day', '-2 * cast(parameters.post_ticket_days as integer)', as_of_date()) }}
+    group by customers.account_id
+
+),
+
+periodic as (
+
+    select
+        customers.account_id,
+        'periodic_review' as trigger_name,
+        'scheduled review' as reasons
+    from customers
+    where customers.mrr_usd > 0
+
+),
+
+all_triggers as (
+
+    select * from risk_triggers
+    union all
+    select * from detractors
+    union all
+    select * from closed_high_priority
+    union all
+    select * from periodic
+
+),
+
+per_playbook as (
+
+    -- One task per account and playbook: the highest-priority trigger names it.
+    select
+        all_triggers.account_id,
+        all_triggers.trigger_name,
+        all_triggers.reasons,
+        playbooks.playbook,
+        playbooks.priority,
+        playbooks.task_title,
+        playbooks.task_body_template,
+        playbooks.due_in_days,
+        playbooks.cadence_days,
+        row_number() over (
+            partition by all_triggers.account_id, playbooks.playbook order by playbooks.priority
+        ) as choice
+    from all_triggers
+    inner join playbooks
+        on all_triggers.trigger_name = playbooks.trigger
+
+),
+
+filled as (
+
+    select
+        per_playbook.account_id,
+        customers.company_id,
+        customers.owner_id,
+        customers.owner_email,
+        per_playbook.playbook,
+        per_playbook.trigger_name,
+        per_playbook.priority,
+        per_playbook.account_id in (select account_id from at_risk) as is_at_risk,
+        {%- set fill -%}
+            replace(replace(replace(replace(replace(replace(replace({field},
+                '{company}', coalesce(customers.company_name, customers.account_id)),
+                '{reasons}', coalesce(per_playbook.reasons, '')),
+                '{renewal_date}', coalesce(cast(customers.renewal_date as {{ t }}), 'n/a')),
+                '{arr}', '$' || cast(cast(round(customers.arr_usd) as integer) as {{ t }})),
+                '{status}', coalesce(customers.health_status, 'unknown')),
+                '{score}', coalesce(cast(cast(customers.health_score as integer) as {{ t }}), 'n/a')),
+                '{drop}', coalesce(cast(cast(-customers.health_change_30d as integer) as {{ t }}), '0'))
+        {%- endset %}
+        {{ fill | replace('{field}', 'per_playbook.task_title') }} as task_title,
+        {{ fill | replace('{field}', 'per_playbook.task_body_template') }} as task_body,
+        cast({{ dbt.dateadd('day', 'per_playbook.due_in_days', as_of_date()) }} as date) as due_date,
+        case
+            when per_playbook.trigger_name != 'periodic_review' then per_playbook.cadence_days
+            when customers.segment = 'enterprise' or customers.arr_usd >= parameters.periodic_review_large_arr_usd
+                then per_playbook.cadence_days
+            else cast(parameters.periodic_review_small_cadence_days as integer)
+        end as cadence_days,
+        customers.as_of_date
+
+    from per_playbook
+    inner join customers
+        on per_playbook.account_id = customers.account_id
+    cross join parameters
+    where per_playbook.choice = 1
+
+)
+
+select * from filled

@@ -1,0 +1,43 @@
+{#- Discount objects (a coupon applied to a customer or subscription), as expanded on invoices and
+    subscriptions. Invoices keep every discount they applied, even after a subscription's coupon expired. -#}
+with
+
+invoice_discounts as (
+
+    {{ source_columns(source('stripe', 'invoices__discounts'), {
+        'id': 'string', 'coupon__id': 'string', 'start': 'bigint', 'end': 'bigint'
+    }) }}
+
+),
+
+subscription_discounts as (
+
+    {{ source_columns(source('stripe', 'subscriptions__discounts'), {
+        'id': 'string', 'coupon__id': 'string', 'start': 'bigint', 'end': 'bigint'
+    }) }}
+
+),
+
+unioned as (
+
+    select * from invoice_discounts
+    union all
+    select * from subscription_discounts
+
+),
+
+deduplicated as (
+
+    select
+        id as discount_id,
+        max(coupon__id) as coupon_id,
+        max({{ epoch_to_utc(adapter.quote('start')) }}) as started_at,
+        max({{ epoch_to_utc(adapter.quote('end')) }}) as ends_at
+
+    from unioned
+    where id is not null
+    group by id
+
+)
+
+select * from deduplicated

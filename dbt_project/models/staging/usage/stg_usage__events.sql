@@ -1,0 +1,27 @@
+with
+
+events as (
+
+    select * from {{ source('usage', 'events') }}
+
+),
+
+renamed as (
+
+    select
+        message_id,
+        group_id as account_id,
+        user_id,
+        event as event_name,
+        {{ to_utc('"timestamp"') }} as occurred_at,
+        cast({{ to_utc('"timestamp"') }} as date) as occurred_on,
+        {{ to_utc('received_at') }} as received_at,
+        properties,
+        file_name
+
+    from events
+    where group_id is not null
+
+)
+
+select * from renamed

@@ -1,0 +1,121 @@
+"""The dbt project as Dagster assets: models, seeds and snapshots in groups by layer, dbt tests as asset checks
+(error-severity tests are blocking), row counts and key figures as materialization metadata."""
+
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Output
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL, Settings
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when a model, macro, seed or the project file changed after the manifest was written."""
+    if not project.manifest_path.exists():
+        return True
+    written = project.manifest_path.stat().st_mtime
+    sources = [project.project_dir / "dbt_project.yml", project.project_dir / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests", "snapshots"):
+        sources.extend((project.project_dir / folder).rglob("*"))
+    return any(path.is_file() and path.stat().st_mtime > written for path in sources)
+
+
+# `dagster dev` re-parses on every load; elsewhere (tests, the CLI, a deployment without a packaged manifest)
+# parse only when the project changed since the manifest was written.
+DBT_PROJECT.prepare_if_dev()
+if manifest_is_stale(DBT_PROJECT):
+    DBT_PROJECT.preparer.prepare(DBT_PROJECT)
+
+OWNERS = ["team:analytics-engineering"]
+LAYERS = ("staging", "intermediate", "marts")
+
+# Figures CS and finance look at first, attached to the model that holds them.
+KEY_FIGURES: Mapping[str, str] = {
+    "mrr_summary": """
+        select ending_mrr_usd as total_mrr_usd, ending_arr_usd as total_arr_usd, customers,
+               net_revenue_retention, gross_revenue_retention
+        from marts.mrr_summary order by month desc limit 1""",
+    "at_risk_accounts": """
+        select count(*) as at_risk_accounts, coalesce(sum(arr_at_stake_usd), 0) as arr_at_risk_usd
+        from marts.at_risk_accounts""",
+    "customer_360": """
+        select count(*) as accounts, count(*) filter (where mrr_usd > 0) as paying_customers,
+               coalesce(sum(mrr_usd), 0) as total_mrr_usd
+        from marts.customer_360""",
+    "customer_health_daily": """
+        select count(*) filter (where health_status = 'green') as green_accounts,
+               count(*) filter (where health_status = 'yellow') as yellow_accounts,
+               count(*) filter (where health_status = 'red') as red_accounts
+        from marts.customer_health_daily
+        where health_date = (select max(health_date) from marts.customer_health_daily)""",
+}
+
+
+class CsopsDbtTranslator(DagsterDbtTranslator):
+    """dbt sources are the dlt assets (["dlt", source, resource]); models are keyed and grouped by layer
+    (["marts", "customer_360"]), seeds as ["seeds", name]."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            table = props["name"].split("__")[0]
+            return spec.replace_attributes(key=AssetKey(["dlt", props["source_name"], table]))
+        if props["resource_type"] == "seed":
+            return spec.replace_attributes(key=AssetKey(["seeds", props["name"]]), group_name="staging", owners=OWNERS)
+        layer = next((part for part in props.get("fqn", []) if part in LAYERS), "staging")
+        return spec.replace_attributes(key=AssetKey([layer, props["name"]]), group_name=layer, owners=OWNERS)
+
+
+TRANSLATOR = CsopsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
+
+
+def warehouse_facts(warehouse: str, tables: list[str]) -> dict[str, dict[str, Any]]:
+    """Row counts and key figures, read once the build has released the warehouse (DuckDB has one writer)."""
+    facts: dict[str, dict[str, Any]] = {}
+    with duckdb.connect(warehouse, read_only=True) as con:
+        for table in tables:
+            schema, name = table.split(".")
+            try:
+                facts[name] = {"dagster/row_count": con.execute(f"select count(*) from {table}").fetchone()[0]}
+            except duckdb.Error:
+                continue
+            if name in KEY_FIGURES:
+                cursor = con.execute(KEY_FIGURES[name])
+                row = cursor.fetchone()
+                columns = [d[0] for d in cursor.description]
+                facts[name].update({c: (float(v) if isinstance(v, (int, float)) and v is not None else v)
+                                    for c, v in zip(columns, row or [], strict=False) if v is not None})
+    return facts
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=TRANSLATOR,
+    name="dbt_models",
+    pool=WAREHOUSE_POOL,
+)
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    warehouse = str(Settings.from_env().warehouse)
+    outputs: list[Output] = []
+    for event in dbt.cli(["build"], context=context).stream():
+        if isinstance(event, Output):
+            outputs.append(event)  # released after the build, with facts read from the warehouse
+        else:
+            yield event
+    relations = {}
+    for output in outputs:
+        relation = (output.metadata or {}).get("dagster/relation_identifier")
+        name = output.output_name
+        relations[name] = str(relation.value).split(".", 1)[-1] if relation else None
+    facts = warehouse_facts(warehouse, [r for r in relations.values() if r and r.count(".") == 1])
+    for output in outputs:
+        table = relations.get(output.output_name)
+        extra = facts.get(table.split(".")[-1], {}) if table else {}
+        yield output.with_metadata({**(output.metadata or {}), **extra}) if extra else output
