@@ -12,7 +12,10 @@ from ingestion.pipeline import warehouse_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-# dbt from the same environment as Dagster, whether or not the virtualenv is on PATH.
+# dbt from the same environment as Dagster, whether or not the virtualenv is on PATH (dagster-dbt's manifest
+# preparer looks it up on PATH too).
+if shutil.which("dbt") is None:
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 DBT_EXECUTABLE = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
 WAREHOUSE_POOL = "warehouse"  # DuckDB has one writer: every asset that writes it runs in this pool (limit 1)
 
