@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -31,8 +34,12 @@ def _progress(name: str, done: int, total: int) -> None:
 @sandbox.command("generate")
 @click.option("--scale", default="tiny", show_default=True, help="tiny | small | medium | large")
 @click.option("--seed", default=42, show_default=True, type=int)
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="The simulation's today (default: the real date, UTC).")
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The simulation's today (default: the real date, UTC).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 @click.option("--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
 @click.option("--accounts", type=int, default=None, help="Override the scale's account count.")
@@ -47,8 +54,10 @@ def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -
     started = datetime.now(UTC)
     manifest = generate(out, seed, spec, day, events_format, progress=_progress)
     seconds = (datetime.now(UTC) - started).total_seconds()
-    click.echo(f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, ~{manifest.events:,} events, "
-               f"{manifest.start_date} .. {manifest.today}) in {seconds:.1f}s")
+    click.echo(
+        f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, ~{manifest.events:,} events, "
+        f"{manifest.start_date} .. {manifest.today}) in {seconds:.1f}s"
+    )
 
 
 @sandbox.command("advance")
@@ -65,8 +74,12 @@ def sandbox_advance(directory: Path, days: int) -> None:
 @sandbox.command("serve")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 @click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port (printed).")
-@click.option("--fault", "faults", multiple=True,
-              help="Fault to inject, e.g. 'stripe:rate_limit:0.2', 'hubspot:server_error:5' (see sandbox/README.md).")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    help="Fault to inject, e.g. 'stripe:rate_limit:0.2', 'hubspot:server_error:5' (see sandbox/README.md).",
+)
 def sandbox_serve(directory: Path, port: int, faults: tuple[str, ...]) -> None:
     """Serve the sandbox on 127.0.0.1 under /hubspot, /stripe and /typeform until interrupted."""
     from sandbox.server.app import serve
@@ -74,5 +87,144 @@ def sandbox_serve(directory: Path, port: int, faults: tuple[str, ...]) -> None:
     serve(directory, port=port, faults=list(faults))
 
 
-def _parse_date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+# --------------------------------------------------------------------------------------------------- pipeline
+def _sandbox_option(function):
+    return click.option(
+        "--sandbox",
+        "sandbox_dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Run against the sandbox in this folder (started on a free local port) instead of the real vendors.",
+    )(function)
+
+
+@contextmanager
+def _environment(sandbox_dir: Path | None) -> Iterator[None]:
+    """The real vendors (from the environment), or, only when asked, a sandbox served for the duration."""
+    if sandbox_dir is None:
+        yield
+        return
+    from sandbox.server.app import running_server
+
+    from sandbox.connect import environment
+
+    with running_server(sandbox_dir) as base_url:
+        previous = dict(os.environ)
+        os.environ.update(environment(sandbox_dir, base_url))
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(previous)
+
+
+@main.command()
+@_sandbox_option
+@click.option("--select", "select", multiple=True, help="Only these assets, e.g. 'marts/*' or 'dlt/hubspot/companies'.")
+def run(sandbox_dir: Path | None, select: tuple[str, ...]) -> None:
+    """Materialize the whole graph once (load, transform, check, publish, push to the CRM)."""
+    from orchestration.run import run_graph
+
+    with _environment(sandbox_dir):
+        outcome = run_graph(select=list(select) or None)
+    _print_outcome(outcome)
+    if not outcome.success:
+        raise SystemExit(1)
+
+
+def _print_outcome(outcome) -> None:
+    status = "succeeded" if outcome.success else "FAILED"
+    click.echo(
+        f"run {outcome.run_id} {status} in {outcome.seconds:.1f}s: {len(outcome.materialized)} assets materialized"
+    )
+    for step in outcome.failed_steps:
+        click.echo(f"  failed step: {step}", err=True)
+    for check in outcome.failed_checks:
+        click.echo(f"  failed check: {check}", err=True)
+
+
+@main.command()
+@_sandbox_option
+@click.option("--dry-run", is_flag=True, help="Show the plan (what would change in the CRM) without writing.")
+@click.option("--force", is_flag=True, help="Push even when the change set trips the circuit breaker.")
+def sync(sandbox_dir: Path | None, dry_run: bool, force: bool) -> None:
+    """Push health fields, the at-risk list and CSM tasks into the CRM (only what changed since the last sync)."""
+    from activation import run_sync
+    from ingestion.pipeline import warehouse_path
+
+    with _environment(sandbox_dir):
+        report = run_sync(warehouse_path(), dry_run=dry_run, force=force, log=click.echo)
+    for line in report.summary_lines():
+        click.echo(line)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@main.command()
+def status() -> None:
+    """What the warehouse holds: raw loads, marts, today's health and at-risk list, the last CRM sync."""
+    from csops.report import status_lines
+    from ingestion.pipeline import warehouse_path
+
+    for line in status_lines(warehouse_path()):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--scale", default="tiny", show_default=True, help="Sandbox scale: tiny | small | medium | large.")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+def demo(scale: str, seed: int, directory: Path) -> None:
+    """Fresh sandbox company -> whole pipeline once -> push to the sandbox CRM -> what happened, where to look."""
+    from csops.report import demo_lines, reset_warehouse
+    from ingestion.pipeline import warehouse_path
+    from orchestration.run import run_graph
+    from sandbox.generator.world import generate
+    from sandbox.manifest import resolve_scale
+
+    started = datetime.now(UTC)
+    click.echo(f"1/3 generating the sandbox company ({scale}, seed {seed}) in {directory}")
+    manifest = generate(directory, seed, resolve_scale(scale), started.date(), progress=_progress)
+    reset_warehouse(warehouse_path())
+    click.echo("2/3 serving it on 127.0.0.1 and running the whole graph (dlt -> dbt -> checks -> CRM push)")
+    with _environment(directory):
+        outcome = run_graph()
+    _print_outcome(outcome)
+    click.echo("3/3 summary")
+    for line in demo_lines(warehouse_path(), manifest, directory, outcome):
+        click.echo(line)
+    if not outcome.success:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
+def dev(directory: Path, port: int) -> None:
+    """The Dagster UI on the sandbox, ready to materialize (generates the sandbox first if there is none)."""
+    import subprocess
+
+    from orchestration.run import instance_for
+    from sandbox.generator.world import generate
+    from sandbox.manifest import MANIFEST_FILE, resolve_scale
+
+    if not (directory / MANIFEST_FILE).exists():
+        generate(directory, 42, resolve_scale("tiny"), datetime.now(UTC).date(), progress=_progress)
+    instance_for()
+    with _environment(directory):
+        click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
+        dagster = Path(sys.executable).with_name("dagster")
+        subprocess.run([str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], check=False)
+
+
+@main.command("lint-sql")
+def lint_sql() -> None:
+    """Lint the dbt models with sqlfluff (dbt templater), against a scratch warehouse."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "CSOPS_WAREHOUSE": str(Path(scratch) / "lint.duckdb")}
+        sqlfluff = Path(sys.executable).with_name("sqlfluff")
+        result = subprocess.run([str(sqlfluff), "lint", "models"], cwd="dbt_project", env=env, check=False)
+    raise SystemExit(result.returncode)

@@ -142,7 +142,9 @@ def read_csv_responses(items: Iterable[FileItemDict]) -> Iterator[Any]:
             yield (
                 row
                 if reason is None
-                else quarantined({"file": item["relative_path"], "line": number, **record}, SOURCE, "csv_responses", reason)
+                else quarantined(
+                    {"file": item["relative_path"], "line": number, **record}, SOURCE, "csv_responses", reason
+                )
             )
 
 

@@ -1,7 +1,6 @@
 """The nightly CRM push as an asset downstream of the marts it reads. Blocking checks on those marts (dbt tests
 of severity error, the Great Expectations suites) stop a run before it gets here."""
 
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from orchestration.settings import WAREHOUSE_POOL, Settings
@@ -11,8 +10,11 @@ from orchestration.settings import WAREHOUSE_POOL, Settings
     key=AssetKey(["activation", "crm_sync"]),
     group_name="activation",
     owners=["team:cs-ops"],
-    deps=[AssetKey(["marts", "at_risk_accounts"]), AssetKey(["marts", "customer_health_daily"]),
-          AssetKey(["marts", "cs_playbook_tasks"])],
+    deps=[
+        AssetKey(["marts", "at_risk_accounts"]),
+        AssetKey(["marts", "customer_health_daily"]),
+        AssetKey(["marts", "cs_playbook_tasks"]),
+    ],
     pool=WAREHOUSE_POOL,
     description="Pushes health fields, the at-risk list and CSM tasks into the CRM (only what changed).",
     kinds={"hubspot"},

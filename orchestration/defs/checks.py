@@ -4,7 +4,6 @@ GX 1.x has no DuckDB datasource (and SQLAlchemy to DuckDB mis-reads results), so
 into a DataFrame and validates it with GX's pandas datasource.
 """
 
-
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,14 +97,22 @@ def validate(suite_name: str, warehouse: str) -> AssetCheckResult:
     )
 
 
-@asset_check(asset=AssetKey(["marts", "at_risk_accounts"]), name="gx_at_risk_accounts", blocking=True,
-             description="Great Expectations suite on the at-risk list the CRM sync pushes (blocks the sync).")
+@asset_check(
+    asset=AssetKey(["marts", "at_risk_accounts"]),
+    name="gx_at_risk_accounts",
+    blocking=True,
+    description="Great Expectations suite on the at-risk list the CRM sync pushes (blocks the sync).",
+)
 def gx_at_risk_accounts(context: AssetCheckExecutionContext) -> AssetCheckResult:
     return validate("at_risk_accounts", str(Settings.from_env().warehouse))
 
 
-@asset_check(asset=AssetKey(["marts", "customer_health_daily"]), name="gx_customer_health_today", blocking=True,
-             description="Great Expectations suite on today's health scores the CRM sync pushes (blocks the sync).")
+@asset_check(
+    asset=AssetKey(["marts", "customer_health_daily"]),
+    name="gx_customer_health_today",
+    blocking=True,
+    description="Great Expectations suite on today's health scores the CRM sync pushes (blocks the sync).",
+)
 def gx_customer_health_today(context: AssetCheckExecutionContext) -> AssetCheckResult:
     return validate("customer_health_daily", str(Settings.from_env().warehouse))
 

@@ -1,6 +1,5 @@
 """dlt sources as Dagster assets, keyed ["dlt", source, table] so dbt sources line up with them."""
 
-
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -24,8 +23,9 @@ SPEC_SOURCES = {
     "hubspot": lambda: hubspot_source(access_token="placeholder"),
     "stripe": lambda: stripe_source(api_key="placeholder"),
     "usage": lambda: usage_source(bucket_url="file:///placeholder"),
-    "surveys": lambda: surveys_source(typeform_form_id="placeholder", typeform_token="placeholder",
-                                      csv_url="file:///placeholder"),
+    "surveys": lambda: surveys_source(
+        typeform_form_id="placeholder", typeform_token="placeholder", csv_url="file:///placeholder"
+    ),
 }
 DESCRIPTIONS = {
     "hubspot": "HubSpot CRM object, incremental by last-modified date through the search API.",
@@ -81,8 +81,14 @@ def build_source_assets(name: str) -> Any:
     def source_assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[MaterializeResult]:
         warehouse = Settings.from_env().warehouse
         pipeline = make_pipeline(name, warehouse)
-        results = list(dlt.run(context=context, dlt_source=make_source(name, warehouse), dlt_pipeline=pipeline,
-                               dagster_dlt_translator=translator))
+        results = list(
+            dlt.run(
+                context=context,
+                dlt_source=make_source(name, warehouse),
+                dlt_pipeline=pipeline,
+                dagster_dlt_translator=translator,
+            )
+        )
         load_info = pipeline.last_trace.last_load_info if pipeline.last_trace else None
         quarantine = quarantined_rows(str(warehouse), DATASETS[name], list(load_info.loads_ids) if load_info else [])
         for result in results:

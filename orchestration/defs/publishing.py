@@ -5,7 +5,6 @@ during every refresh and could see half-built marts. After the build, the marts 
 atomically replaces the serving file: readers see the previous night's marts or tonight's, never a mix.
 """
 
-
 import os
 from pathlib import Path
 
@@ -44,10 +43,17 @@ def publish(warehouse: Path, serving: Path) -> dict[str, int]:
     key=AssetKey(["serving", "marts"]),
     group_name="marts",
     owners=["team:data-engineering"],
-    deps=[AssetKey(["marts", name]) for name in (
-        "customer_360", "mrr_movements", "mrr_summary", "customer_health_daily", "at_risk_accounts",
-        "cs_playbook_tasks",
-    )],
+    deps=[
+        AssetKey(["marts", name])
+        for name in (
+            "customer_360",
+            "mrr_movements",
+            "mrr_summary",
+            "customer_health_daily",
+            "at_risk_accounts",
+            "cs_playbook_tasks",
+        )
+    ],
     pool=WAREHOUSE_POOL,
     description="Read-only copy of the marts for BI tools (data/serving.duckdb), swapped in atomically.",
     kinds={"duckdb"},
@@ -56,5 +62,10 @@ def serving_marts(context: AssetExecutionContext) -> MaterializeResult:
     settings = Settings.from_env()
     counts = publish(settings.warehouse, settings.serving_warehouse)
     context.log.info(f"published {len(counts)} tables to {settings.serving_warehouse}")
-    return MaterializeResult(metadata={"path": str(settings.serving_warehouse), "tables": len(counts),
-                                       **{f"rows/{k}": v for k, v in counts.items()}})
+    return MaterializeResult(
+        metadata={
+            "path": str(settings.serving_warehouse),
+            "tables": len(counts),
+            **{f"rows/{k}": v for k, v in counts.items()},
+        }
+    )

@@ -1,7 +1,6 @@
 """The dbt project as Dagster assets: models, seeds and snapshots in groups by layer, dbt tests as asset checks
 (error-severity tests are blocking), row counts and key figures as materialization metadata."""
 
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -72,7 +71,9 @@ class CsopsDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(key=AssetKey([layer, props["name"]]), group_name=layer, owners=OWNERS)
 
 
-TRANSLATOR = CsopsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
+TRANSLATOR = CsopsDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True)
+)
 
 
 def warehouse_facts(warehouse: str, tables: list[str]) -> dict[str, dict[str, Any]]:
@@ -80,7 +81,7 @@ def warehouse_facts(warehouse: str, tables: list[str]) -> dict[str, dict[str, An
     facts: dict[str, dict[str, Any]] = {}
     with duckdb.connect(warehouse, read_only=True) as con:
         for table in tables:
-            schema, name = table.split(".")
+            name = table.split(".")[1]
             try:
                 facts[name] = {"dagster/row_count": con.execute(f"select count(*) from {table}").fetchone()[0]}
             except duckdb.Error:
@@ -89,8 +90,13 @@ def warehouse_facts(warehouse: str, tables: list[str]) -> dict[str, dict[str, An
                 cursor = con.execute(KEY_FIGURES[name])
                 row = cursor.fetchone()
                 columns = [d[0] for d in cursor.description]
-                facts[name].update({c: (float(v) if isinstance(v, (int, float)) and v is not None else v)
-                                    for c, v in zip(columns, row or [], strict=False) if v is not None})
+                facts[name].update(
+                    {
+                        c: (float(v) if isinstance(v, (int, float)) and v is not None else v)
+                        for c, v in zip(columns, row or [], strict=False)
+                        if v is not None
+                    }
+                )
     return facts
 
 
