@@ -82,9 +82,7 @@ def typeform_row(
 def typeform_resource(
     client: RESTClient, form_id: str, score_ref: str, comment_ref: str, account_field: str, email_field: str
 ):
-    @dlt.resource(
-        name="typeform_responses", table_name="responses", primary_key="response_id", write_disposition="merge"
-    )
+    @dlt.resource(name="typeform_responses", primary_key="response_id", write_disposition="merge")
     def typeform_responses(submitted=dlt.sources.incremental("submitted_at", initial_value=EPOCH)) -> Iterator[Any]:
         params = {"page_size": PAGE, "completed": "true"}
         if submitted.last_value and submitted.last_value > EPOCH:

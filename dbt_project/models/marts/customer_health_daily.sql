@@ -436,6 +436,33 @@ measures as (
 
 ),
 
+peer_utilisation as (
+
+    -- The peer benchmark used when usage_target_utilisation is 0: what a good (75th percentile) customer does.
+    select
+        day,
+        {{ percentile_cont('utilisation', 0.75) }} as p75_utilisation
+    from measures
+    where is_customer and utilisation is not null and first_activity_date <= day
+    group by day
+
+),
+
+targets as (
+
+    select
+        measures.*,
+        case
+            when parameters.usage_target_utilisation > 0 then parameters.usage_target_utilisation
+            else greatest(coalesce(peer_utilisation.p75_utilisation, 0), 0.01)
+        end as target_utilisation
+    from measures
+    cross join parameters
+    left join peer_utilisation
+        on measures.day = peer_utilisation.day
+
+),
+
 components as (
 
     select
@@ -443,10 +470,10 @@ components as (
         case
             when measures.first_activity_date is null or measures.first_activity_date > measures.day then null
             when measures.usage_trend is null
-                then least(100.0, 100.0 * coalesce(measures.utilisation, 0) / parameters.usage_target_utilisation)
+                then least(100.0, 100.0 * coalesce(measures.utilisation, 0) / measures.target_utilisation)
             else
                 (1 - parameters.usage_trend_weight)
-                * least(100.0, 100.0 * coalesce(measures.utilisation, 0) / parameters.usage_target_utilisation)
+                * least(100.0, 100.0 * coalesce(measures.utilisation, 0) / measures.target_utilisation)
                 + parameters.usage_trend_weight * greatest(0.0, least(100.0,
                     100.0 * (measures.usage_trend - parameters.usage_trend_floor) / (0 - parameters.usage_trend_floor)
                 ))
@@ -490,7 +517,7 @@ components as (
         parameters.status_green_min,
         parameters.status_red_below
 
-    from measures
+    from targets as measures
     cross join parameters
 
 ),
