@@ -34,10 +34,19 @@
     {%- if kind == 'string' -%}{{ dbt.type_string() }}
     {%- elif kind == 'int' -%}{{ dbt.type_int() }}
     {%- elif kind == 'bigint' -%}{{ dbt.type_bigint() }}
-    {%- elif kind == 'float' -%}{{ dbt.type_float() }}
+    {%- elif kind == 'float' -%}{{ type_double() }}
     {%- elif kind == 'bool' -%}{{ dbt.type_boolean() }}
     {%- elif kind in ('timestamp', 'utc') -%}{{ dbt.type_timestamp() }}
     {%- elif kind == 'date' -%}date
     {%- else -%}{{ exceptions.raise_compiler_error("unknown column kind " ~ kind) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Double precision: dbt's type_float() is single precision on DuckDB, too coarse for money. -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'csops')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}double precision{%- endmacro %}
+
+{% macro spark__type_double() -%}double{%- endmacro %}

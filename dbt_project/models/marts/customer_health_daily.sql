@@ -1,10 +1,9 @@
-{#- Daily health of every customer account: six component scores (0-100), the weighted score with weights
-    re-normalised over the components that have data, a status, the 30-day change and the top three drivers in
-    words. Rules and numbers: DECISIONLOG "Health score", seeds health_weights / health_parameters.
+{#- Daily health of every customer account: the six component scores, the weighted score with weights
+    re-normalised over the components that have data (a missing component is named among the drivers), a status,
+    the 30-day change and the three drivers with the largest weighted shortfall, in words a CSM understands.
+    Rules: DECISIONLOG "Health score"; weights and thresholds: seeds health_weights / health_parameters.
 
-    Incremental: a run scores only the days after the last scored day (a full refresh scores the last
-    `health_history_days`), reading 56 days before them for the trailing windows. History is kept as it was
-    scored. -#}
+    Incremental on the days int_health__component_scores adds; history is kept as it was scored. -#}
 {{ config(
     materialized='incremental',
     unique_key=['account_id', 'health_date'],
@@ -12,15 +11,16 @@
     on_schema_change='append_new_columns'
 ) }}
 
-{%- set window_start -%}
-    {%- if is_incremental() -%}
-        (select {{ dbt.dateadd('day', 1, 'max(health_date)') }} from {{ this }})
-    {%- else -%}
-        {{ dbt.dateadd('day', -var('health_history_days'), as_of_date()) }}
-    {%- endif -%}
-{%- endset %}
-
 with
+
+components as (
+
+    select * from {{ ref('int_health__component_scores') }}
+    {% if is_incremental() %}
+        where day > (select {{ dbt.dateadd('day', -31, 'max(health_date)') }} from {{ this }})
+    {% endif %}
+
+),
 
 parameters as (
 
@@ -28,486 +28,10 @@ parameters as (
 
 ),
 
-bounds as (
+weighted as (
 
     select
-        cast({{ window_start }} as date) as first_scored_day,
-        cast({{ dbt.dateadd('day', -86, window_start) }} as date) as first_read_day,
-        cast({{ dbt.dateadd('day', -1, as_of_date()) }} as date) as last_day
-
-),
-
-days as (
-
-    select cast(spine.date_day as date) as day
-    from (
-        {{ dbt.date_spine('day', "cast('2015-01-01' as date)", as_of_date()) }}
-    ) as spine
-    cross join bounds
-    where
-        cast(spine.date_day as date) >= bounds.first_read_day
-        and cast(spine.date_day as date) <= bounds.last_day
-
-),
-
-lines as (
-
-    select * from {{ ref('int_billing__recurring_lines') }}
-
-),
-
-accounts as (
-
-    select * from {{ ref('int_accounts') }}
-
-),
-
--- Days each account is a customer (a line in force, trial included), with its seats and MRR that day.
-customer_days as (
-
-    select
-        lines.account_id,
-        days.day,
-        sum(lines.quantity) as seats,
-        sum(lines.mrr_usd) as mrr_usd
-
-    from lines
-    inner join days
-        on
-            days.day >= cast(lines.period_start_at as date)
-            and days.day < cast(lines.period_end_at as date)
-    where lines.subscription_ended_at is null or days.day < cast(lines.subscription_ended_at as date)
-    group by lines.account_id, days.day
-
-),
-
-scored_accounts as (
-
-    select distinct customer_days.account_id
-    from customer_days
-    cross join bounds
-    where customer_days.day >= bounds.first_scored_day
-
-),
-
--- Dense account x day grid, so trailing windows are plain row windows on every database.
-grid as (
-
-    select
-        scored_accounts.account_id,
-        days.day,
-        customer_days.account_id is not null as is_customer,
-        coalesce(customer_days.seats, 0) as seats,
-        coalesce(customer_days.mrr_usd, 0) as mrr_usd
-
-    from scored_accounts
-    cross join days
-    left join customer_days
-        on scored_accounts.account_id = customer_days.account_id and days.day = customer_days.day
-
-),
-
-usage_daily as (
-
-    select account_daily.*
-    from {{ ref('int_usage__account_daily') }} as account_daily
-    cross join bounds
-    where account_daily.activity_date >= bounds.first_read_day
-
-),
-
-first_activity as (
-
-    select
-        account_id,
-        min(activity_date) as first_activity_date
-    from {{ ref('int_usage__account_daily') }}
-    group by account_id
-
-),
-
--- Feature breadth over 30 days without a 30-day self-join: each use of a feature covers the days until its
--- next use or 30 days, whichever is first; +1 / -1 at the ends, summed over the days.
-feature_uses as (
-
-    select
-        feature_days.account_id,
-        feature_days.activity_date,
-        lead(feature_days.activity_date) over (
-            partition by feature_days.account_id, feature_days.event_name order by feature_days.activity_date
-        ) as next_use_date
-    from {{ ref('int_usage__feature_days') }} as feature_days
-    cross join bounds
-    where feature_days.activity_date >= {{ dbt.dateadd('day', -30, 'bounds.first_read_day') }}
-
-),
-
-feature_deltas as (
-
-    select account_id, activity_date as day, 1 as delta from feature_uses
-    union all
-    select
-        account_id,
-        case
-            when next_use_date is not null and next_use_date < {{ dbt.dateadd('day', 30, 'activity_date') }}
-                then next_use_date
-            else cast({{ dbt.dateadd('day', 30, 'activity_date') }} as date)
-        end as day,
-        -1 as delta
-    from feature_uses
-
-),
-
-feature_delta_days as (
-
-    -- Uses before the grid starts count from its first day (their coverage is what is still open then).
-    select
-        feature_deltas.account_id,
-        case
-            when feature_deltas.day < bounds.first_read_day then bounds.first_read_day else feature_deltas.day
-        end as day,
-        sum(feature_deltas.delta) as delta
-    from feature_deltas
-    cross join bounds
-    group by
-        feature_deltas.account_id,
-        case when feature_deltas.day < bounds.first_read_day then bounds.first_read_day else feature_deltas.day end
-
-),
-
-responses as (
-
-    select
-        responses.account_id,
-        responses.submitted_at,
-        responses.score,
-        responses.email,
-        cast(responses.submitted_at as date) as submitted_on,
-        coalesce(contacts.is_champion, false) as is_from_champion,
-        lead(responses.submitted_at) over (
-            partition by responses.account_id order by responses.submitted_at, responses.response_id
-        ) as next_submitted_at
-    from {{ ref('stg_surveys__responses') }} as responses
-    left join {{ ref('stg_hubspot__contacts') }} as contacts
-        on responses.email = contacts.email
-
-),
-
-tickets as (
-
-    select
-        accounts.account_id,
-        tickets.is_high_priority,
-        cast(tickets.created_at as date) as created_on,
-        cast(tickets.closed_at as date) as closed_on
-    from {{ ref('stg_hubspot__tickets') }} as tickets
-    inner join accounts
-        on tickets.company_id = accounts.company_id
-
-),
-
-ticket_days as (
-
-    select
-        grid.account_id,
-        grid.day,
-        sum(case when tickets.closed_on is null or tickets.closed_on > grid.day then 1 else 0 end)
-            as open_tickets,
-        sum(
-            case
-                when tickets.is_high_priority and tickets.created_on > {{ dbt.dateadd('day', -30, 'grid.day') }}
-                    then 1
-                else 0
-            end
-        ) as high_priority_tickets_30d
-    from grid
-    inner join tickets
-        on
-            grid.account_id = tickets.account_id
-            and tickets.created_on <= grid.day
-            and (
-                tickets.closed_on is null
-                or tickets.closed_on > grid.day
-                or tickets.created_on > {{ dbt.dateadd('day', -30, 'grid.day') }}
-            )
-    group by grid.account_id, grid.day
-
-),
-
-touches as (
-
-    select
-        accounts.account_id,
-        cast(engagements.occurred_at as date) as touched_on
-    from {{ ref('stg_hubspot__engagements') }} as engagements
-    inner join accounts
-        on engagements.company_id = accounts.company_id
-
-),
-
-touch_days as (
-
-    select account_id, touched_on as day, 1 as touched
-    from touches
-    group by account_id, touched_on
-
-),
-
-touches_before_window as (
-
-    select touches.account_id, max(touches.touched_on) as last_touched_on
-    from touches
-    cross join bounds
-    where touches.touched_on < bounds.first_read_day
-    group by touches.account_id
-
-),
-
-champions as (
-
-    select
-        accounts.account_id,
-        cast(contacts.created_at as date) as since_on,
-        contacts.left_company_on
-    from {{ ref('stg_hubspot__contacts') }} as contacts
-    inner join accounts
-        on contacts.company_id = accounts.company_id
-    where contacts.is_champion
-
-),
-
-champion_days as (
-
-    select
-        grid.account_id,
-        grid.day,
-        sum(
-            case when champions.left_company_on is null or champions.left_company_on > grid.day then 1 else 0 end
-        ) as champions_present,
-        max(case when champions.left_company_on <= grid.day then champions.left_company_on end)
-            as champion_left_on
-    from grid
-    inner join champions
-        on grid.account_id = champions.account_id and champions.since_on <= grid.day
-    group by grid.account_id, grid.day
-
-),
-
-payment_failures as (
-
-    select
-        invoices.subscription_id,
-        subscriptions.account_id,
-        cast(invoices.created_at as date) as failed_on,
-        invoices.status = 'open' as is_still_open
-    from {{ ref('stg_stripe__invoices') }} as invoices
-    inner join {{ ref('int_billing__subscriptions') }} as subscriptions
-        on invoices.subscription_id = subscriptions.subscription_id
-    where invoices.attempt_count > 1 or invoices.is_past_due or invoices.status = 'uncollectible'
-
-),
-
-failure_days as (
-
-    select
-        grid.account_id,
-        grid.day,
-        max(payment_failures.failed_on) as last_failed_on,
-        max(case when payment_failures.is_still_open then 1 else 0 end) as has_open_failed_invoice
-    from grid
-    inner join payment_failures
-        on
-            grid.account_id = payment_failures.account_id
-            and payment_failures.failed_on <= grid.day
-            and payment_failures.failed_on > {{ dbt.dateadd('day', -60, 'grid.day') }}
-    group by grid.account_id, grid.day
-
-),
-
-signals as (
-
-    select
-        grid.account_id,
-        grid.day,
-        grid.is_customer,
-        grid.seats,
-        grid.mrr_usd,
-        coalesce(usage_daily.active_users, 0) as active_users,
-        first_activity.first_activity_date,
-        avg(coalesce(usage_daily.active_users, 0)) over (
-            partition by grid.account_id order by grid.day rows between 27 preceding and current row
-        ) as active_users_28d,
-        avg(coalesce(usage_daily.active_users, 0)) over (
-            partition by grid.account_id order by grid.day rows between 55 preceding and 28 preceding
-        ) as active_users_prior_28d,
-        sum(case when grid.is_customer then 1 else 0 end) over (
-            partition by grid.account_id order by grid.day rows between 55 preceding and 28 preceding
-        ) as customer_days_prior_28d,
-        sum(coalesce(feature_delta_days.delta, 0)) over (
-            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
-        ) as features_30d,
-        coalesce(ticket_days.open_tickets, 0) as open_tickets,
-        coalesce(ticket_days.high_priority_tickets_30d, 0) as high_priority_tickets_30d,
-        max(touch_days.day) over (
-            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
-        ) as last_touch_in_window,
-        touches_before_window.last_touched_on as last_touch_before_window,
-        champion_days.champions_present,
-        champion_days.champion_left_on,
-        failure_days.last_failed_on,
-        coalesce(failure_days.has_open_failed_invoice, 0) = 1 as has_open_failed_invoice,
-        max(grid.mrr_usd) over (
-            partition by grid.account_id order by grid.day rows between 90 preceding and 1 preceding
-        ) as mrr_usd_90d_high
-
-    from grid
-    left join usage_daily
-        on grid.account_id = usage_daily.account_id and grid.day = usage_daily.activity_date
-    left join first_activity
-        on grid.account_id = first_activity.account_id
-    left join feature_delta_days
-        on grid.account_id = feature_delta_days.account_id and grid.day = feature_delta_days.day
-    left join ticket_days
-        on grid.account_id = ticket_days.account_id and grid.day = ticket_days.day
-    left join touch_days
-        on grid.account_id = touch_days.account_id and grid.day = touch_days.day
-    left join touches_before_window
-        on grid.account_id = touches_before_window.account_id
-    left join champion_days
-        on grid.account_id = champion_days.account_id and grid.day = champion_days.day
-    left join failure_days
-        on grid.account_id = failure_days.account_id and grid.day = failure_days.day
-
-),
-
-latest_response as (
-
-    select
-        signals.account_id,
-        signals.day,
-        responses.score as nps_score,
-        responses.submitted_on as nps_submitted_on,
-        responses.is_from_champion as nps_from_champion,
-        {{ dbt.datediff('responses.submitted_on', 'signals.day', 'day') }} as nps_age_days
-    from signals
-    inner join responses
-        on
-            signals.account_id = responses.account_id
-            and cast(responses.submitted_at as date) <= signals.day
-            and (responses.next_submitted_at is null or cast(responses.next_submitted_at as date) > signals.day)
-
-),
-
-measures as (
-
-    select
-        signals.*,
-        accounts.segment,
-        latest_response.nps_score,
-        latest_response.nps_submitted_on,
-        latest_response.nps_from_champion,
-        latest_response.nps_age_days,
-        case
-            when signals.seats > 0 then signals.active_users_28d / signals.seats
-        end as utilisation,
-        case
-            when signals.customer_days_prior_28d = 28 and signals.active_users_prior_28d > 0
-                then (signals.active_users_28d - signals.active_users_prior_28d) / signals.active_users_prior_28d
-        end as usage_trend,
-        {{ dbt.datediff(
-            "coalesce(signals.last_touch_in_window, signals.last_touch_before_window, "
-            ~ "cast(accounts.billing_created_at as date))", 'signals.day', 'day') }} as days_since_touch,
-        signals.champions_present = 0 and signals.champion_left_on is not null as is_champion_left_unreplaced,
-        signals.mrr_usd_90d_high is not null and signals.mrr_usd < signals.mrr_usd_90d_high - 0.01
-        and signals.mrr_usd > 0 as is_recently_downgraded,
-        case
-            accounts.segment
-            when 'enterprise' then parameters.relationship_touch_days_enterprise
-            when 'mid_market' then parameters.relationship_touch_days_mid_market
-            else parameters.relationship_touch_days_smb
-        end as touch_target_days
-
-    from signals
-    cross join parameters
-    left join accounts
-        on signals.account_id = accounts.account_id
-    left join latest_response
-        on signals.account_id = latest_response.account_id and signals.day = latest_response.day
-
-),
-
-peer_utilisation as (
-
-    -- The peer benchmark used when usage_target_utilisation is 0: what a good (75th percentile) customer does.
-    select
-        day,
-        {{ percentile_cont('utilisation', 0.75) }} as p75_utilisation
-    from measures
-    where is_customer and utilisation is not null and first_activity_date <= day
-    group by day
-
-),
-
-targets as (
-
-    select
-        measures.*,
-        case
-            when parameters.usage_target_utilisation > 0 then parameters.usage_target_utilisation
-            else greatest(coalesce(peer_utilisation.p75_utilisation, 0), 0.01)
-        end as target_utilisation
-    from measures
-    cross join parameters
-    left join peer_utilisation
-        on measures.day = peer_utilisation.day
-
-),
-
-components as (
-
-    select
-        measures.*,
-        case
-            when measures.first_activity_date is null or measures.first_activity_date > measures.day then null
-            when measures.usage_trend is null
-                then least(100.0, 100.0 * coalesce(measures.utilisation, 0) / measures.target_utilisation)
-            else
-                (1 - parameters.usage_trend_weight)
-                * least(100.0, 100.0 * coalesce(measures.utilisation, 0) / measures.target_utilisation)
-                + parameters.usage_trend_weight * greatest(0.0, least(100.0,
-                    100.0 * (measures.usage_trend - parameters.usage_trend_floor) / (0 - parameters.usage_trend_floor)
-                ))
-        end as usage_score,
-        case
-            when measures.first_activity_date is null or measures.first_activity_date > measures.day then null
-            else least(100.0, 100.0 * measures.features_30d / parameters.adoption_target_features)
-        end as adoption_score,
-        case
-            when measures.nps_score is not null
-                then 50 + (measures.nps_score * 10.0 - 50)
-                * power(0.5, measures.nps_age_days * 1.0 / parameters.sentiment_half_life_days)
-        end as sentiment_score,
-        greatest(
-            0.0,
-            100.0 - parameters.support_open_ticket_penalty * measures.open_tickets
-            - parameters.support_high_priority_penalty * measures.high_priority_tickets_30d
-        ) as support_score,
-        greatest(
-            0.0,
-            case
-                when measures.days_since_touch <= measures.touch_target_days then 100.0
-                when measures.days_since_touch >= 3 * measures.touch_target_days then 0.0
-                else 100.0 * (3 * measures.touch_target_days - measures.days_since_touch)
-                    / (2 * measures.touch_target_days)
-            end
-            - case when measures.is_champion_left_unreplaced then parameters.relationship_champion_left_penalty else 0 end
-        ) as relationship_score,
-        greatest(
-            0.0,
-            100.0
-            - case when measures.last_failed_on is not null then parameters.billing_failed_payment_penalty else 0 end
-            - case when measures.is_recently_downgraded then parameters.billing_downgrade_penalty else 0 end
-        ) as billing_score,
+        components.*,
         parameters.weight_usage,
         parameters.weight_adoption,
         parameters.weight_sentiment,
@@ -516,8 +40,7 @@ components as (
         parameters.weight_billing,
         parameters.status_green_min,
         parameters.status_red_below
-
-    from targets as measures
+    from components
     cross join parameters
 
 ),
@@ -525,7 +48,7 @@ components as (
 overall as (
 
     select
-        components.*,
+        weighted.*,
         (
             coalesce(usage_score * weight_usage, 0) + coalesce(adoption_score * weight_adoption, 0)
             + coalesce(sentiment_score * weight_sentiment, 0) + coalesce(support_score * weight_support, 0)
@@ -542,7 +65,7 @@ overall as (
         weight_usage + weight_adoption + weight_sentiment + weight_support + weight_relationship + weight_billing
             as total_weight
 
-    from components
+    from weighted
 
 ),
 
@@ -550,13 +73,14 @@ with_change as (
 
     select
         overall.*,
-        round(health_score_raw, 1) as health_score,
-        round(health_score_raw, 1) - case
-            when lag(is_customer, 30) over (partition by account_id order by day)
-                then round(lag(health_score_raw, 30) over (partition by account_id order by day), 1)
-        end as health_change_30d
+        round(overall.health_score_raw, 1) as health_score,
+        round(overall.health_score_raw, 1) - round(thirty_days_ago.health_score_raw, 1) as health_change_30d
 
     from overall
+    left join overall as thirty_days_ago
+        on
+            overall.account_id = thirty_days_ago.account_id
+            and thirty_days_ago.day = {{ dbt.dateadd('day', -30, 'overall.day') }}
 
 ),
 
@@ -586,8 +110,7 @@ drivers as (
         end as sentence
     from with_change
     where
-        day >= (select first_scored_day from bounds)
-        and is_customer
+        is_customer
         and ({{ component }}_score is null or {{ component }}_score < 70)
         {%- if component == 'usage' %} and first_activity_date is not null{% endif %}
     {% if not loop.last %}union all{% endif %}
@@ -644,7 +167,6 @@ final as (
         with_change.is_recently_downgraded
 
     from with_change
-    cross join bounds
     left join ranked_drivers as driver_1
         on with_change.account_id = driver_1.account_id and with_change.day = driver_1.day
         and driver_1.driver_rank = 1
@@ -654,7 +176,11 @@ final as (
     left join ranked_drivers as driver_3
         on with_change.account_id = driver_3.account_id and with_change.day = driver_3.day
         and driver_3.driver_rank = 3
-    where with_change.is_customer and with_change.day >= bounds.first_scored_day
+    where
+        with_change.is_customer
+        {% if is_incremental() %}
+            and with_change.day > (select max(health_date) from {{ this }})
+        {% endif %}
 
 )
 

@@ -16,7 +16,7 @@ renamed as (
         id as deal_id,
         company_id,
         dealname as deal_name,
-        {{ dbt.safe_cast('amount', dbt.type_float()) }} as amount,
+        {{ dbt.safe_cast('amount', type_double()) }} as amount,
         dealstage as deal_stage,
         pipeline,
         dealtype as deal_type,
