@@ -33,7 +33,7 @@ dense as (
         months.month_start,
         months.is_month_complete,
         round(coalesce(account_months.mrr_usd, 0), 6) as ending_mrr_usd,
-        coalesce(account_months.seats, 0) as ending_seats
+        cast(coalesce(account_months.seats, 0) as bigint) as ending_seats
 
     from first_months
     inner join months

@@ -43,11 +43,11 @@ final as (
         churned_mrr_usd,
         ending_mrr_usd,
         ending_mrr_usd * 12 as ending_arr_usd,
-        starting_customers,
-        customers,
-        new_customers,
-        reactivated_customers,
-        churned_customers,
+        cast(starting_customers as bigint) as starting_customers,
+        cast(customers as bigint) as customers,
+        cast(new_customers as bigint) as new_customers,
+        cast(reactivated_customers as bigint) as reactivated_customers,
+        cast(churned_customers as bigint) as churned_customers,
         case when starting_customers > 0 then churned_customers * 1.0 / starting_customers end
             as logo_churn_rate,
         case when starting_mrr_usd > 0
