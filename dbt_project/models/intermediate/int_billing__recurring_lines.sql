@@ -79,12 +79,17 @@ final as (
         prices.interval_months,
         lines.amount_minor,
         coalesce(recurring_discounts.discount_minor, 0) as recurring_discount_minor,
-        {{ minor_units_to_amount('lines.amount_minor - coalesce(recurring_discounts.discount_minor, 0)',
-                                 'lines.currency') }}
-        / prices.interval_months as mrr_local,
-        {{ minor_units_to_amount('lines.amount_minor - coalesce(recurring_discounts.discount_minor, 0)',
-                                 'lines.currency') }}
-        / prices.interval_months * subscriptions.fx_rate_to_usd as mrr_usd
+        -- Six decimals: exact for every real amount, and free of binary-float noise in comparisons.
+        round(
+            {{ minor_units_to_amount('lines.amount_minor - coalesce(recurring_discounts.discount_minor, 0)',
+                                     'lines.currency') }}
+            / prices.interval_months, 6
+        ) as mrr_local,
+        round(
+            {{ minor_units_to_amount('lines.amount_minor - coalesce(recurring_discounts.discount_minor, 0)',
+                                     'lines.currency') }}
+            / prices.interval_months * subscriptions.fx_rate_to_usd, 6
+        ) as mrr_usd
 
     from lines
     inner join invoices
