@@ -3,12 +3,15 @@ Retry-After) plus clear authentication errors and the "cursor = last item" pagin
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
-from requests import Request, Response
+from requests import PreparedRequest, Request, Response, Session
 
 from ingestion.errors import SourceAuthError
 
@@ -49,6 +52,40 @@ class LastItemCursorPaginator(BasePaginator):
         request.params[self.cursor_param] = self._cursor
 
 
+class Throttle:
+    """Client-side rate limit: waits so requests matching a pattern never exceed its rate. Staying under the
+    vendor's limit is cheaper than meeting its 429s (HubSpot counts rejected calls against the window too).
+
+    `rules` are (substring of the URL path, requests per second); the first match applies, "" matches all.
+    """
+
+    def __init__(self, rules: list[tuple[str, float]]):
+        self.rules = [(pattern, 1.0 / rate) for pattern, rate in rules if rate > 0]
+        self.next_allowed: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def wait(self, url: str) -> None:
+        path = urlsplit(url).path
+        for pattern, interval in self.rules:
+            if pattern in path:
+                with self.lock:
+                    now = time.monotonic()
+                    start = max(now, self.next_allowed.get(pattern, now))
+                    self.next_allowed[pattern] = start + interval
+                if start > now:
+                    time.sleep(start - now)
+                return
+
+    def install(self, session: Session) -> None:
+        send = session.send
+
+        def throttled_send(request: PreparedRequest, **kwargs: Any) -> Response:
+            self.wait(request.url or "")
+            return send(request, **kwargs)
+
+        session.send = throttled_send  # type: ignore[method-assign]
+
+
 def vendor_client(
     source: str,
     base_url: str,
@@ -56,8 +93,10 @@ def vendor_client(
     token_variable: str,
     paginator: BasePaginator | None = None,
     data_selector: str | None = None,
+    rate_limits: list[tuple[str, float]] | None = None,
 ) -> RESTClient:
-    """A RESTClient for `source` whose 401/403 become a SourceAuthError naming `token_variable`."""
+    """A RESTClient for `source` whose 401/403 become a SourceAuthError naming `token_variable`, throttled to
+    `rate_limits` (see Throttle)."""
     if not token:
         raise SourceAuthError(f"{source}: no credentials configured. Set {token_variable}.")
 
@@ -73,4 +112,6 @@ def vendor_client(
         base_url=base_url.rstrip("/"), auth=BearerTokenAuth(token), paginator=paginator, data_selector=data_selector
     )
     client.session.hooks["response"].append(check_auth)
+    if rate_limits:
+        Throttle(rate_limits).install(client.session)
     return client

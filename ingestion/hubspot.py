@@ -286,9 +286,18 @@ def hubspot_source(
     base_url: str = "https://api.hubapi.com",
     company_properties: Sequence[str] = (),
     objects: Sequence[str] = tuple(OBJECTS),
+    search_requests_per_second: float = 4.0,
+    requests_per_second: float = 15.0,
 ) -> Any:
-    """HubSpot CRM objects. `company_properties` adds custom company properties to load, by name."""
-    client = vendor_client(SOURCE, base_url, access_token, TOKEN_VARIABLE)
+    """HubSpot CRM objects. `company_properties` adds custom company properties to load, by name. The request
+    rates stay under HubSpot's limits for private apps: 5 search requests per second and 190 per 10 seconds."""
+    client = vendor_client(
+        SOURCE,
+        base_url,
+        access_token,
+        TOKEN_VARIABLE,
+        rate_limits=[("/search", search_requests_per_second), ("", requests_per_second)],
+    )
     resources = [owners_resource(client)]
     for name in objects:
         obj = OBJECTS[name]

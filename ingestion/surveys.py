@@ -156,11 +156,19 @@ def surveys_source(
     comment_ref: str = "nps_reason",
     account_field: str = "account_id",
     email_field: str = "email",
+    typeform_requests_per_second: float = 1.8,
 ) -> Any:
-    """Typeform responses (when a form id is configured) and CSV exports (when a folder is configured)."""
+    """Typeform responses (when a form id is configured) and CSV exports (when a folder is configured). Typeform
+    allows 2 requests per second."""
     resources = []
     if typeform_form_id:
-        client = vendor_client(SOURCE + " (typeform)", typeform_base_url, typeform_token or "", TOKEN_VARIABLE)
+        client = vendor_client(
+            SOURCE + " (typeform)",
+            typeform_base_url,
+            typeform_token or "",
+            TOKEN_VARIABLE,
+            rate_limits=[("", typeform_requests_per_second)],
+        )
         resources.append(
             typeform_resource(client, typeform_form_id, score_ref, comment_ref, account_field, email_field)
         )

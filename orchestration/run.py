@@ -45,14 +45,12 @@ def run_graph(
     from orchestration.definitions import defs
 
     instance = instance or instance_for()
-    job = defs.get_job_def("nightly_refresh")
+    job = defs.resolve_job_def("nightly_refresh")
     if select:
-        selection = AssetSelection.assets(*[AssetKey.from_user_string(s) for s in select if "*" not in s])
-        for pattern in [s for s in select if "*" in s]:
-            selection = selection | AssetSelection.key_prefixes(pattern.rstrip("/*").split("/"))
-        job = defs.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection=set(selection.resolve(defs.resolve_asset_graph()))
-        )
+        selection = AssetSelection.assets(*[AssetKey.from_user_string(s) for s in select if not s.endswith("*")])
+        for pattern in [s for s in select if s.endswith("*")]:
+            selection = selection | AssetSelection.key_prefixes(pattern.rstrip("*").rstrip("/").split("/"))
+        job = job.get_subset(asset_selection=set(selection.resolve(defs.resolve_asset_graph())))
     started = time.monotonic()
     result = job.execute_in_process(instance=instance, raise_on_error=raise_on_error)
     outcome = RunOutcome(success=result.success, run_id=result.run_id, seconds=time.monotonic() - started)

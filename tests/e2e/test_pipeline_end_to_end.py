@@ -1,0 +1,172 @@
+"""The whole graph on the sandbox, end to end: a real Dagster run (dlt loads from the sandbox's HTTP APIs and files,
+dbt builds and tests, GX checks, the serving copy, the CRM push), checked against the sandbox's ground truth and
+read back through the CRM's API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from sandbox.connect import environment
+from sandbox.manifest import Manifest
+from sandbox.server.app import running_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One fresh sandbox, one server, one complete run; the tests below read what it produced."""
+    from sandbox.generator.world import generate
+    from sandbox.manifest import resolve_scale
+    from tests.conftest import SANDBOX_SEED, SANDBOX_TODAY
+
+    root = tmp_path_factory.mktemp("e2e")
+    sandbox_dir = root / "sandbox"
+    generate(sandbox_dir, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
+    warehouse = root / "warehouse.duckdb"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CSOPS_WAREHOUSE", str(warehouse))
+    patch.setenv("CSOPS_DLT_PIPELINES_DIR", str(root / "dlt"))
+    patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+    with running_server(sandbox_dir) as base_url:
+        for key, value in environment(sandbox_dir, base_url).items():
+            patch.setenv(key, value)
+        from orchestration.run import instance_for, run_graph
+
+        outcome = run_graph(instance=instance_for(root / "dagster_home"))
+        yield {"outcome": outcome, "warehouse": warehouse, "sandbox": sandbox_dir, "url": base_url,
+               "manifest": Manifest.read(sandbox_dir)}
+    patch.undo()
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_the_whole_graph_materializes_with_every_check_passing(pipeline_run: dict) -> None:
+    outcome = pipeline_run["outcome"]
+    assert outcome.success, outcome.failed_steps
+    assert not outcome.failed_checks
+    for key in ("dlt/hubspot/companies", "dlt/stripe/invoices", "dlt/usage/events", "marts/customer_360",
+                "marts/at_risk_accounts", "serving/marts", "activation/crm_sync"):
+        assert key in outcome.materialized
+
+
+@pytest.mark.parametrize(
+    ("raw_table", "world_table"),
+    [
+        ("raw_hubspot.companies", "hubspot_companies"),
+        ("raw_hubspot.contacts", "hubspot_contacts"),
+        ("raw_hubspot.deals", "hubspot_deals"),
+        ("raw_hubspot.tickets", "hubspot_tickets"),
+        ("raw_stripe.customers", "stripe_customers"),
+        ("raw_stripe.subscriptions", "stripe_subscriptions"),
+        ("raw_stripe.invoices", "stripe_invoices"),
+        ("raw_stripe.invoices__lines__data", "stripe_invoice_lines"),
+        ("raw_surveys.typeform_responses", "typeform_responses"),
+    ],
+)
+def test_every_object_the_vendors_serve_is_loaded_once(pipeline_run: dict, raw_table: str, world_table: str) -> None:
+    expected = pq.read_metadata(pipeline_run["sandbox"] / "world" / f"{world_table}.parquet").num_rows
+    assert query(pipeline_run["warehouse"], f"select count(*) from {raw_table}")[0][0] == expected
+
+
+def test_usage_events_are_loaded_once_each_despite_duplicates_in_the_files(pipeline_run: dict) -> None:
+    events_dir = pipeline_run["sandbox"] / "events"
+    with duckdb.connect() as con:
+        in_files, distinct = con.execute(
+            f"select count(*), count(distinct messageId) from read_parquet('{events_dir}/*/*.parquet')"
+        ).fetchone()
+    assert in_files > distinct  # the sandbox really sent duplicates
+    loaded = query(pipeline_run["warehouse"], "select count(*), count(distinct message_id) from raw_usage.events")[0]
+    assert loaded == (distinct, distinct)
+
+
+def test_mrr_and_every_movement_equal_the_simulated_truth(pipeline_run: dict) -> None:
+    truth = pipeline_run["sandbox"] / "truth" / "mrr_monthly.parquet"
+    rows = query(
+        pipeline_run["warehouse"],
+        f"""
+        select
+            count(*),
+            count(*) filter (where m.account_id is null or t.account_id is null),
+            count(*) filter (where abs(m.ending_mrr_usd - t.mrr_usd) >= 0.005),
+            count(*) filter (where m.movement_type is distinct from t.movement_type),
+            count(*) filter (where abs(m.movement_mrr_usd - t.movement_usd) >= 0.005)
+        from marts.mrr_movements as m
+        full outer join read_parquet('{truth}') as t
+            on m.account_id = t.account_id and m.month = t.month
+        """,
+    )[0]
+    total, unmatched, mrr_diff, type_diff, amount_diff = rows
+    assert total > 500
+    assert (unmatched, mrr_diff, type_diff, amount_diff) == (0, 0, 0, 0)
+
+
+def test_the_mrr_bridge_balances_in_every_month(pipeline_run: dict) -> None:
+    broken = query(
+        pipeline_run["warehouse"],
+        """select month from marts.mrr_summary
+           where abs(starting_mrr_usd + new_mrr_usd + reactivation_mrr_usd + expansion_mrr_usd
+                     - contraction_mrr_usd - churned_mrr_usd - ending_mrr_usd) >= 0.01""",
+    )
+    assert broken == []
+
+
+def test_customer_360_has_every_account_the_sandbox_knows(pipeline_run: dict) -> None:
+    truth = pipeline_run["sandbox"] / "truth" / "accounts.parquet"
+    missing = query(
+        pipeline_run["warehouse"],
+        f"select t.account_id from read_parquet('{truth}') t "
+        "left join marts.customer_360 c using (account_id) where c.account_id is null",
+    )
+    assert missing == []
+
+
+def test_the_serving_copy_holds_the_marts_for_bi_readers(pipeline_run: dict) -> None:
+    serving = pipeline_run["warehouse"].with_name("serving.duckdb")
+    with duckdb.connect(str(serving), read_only=True) as con:
+        served = con.execute("select count(*) from marts.at_risk_accounts").fetchone()[0]
+    assert served == query(pipeline_run["warehouse"], "select count(*) from marts.at_risk_accounts")[0][0]
+
+
+def test_the_crm_shows_the_health_scores_and_the_at_risk_list(pipeline_run: dict) -> None:
+    manifest: Manifest = pipeline_run["manifest"]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {manifest.tokens['hubspot']}"
+    base = pipeline_run["url"] + "/hubspot"
+    scores: dict[str, str] = {}
+    after = None
+    while True:
+        params = {"limit": 100, "properties": "cs_health_score,cs_at_risk,account_id"}
+        if after:
+            params["after"] = after
+        page = session.get(f"{base}/crm/v3/objects/companies", params=params, timeout=30).json()
+        for company in page["results"]:
+            scores[company["id"]] = company["properties"].get("cs_health_score")
+        after = (page.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            break
+    expected = dict(
+        query(
+            pipeline_run["warehouse"],
+            "select company_id, health_score from marts.customer_360 "
+            "where company_id is not null and health_score is not null",
+        )
+    )
+    assert expected
+    assert {cid: float(scores[cid]) for cid in expected} == pytest.approx(expected, abs=0.05)
+    at_risk = {row[0] for row in query(pipeline_run["warehouse"], "select company_id from marts.at_risk_accounts")}
+    lists = session.get(
+        f"{base}/crm/v3/lists/object-type-id/0-2/name/At-risk accounts (nightly)", timeout=30
+    ).json()
+    list_id = lists["list"]["listId"]
+    members = session.get(f"{base}/crm/v3/lists/{list_id}/memberships", params={"limit": 250}, timeout=30).json()
+    assert {str(m["recordId"]) for m in members["results"]} == at_risk
