@@ -92,6 +92,13 @@ class StripeData:
         keys, counts = np.unique(coupon_ids.astype(str), return_counts=True) if len(coupon_ids) else ([], [])
         self.redeemed = dict(zip(list(keys), [int(c) for c in counts], strict=True))
 
+    def event_types(self) -> tuple[list[str], np.ndarray]:
+        """(distinct event types, each event's index into them): type filters match a handful of strings."""
+        if not hasattr(self, "_event_types"):
+            kinds, codes = np.unique(self.events.col("type").values.astype(str), return_inverse=True)
+            self._event_types = ([str(k) for k in kinds], codes)
+        return self._event_types
+
     # ------------------------------------------------------------------------------------------- lookups
     def row(self, table: Table, object_id: str) -> int | None:
         return table.index("id").get(object_id)
