@@ -70,6 +70,7 @@ class VendorFaults:
     search_cap: int = DEFAULT_SEARCH_CAP
     rate_limit_next: int = 0
     rate_limit_fraction: float = 0.0
+    rate_limit_policy: str = "window"  # which limit a forced 429 claims (HubSpot: window | daily)
     server_errors_next: int = 0
     server_error_status: str = "500"  # 500 | 502 | 503 | mixed
     server_error_retry_after: int | None = None
@@ -134,6 +135,7 @@ class VendorFaults:
             ),
             "rate_limit_next": self.rate_limit_next,
             "rate_limit_fraction": self.rate_limit_fraction,
+            "rate_limit_policy": self.rate_limit_policy,
             "server_errors_next": self.server_errors_next,
             "server_error_status": self.server_error_status,
             "server_error_retry_after": self.server_error_retry_after,
@@ -213,8 +215,12 @@ def _window(text: str, spec: str) -> RollingWindow | None:
 
 
 def _rate_limit(state: VendorFaults, args: list[str], spec: str) -> None:
-    _need(args, 1, spec, "rate_limit:N (next N requests) or rate_limit:F (fraction 0<F<1)")
+    _need(args, 1, spec, "rate_limit:N (next N requests) or rate_limit:F (fraction 0<F<1)[:daily]")
     value = _number(args[0], spec)
+    if len(args) > 1 and args[1]:
+        if state.vendor != "hubspot" or args[1] not in ("window", "daily"):
+            raise FaultError(f"fault {spec!r}: only HubSpot 429s name a policy (window or daily)")
+        state.rate_limit_policy = args[1]
     if 0 < value < 1:
         state.rate_limit_fraction = value
     elif value >= 1 and value == int(value):

@@ -154,6 +154,15 @@ class HubSpotApi(Vendor):
                 policyName="SECONDLY",
                 groupName="publicapi:crm-search",
             )
+        if policy == "forced" and faults.rate_limit_policy == "daily":
+            return HubSpotError(
+                429,
+                "You have reached your daily limit.",
+                None,
+                errorType="RATE_LIMIT",
+                policyName="DAILY",
+                groupName="publicapi:private-app:sandbox",
+            )
         return HubSpotError(
             429,
             "You have reached your ten_secondly_rolling limit.",

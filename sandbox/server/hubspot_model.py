@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -865,12 +864,21 @@ class ObjectSet:
         created = self.created_ms[positions].tolist()
         modified = self.modified_ms[positions].tolist()
         archived = self.archived[positions].tolist()
-        return [
-            {"id": str(i), "properties": p, "createdAt": iso_ms(c), "updatedAt": iso_ms(m), "archived": a}
-            for i, p, c, m, a in zip(
-                self.ids[positions].tolist(), props, created, modified, archived, strict=True
-            )
-        ]
+        out = []
+        for i, p, c, m, a in zip(
+            self.ids[positions].tolist(), props, created, modified, archived, strict=True
+        ):
+            obj = {
+                "id": str(i),
+                "properties": p,
+                "createdAt": iso_ms(c),
+                "updatedAt": iso_ms(m),
+                "archived": a,
+            }
+            if a:
+                obj["archivedAt"] = iso_ms(m)
+            out.append(obj)
+        return out
 
 
 # ------------------------------------------------------------------------------------- association index
@@ -950,11 +958,3 @@ class HubSpotModel:
         if key not in self._assoc:
             self._assoc[key] = association_index(self.world, self.snap, self.version, from_name, to_name)
         return self._assoc[key]
-
-
-def today_floor_ms(world: World) -> int:
-    return world.cutoff_ms
-
-
-def utc_date(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, UTC).date()

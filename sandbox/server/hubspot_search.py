@@ -253,14 +253,26 @@ def _sorted(objects: ObjectSet, positions: np.ndarray, sorts: list[Any]) -> np.n
         raise SearchError("a sort is {propertyName, direction}")
     if not prop or objects.schema.get(prop) is None:
         raise SearchError(f"Unknown sort property {prop!r}")
-    col = objects.column(prop)
-    values = _comparable(objects, prop, col)[positions]
-    valid = _has(col)[positions]
     if len(positions) == 0:
         return positions
-    _, ranks = np.unique(
-        np.where(valid, values, values[valid][0] if valid.any() else values[0]), return_inverse=True
-    )
-    ranks = ranks.astype(np.int64)
+    ranks = _ranks(objects, prop)[positions]
+    valid = _has(objects.column(prop))[positions]
     key = np.where(valid, -ranks if descending else ranks, np.iinfo(np.int64).max)
     return positions[np.argsort(key, kind="stable")]
+
+
+def _ranks(objects: ObjectSet, prop: str) -> np.ndarray:
+    """Dense ranks of a property's values over the whole set (cached: one sort per set and property)."""
+    key = f"{prop}\x00rank"
+    cached = objects._columns.get(key)
+    if cached is None:
+        col = objects.column(prop)
+        values, valid = _comparable(objects, prop, col), _has(col)
+        filler = values[valid][0] if valid.any() else (values[0] if len(values) else 0)
+        _, ranks = (
+            np.unique(np.where(valid, values, filler), return_inverse=True)
+            if len(values)
+            else (None, np.array([], dtype=np.int64))
+        )
+        cached = objects._columns[key] = Column("int", ranks.astype(np.int64), valid)
+    return cached.values

@@ -60,8 +60,15 @@ def _column(array: pa.ChunkedArray) -> Column:
         return Column("int", array.fill_null(0).to_numpy().astype(np.int64), valid)
     if pa.types.is_floating(kind_of):
         return Column("float", array.fill_null(0.0).to_numpy().astype(np.float64), valid)
-    values = array.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
-    return Column("str", values, valid)
+    strings = array.cast(pa.string()).combine_chunks()
+    encoded = pc.dictionary_encode(strings)
+    if len(encoded.dictionary) * 2 < len(
+        strings
+    ):  # repetitive (statuses, types, ids of parents): share strings
+        dictionary = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+        indices = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+        return Column("str", dictionary[indices], valid)
+    return Column("str", strings.to_numpy(zero_copy_only=False).astype(object), valid)
 
 
 class GroupIndex:
@@ -166,8 +173,11 @@ class World:
 
 
 def load_world(directory: Path) -> World:
-    manifest_path = directory / MANIFEST_FILE
-    mtime = manifest_path.stat().st_mtime_ns
+    try:  # the mtime first: if the world changes while loading, the next request loads it again
+        mtime = (directory / MANIFEST_FILE).stat().st_mtime_ns
+    except FileNotFoundError:
+        Manifest.read(directory)  # raises the clear "no sandbox at ..." error
+        raise
     manifest = Manifest.read(directory)
     tables = {}
     for path in sorted((directory / "world").glob("*.parquet")):

@@ -92,6 +92,13 @@ class StripeData:
         keys, counts = np.unique(coupon_ids.astype(str), return_counts=True) if len(coupon_ids) else ([], [])
         self.redeemed = dict(zip(list(keys), [int(c) for c in counts], strict=True))
 
+    def event_types(self) -> tuple[list[str], np.ndarray]:
+        """(distinct event types, each event's index into them): type filters match a handful of strings."""
+        if not hasattr(self, "_event_types"):
+            kinds, codes = np.unique(self.events.col("type").values.astype(str), return_inverse=True)
+            self._event_types = ([str(k) for k in kinds], codes)
+        return self._event_types
+
     # ------------------------------------------------------------------------------------------- lookups
     def row(self, table: Table, object_id: str) -> int | None:
         return table.index("id").get(object_id)
@@ -613,7 +620,8 @@ class StripeData:
                 item_changes["quantity"] = items["quantity"]
             if items.get("price"):
                 price_row = self.row(self.prices, items["price"])
-                item_changes["price"] = self.price(price_row) if price_row is not None else items["price"]
+                if price_row is not None:
+                    item_changes["price"], item_changes["plan"] = self.price(price_row), self.plan(price_row)
         if item_changes:
             first = (obj.get("items") or {}).get("data") or [{}]
             previous["items"] = {"data": [{**first[0], **item_changes}]}

@@ -254,10 +254,10 @@ class TypeformApi(Vendor):
 
     @staticmethod
     def _token(data: Responses, token: str, name: str) -> int:
-        hits = np.flatnonzero(data.table.col("response_id").values == token)
-        if not len(hits):
+        row = data.table.index("response_id").get(token)
+        if row is None:
             raise invalid(name, f"{name} must be the token of an existing response")
-        return int(data.rank[hits[0]])
+        return int(data.rank[row])
 
     @staticmethod
     def _sort(sort: str | None) -> tuple[str, str]:

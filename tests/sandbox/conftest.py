@@ -57,7 +57,7 @@ def server(world_dir: Path) -> Iterator[str]:
 
 
 class Api:
-    """A thin HTTP client over one sandbox server: vendor calls with the right credentials, and the admin API."""
+    """A thin HTTP client over one sandbox server: vendor calls with their credentials, and the admin API."""
 
     def __init__(self, base: str, manifest: dict[str, Any]):
         self.base, self.tokens, self.form_id = base, manifest["tokens"], manifest["typeform_form_id"]
@@ -93,8 +93,11 @@ class Api:
         """Every page of a CRM search (raw HTTP), and the `total` HubSpot reported."""
         results, after, total = [], None, -1
         while True:
-            page = self.hubspot("POST", f"/crm/v3/objects/{object_type}/search",
-                                json={**body, **({"after": after} if after else {})})
+            page = self.hubspot(
+                "POST",
+                f"/crm/v3/objects/{object_type}/search",
+                json={**body, **({"after": after} if after else {})},
+            )
             assert page.status_code == 200, page.text
             data = page.json()
             results += data["results"]
@@ -129,7 +132,7 @@ def own_world(world_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def serve(manifest: dict[str, Any]):
-    """Start a server of one's own: `with serve(directory) as api: ...` (windows off unless faults are given)."""
+    """A server of one's own: `with serve(directory) as api: ...` (windows off unless faults are given)."""
 
     @contextlib.contextmanager
     def start(directory: Path, faults: list[str] | None = None) -> Iterator[Api]:

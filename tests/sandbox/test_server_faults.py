@@ -26,17 +26,22 @@ def test_stripe_429_for_the_next_n_requests(api, manifest):
     api.faults("stripe:rate_limit:2")
     first = api.stripe("/v1/customers")
     assert first.status_code == 429
-    assert first.json()["error"]["code"] == "rate_limit" and first.json()["error"]["type"] == "invalid_request_error"
+    assert (
+        first.json()["error"]["code"] == "rate_limit"
+        and first.json()["error"]["type"] == "invalid_request_error"
+    )
     assert first.headers["Stripe-Should-Retry"] == "true" and first.headers["Request-Id"].startswith("req_")
     assert statuses(lambda: api.stripe("/v1/customers"), 2) == [429, 200]
     api.faults("stripe:rate_limit:1")  # the official SDK retries what Stripe says it should
-    client = stripe.StripeClient(manifest["tokens"]["stripe"], base_addresses={"api": api.base + "/stripe"},
-                                 max_network_retries=1)
+    client = stripe.StripeClient(
+        manifest["tokens"]["stripe"], base_addresses={"api": api.base + "/stripe"}, max_network_retries=1
+    )
     assert len(client.v1.customers.list({"limit": 3}).data) == 3
     api.faults("stripe:rate_limit:1")
     with pytest.raises(stripe.RateLimitError):
-        stripe.StripeClient(manifest["tokens"]["stripe"], base_addresses={"api": api.base + "/stripe"},
-                            max_network_retries=0).v1.customers.list()
+        stripe.StripeClient(
+            manifest["tokens"]["stripe"], base_addresses={"api": api.base + "/stripe"}, max_network_retries=0
+        ).v1.customers.list()
 
 
 def test_a_fraction_of_429s_is_the_same_on_every_run(api):
@@ -61,6 +66,13 @@ def test_hubspot_ten_second_window(api):
     assert body["errorType"] == "RATE_LIMIT" and body["correlationId"]
     search = api.hubspot("POST", f"{COMPANIES}/search", json={"limit": 1})
     assert search.status_code == 200  # search is outside the ten-secondly window
+
+
+def test_hubspot_daily_limit_can_be_forced(api):
+    api.faults("hubspot:rate_limit:1:daily")
+    limited = api.hubspot("GET", COMPANIES)
+    assert limited.status_code == 429 and limited.json()["policyName"] == "DAILY"
+    assert api.hubspot("GET", COMPANIES).status_code == 200
 
 
 def test_hubspot_default_window_is_190_per_10_seconds(api):
@@ -92,7 +104,9 @@ def test_typeform_two_requests_per_second_by_default(api):
 def test_server_error_bursts(api):
     api.faults("hubspot:server_error:2:503:7", "stripe:server_error:3:mixed", "typeform:server_error:1")
     first = api.hubspot("GET", COMPANIES)
-    assert first.status_code == 503 and first.headers["Retry-After"] == "7" and first.json()["status"] == "error"
+    assert (
+        first.status_code == 503 and first.headers["Retry-After"] == "7" and first.json()["status"] == "error"
+    )
     assert statuses(lambda: api.hubspot("GET", COMPANIES), 2) == [503, 200]
     stripe_codes = statuses(lambda: api.stripe("/v1/coupons"), 4)
     assert stripe_codes == [500, 502, 503, 200]
@@ -114,7 +128,9 @@ def test_latency(api):
 
 
 def test_malformed_rows_every_object_with_a_named_field(api):
-    api.faults("hubspot:malformed:1:numberofemployees", "stripe:malformed:1:quantity", "typeform:malformed:1:score")
+    api.faults(
+        "hubspot:malformed:1:numberofemployees", "stripe:malformed:1:quantity", "typeform:malformed:1:score"
+    )
     companies = api.hubspot("GET", COMPANIES, params={"limit": 20, "properties": "numberofemployees"}).json()
     assert {c["properties"]["numberofemployees"] for c in companies["results"]} == {"about 120"}
     subs = api.stripe("/v1/subscriptions", params={"limit": 20}).json()["data"]
@@ -129,11 +145,18 @@ def test_malformed_rows_are_a_deterministic_fraction(api):
     first = api.hubspot("GET", COMPANIES, params=params).json()["results"]
     again = api.hubspot("GET", COMPANIES, params=params).json()["results"]
     assert first == again  # the same objects are broken the same way on every read
-    bad = [c for c in first if "id" not in c or not c["properties"]["numberofemployees"].isdigit()
-           or not c["properties"]["hs_lastmodifieddate"].endswith("Z")]
+    bad = [
+        c
+        for c in first
+        if "id" not in c
+        or not c["properties"]["numberofemployees"].isdigit()
+        or not c["properties"]["hs_lastmodifieddate"].endswith("Z")
+    ]
     assert 10 <= len(bad) <= 50 and any("id" not in c for c in bad)
     invoices = api.stripe("/v1/invoices", params={"limit": 100}).json()["data"]
-    odd = [i for i in invoices if "id" not in i or isinstance(i["amount_due"], str) or i["currency"].isupper()]
+    odd = [
+        i for i in invoices if "id" not in i or isinstance(i["amount_due"], str) or i["currency"].isupper()
+    ]
     assert 10 <= len(odd) <= 50
 
 
@@ -147,8 +170,16 @@ def test_renamed_fields(api):
 
 
 def test_bad_fault_specs_are_rejected():
-    for spec in ("stripe", "paypal:rate_limit:1", "stripe:explode:1", "stripe:rate_limit:-1", "stripe:window:x",
-                 "typeform:search_cap:5", "hubspot:server_error:1:418", "hubspot:rename:oops"):
+    for spec in (
+        "stripe",
+        "paypal:rate_limit:1",
+        "stripe:explode:1",
+        "stripe:rate_limit:-1",
+        "stripe:window:x",
+        "typeform:search_cap:5",
+        "hubspot:server_error:1:418",
+        "hubspot:rename:oops",
+    ):
         with pytest.raises(FaultError):
             Faults(specs=[spec])
 
@@ -170,8 +201,11 @@ def test_request_counters(api):
     api.typeform("/forms/x", headers={"Authorization": "bearer nope"})
     counts = api.requests()
     assert counts["total"] == 4
-    assert counts["paths"]["GET /hubspot/crm/v3/objects/companies"] == {"vendor": "hubspot", "count": 2,
-                                                                       "statuses": {"200": 2}}
+    assert counts["paths"]["GET /hubspot/crm/v3/objects/companies"] == {
+        "vendor": "hubspot",
+        "count": 2,
+        "statuses": {"200": 2},
+    }
     assert counts["vendors"]["stripe"]["statuses"] == {"404": 1}
     assert counts["vendors"]["typeform"]["statuses"] == {"401": 1}
     api.reset_requests()
@@ -186,13 +220,31 @@ def test_faults_given_at_start(own_world, serve):
 
 def test_cli_serve_prints_its_urls_and_applies_faults(own_world, manifest):
     process = subprocess.Popen(
-        [sys.executable, "-m", "csops", "sandbox", "serve", "--dir", str(own_world), "--port", "0",
-         "--fault", "stripe:rate_limit:1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "csops",
+            "sandbox",
+            "serve",
+            "--dir",
+            str(own_world),
+            "--port",
+            "0",
+            "--fault",
+            "stripe:rate_limit:1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         line = process.stdout.readline()
-        match = re.fullmatch(r"sandbox serving (http://127\.0\.0\.1:(\d+)) \(hubspot: \1/hubspot, stripe: \1/stripe, "
-                             r"typeform: \1/typeform\)\n", line)
+        match = re.fullmatch(
+            r"sandbox serving (http://127\.0\.0\.1:(\d+)) \(hubspot: \1/hubspot, stripe: \1/stripe, "
+            r"typeform: \1/typeform\)\n",
+            line,
+        )
         assert match, line
         url = match.group(1) + "/stripe/v1/products"
         headers = {"Authorization": f"Bearer {manifest['tokens']['stripe']}"}

@@ -22,9 +22,15 @@ def ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-@pytest.mark.parametrize("object_type, table_name", [("companies", "hubspot_companies"),
-                                                     ("contacts", "hubspot_contacts"),
-                                                     ("deals", "hubspot_deals"), ("tickets", "hubspot_tickets")])
+@pytest.mark.parametrize(
+    "object_type, table_name",
+    [
+        ("companies", "hubspot_companies"),
+        ("contacts", "hubspot_contacts"),
+        ("deals", "hubspot_deals"),
+        ("tickets", "hubspot_tickets"),
+    ],
+)
 def test_sdk_get_all_pages_through_every_object(client, table, object_type, table_name):
     objects = getattr(client.crm, object_type).get_all()
     expected = set(table(table_name).column("id").to_pylist())
@@ -46,8 +52,11 @@ def test_sdk_pages_engagements_with_their_hubspot_property_names(client, table, 
 
 
 def test_values_are_strings_and_times_iso_with_millis(api, table):
-    page = api.hubspot("GET", "/crm/v3/objects/companies",
-                       params={"limit": 5, "properties": "numberofemployees,name,account_id"}).json()
+    page = api.hubspot(
+        "GET",
+        "/crm/v3/objects/companies",
+        params={"limit": 5, "properties": "numberofemployees,name,account_id"},
+    ).json()
     companies = {r["id"]: r for r in table("hubspot_companies").to_pylist()}
     for obj in page["results"]:
         props = obj["properties"]
@@ -61,14 +70,25 @@ def test_values_are_strings_and_times_iso_with_millis(api, table):
 
 def test_default_properties_when_none_requested(api):
     contact = api.hubspot("GET", "/crm/v3/objects/contacts", params={"limit": 1}).json()["results"][0]
-    assert set(contact["properties"]) == {"createdate", "email", "firstname", "hs_object_id", "lastmodifieddate",
-                                          "lastname"}
+    assert set(contact["properties"]) == {
+        "createdate",
+        "email",
+        "firstname",
+        "hs_object_id",
+        "lastmodifieddate",
+        "lastname",
+    }
 
 
 def test_properties_param_accepts_repeated_and_comma_forms(api):
-    repeated = api.hubspot("GET", "/crm/v3/objects/companies",
-                           params=[("limit", 2), ("properties", "name"), ("properties", "domain")]).json()
-    comma = api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": 2, "properties": "name,domain"}).json()
+    repeated = api.hubspot(
+        "GET",
+        "/crm/v3/objects/companies",
+        params=[("limit", 2), ("properties", "name"), ("properties", "domain")],
+    ).json()
+    comma = api.hubspot(
+        "GET", "/crm/v3/objects/companies", params={"limit": 2, "properties": "name,domain"}
+    ).json()
     assert [r["properties"] for r in repeated["results"]] == [r["properties"] for r in comma["results"]]
     assert {"name", "domain"} <= set(comma["results"][0]["properties"])
 
@@ -76,30 +96,44 @@ def test_properties_param_accepts_repeated_and_comma_forms(api):
 def test_paging_next_has_after_and_link_and_disappears_at_the_end(api):
     first = api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": 100}).json()
     nxt = first["paging"]["next"]
-    assert nxt["link"].endswith(f"after={nxt['after']}") and "/hubspot/crm/v3/objects/companies" in nxt["link"]
-    last = api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": 100, "after": "99999999999"}).json()
+    assert (
+        nxt["link"].endswith(f"after={nxt['after']}") and "/hubspot/crm/v3/objects/companies" in nxt["link"]
+    )
+    last = api.hubspot(
+        "GET", "/crm/v3/objects/companies", params={"limit": 100, "after": "99999999999"}
+    ).json()
     assert last == {"results": []}
     assert api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": 101}).status_code == 400
 
 
 def test_associations_param_lists_primary_and_unlabeled(api, table):
     contact = table("hubspot_contacts").slice(0, 1).to_pylist()[0]
-    obj = api.hubspot("GET", f"/crm/v3/objects/contacts/{contact['id']}", params={"associations": "companies"}).json()
+    obj = api.hubspot(
+        "GET", f"/crm/v3/objects/contacts/{contact['id']}", params={"associations": "companies"}
+    ).json()
     links = obj["associations"]["companies"]["results"]
-    assert {(a["id"], a["type"]) for a in links} == {(contact["company_id"], "contact_to_company"),
-                                                     (contact["company_id"], "contact_to_company_unlabeled")}
+    assert {(a["id"], a["type"]) for a in links} == {
+        (contact["company_id"], "contact_to_company"),
+        (contact["company_id"], "contact_to_company_unlabeled"),
+    }
 
 
 def test_get_by_id_property_and_404(api, table):
     company = table("hubspot_companies").slice(3, 1).to_pylist()[0]
-    found = api.hubspot("GET", f"/crm/v3/objects/companies/{company['account_id']}",
-                        params={"idProperty": "account_id", "properties": "account_id"})
+    found = api.hubspot(
+        "GET",
+        f"/crm/v3/objects/companies/{company['account_id']}",
+        params={"idProperty": "account_id", "properties": "account_id"},
+    )
     assert found.status_code == 200 and found.json()["id"] == company["id"]
     missing = api.hubspot("GET", "/crm/v3/objects/companies/123")
     assert missing.status_code == 404
     assert missing.json()["status"] == "error" and missing.json()["category"] == "OBJECT_NOT_FOUND"
     unknown = api.hubspot("GET", "/crm/v3/objects/widgets")
-    assert unknown.status_code == 400 and "Unable to infer object type from: widgets" in unknown.json()["message"]
+    assert (
+        unknown.status_code == 400
+        and "Unable to infer object type from: widgets" in unknown.json()["message"]
+    )
 
 
 def test_owners_with_teams(api, table):
@@ -117,16 +151,30 @@ def test_sdk_search_pages_a_modified_date_window(client, table):
     tickets = table("hubspot_tickets")
     start, end = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
     modified = tickets["hs_lastmodifieddate"]
-    expected = set(tickets.filter(pc.and_(pc.greater_equal(modified, start), pc.less(modified, end)))
-                   .column("id").to_pylist())
-    filters = [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(int(start.timestamp() * 1000))},
-               {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": end.isoformat()}]
+    expected = set(
+        tickets.filter(pc.and_(pc.greater_equal(modified, start), pc.less(modified, end)))
+        .column("id")
+        .to_pylist()
+    )
+    filters = [
+        {
+            "propertyName": "hs_lastmodifieddate",
+            "operator": "GTE",
+            "value": str(int(start.timestamp() * 1000)),
+        },
+        {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": end.isoformat()},
+    ]
     seen, after = [], None
     while True:
-        page = client.crm.tickets.search_api.do_search(public_object_search_request=PublicObjectSearchRequest(
-            filter_groups=[{"filters": filters}], sorts=[{"propertyName": "hs_lastmodifieddate",
-                                                          "direction": "ASCENDING"}],
-            properties=["subject", "hs_lastmodifieddate"], limit=200, after=after))
+        page = client.crm.tickets.search_api.do_search(
+            public_object_search_request=PublicObjectSearchRequest(
+                filter_groups=[{"filters": filters}],
+                sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                properties=["subject", "hs_lastmodifieddate"],
+                limit=200,
+                after=after,
+            )
+        )
         assert page.total == len(expected)
         seen += page.results
         if page.paging is None:
@@ -141,40 +189,93 @@ def test_contacts_search_uses_lastmodifieddate(api, table):
     contacts = table("hubspot_contacts")
     cutoff = datetime(2026, 1, 1, tzinfo=UTC)
     expected = pc.sum(pc.greater(contacts["lastmodifieddate"], cutoff)).as_py()
-    _, total = api.search_all("contacts", {"filterGroups": [{"filters": [
-        {"propertyName": "lastmodifieddate", "operator": "GT", "value": "2026-01-01T00:00:00Z"}]}], "limit": 200})
+    _, total = api.search_all(
+        "contacts",
+        {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "lastmodifieddate",
+                            "operator": "GT",
+                            "value": "2026-01-01T00:00:00Z",
+                        }
+                    ]
+                }
+            ],
+            "limit": 200,
+        },
+    )
     assert total == expected > 0
-    bad = api.hubspot("POST", "/crm/v3/objects/contacts/search", json={"filterGroups": [{"filters": [
-        {"propertyName": "hs_nonexistent", "operator": "EQ", "value": "1"}]}]})
+    bad = api.hubspot(
+        "POST",
+        "/crm/v3/objects/contacts/search",
+        json={
+            "filterGroups": [
+                {"filters": [{"propertyName": "hs_nonexistent", "operator": "EQ", "value": "1"}]}
+            ]
+        },
+    )
     assert bad.status_code == 400 and bad.json()["category"] == "VALIDATION_ERROR"
 
 
-@pytest.mark.parametrize("operator, filt, predicate", [
-    ("EQ", {"value": "HIGH"}, lambda p: p == "HIGH"),
-    ("NEQ", {"value": "high"}, lambda p: p != "HIGH"),
-    ("IN", {"values": ["urgent", "LOW"]}, lambda p: p in ("URGENT", "LOW")),
-    ("NOT_IN", {"values": ["LOW"]}, lambda p: p != "LOW"),
-    ("HAS_PROPERTY", {}, lambda p: p is not None),
-    ("NOT_HAS_PROPERTY", {}, lambda p: p is None),
-])
+@pytest.mark.parametrize(
+    "operator, filt, predicate",
+    [
+        ("EQ", {"value": "HIGH"}, lambda p: p == "HIGH"),
+        ("NEQ", {"value": "high"}, lambda p: p != "HIGH"),
+        ("IN", {"values": ["urgent", "LOW"]}, lambda p: p in ("URGENT", "LOW")),
+        ("NOT_IN", {"values": ["LOW"]}, lambda p: p != "LOW"),
+        ("HAS_PROPERTY", {}, lambda p: p is not None),
+        ("NOT_HAS_PROPERTY", {}, lambda p: p is None),
+    ],
+)
 def test_search_operators_on_an_enumeration(api, table, operator, filt, predicate):
     priorities = table("hubspot_tickets").column("hs_ticket_priority").to_pylist()
-    _, total = api.search_all("tickets", {"filterGroups": [{"filters": [
-        {"propertyName": "hs_ticket_priority", "operator": operator, **filt}]}], "limit": 200})
+    _, total = api.search_all(
+        "tickets",
+        {
+            "filterGroups": [
+                {"filters": [{"propertyName": "hs_ticket_priority", "operator": operator, **filt}]}
+            ],
+            "limit": 200,
+        },
+    )
     assert total == sum(1 for p in priorities if predicate(p))
 
 
 def test_search_between_or_groups_and_numbers(api, table):
     companies = table("hubspot_companies").to_pylist()
-    _, total = api.search_all("companies", {"filterGroups": [
-        {"filters": [{"propertyName": "numberofemployees", "operator": "BETWEEN", "value": "100", "highValue": "999"}]},
-        {"filters": [{"propertyName": "cs_segment", "operator": "EQ", "value": "enterprise"}]}], "limit": 200})
-    assert total == sum(1 for c in companies if 100 <= c["numberofemployees"] <= 999 or c["cs_segment"] == "enterprise")
+    _, total = api.search_all(
+        "companies",
+        {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "numberofemployees",
+                            "operator": "BETWEEN",
+                            "value": "100",
+                            "highValue": "999",
+                        }
+                    ]
+                },
+                {"filters": [{"propertyName": "cs_segment", "operator": "EQ", "value": "enterprise"}]},
+            ],
+            "limit": 200,
+        },
+    )
+    assert total == sum(
+        1 for c in companies if 100 <= c["numberofemployees"] <= 999 or c["cs_segment"] == "enterprise"
+    )
 
 
 def test_search_caps_paging_at_ten_thousand_by_default(api):
     body = {"limit": 100}
-    assert api.hubspot("POST", "/crm/v3/objects/tickets/search", json={**body, "after": "9999"}).status_code == 200
+    assert (
+        api.hubspot("POST", "/crm/v3/objects/tickets/search", json={**body, "after": "9999"}).status_code
+        == 200
+    )
     capped = api.hubspot("POST", "/crm/v3/objects/tickets/search", json={**body, "after": "10000"})
     assert capped.status_code == 400
     assert capped.json()["category"] == "VALIDATION_ERROR" and capped.json()["status"] == "error"
@@ -186,8 +287,11 @@ def test_paging_a_search_past_the_cap_fails_like_hubspot(api, table):
     total_tickets = table("hubspot_tickets").num_rows
     after, pages = None, 0
     while True:
-        page = api.hubspot("POST", "/crm/v3/objects/tickets/search", json={"limit": 200, **({"after": after} if after
-                                                                                          else {})})
+        page = api.hubspot(
+            "POST",
+            "/crm/v3/objects/tickets/search",
+            json={"limit": 200, **({"after": after} if after else {})},
+        )
         if page.status_code != 200:
             break
         pages += 1
@@ -200,7 +304,9 @@ def test_paging_a_search_past_the_cap_fails_like_hubspot(api, table):
 def test_v4_association_batch_read(api, table):
     contacts = table("hubspot_contacts").slice(0, 20).to_pylist()
     inputs = [{"id": c["id"]} for c in contacts] + [{"id": "1"}]
-    response = api.hubspot("POST", "/crm/v4/associations/contacts/companies/batch/read", json={"inputs": inputs})
+    response = api.hubspot(
+        "POST", "/crm/v4/associations/contacts/companies/batch/read", json={"inputs": inputs}
+    )
     assert response.status_code == 207
     body = response.json()
     assert body["status"] == "COMPLETE" and body["numErrors"] == 1
@@ -211,12 +317,14 @@ def test_v4_association_batch_read(api, table):
         assert str(to["toObjectId"]) == contact["company_id"]
         assert {t["typeId"] for t in to["associationTypes"]} == {1, 279}
     company_id = contacts[0]["company_id"]
-    reverse = api.hubspot("POST", "/crm/v4/associations/companies/contacts/batch/read",
-                          json={"inputs": [{"id": company_id}]}).json()
+    reverse = api.hubspot(
+        "POST", "/crm/v4/associations/companies/contacts/batch/read", json={"inputs": [{"id": company_id}]}
+    ).json()
     expected = {c["id"] for c in table("hubspot_contacts").to_pylist() if c["company_id"] == company_id}
     assert {str(t["toObjectId"]) for t in reverse["results"][0]["to"]} == expected
-    too_many = api.hubspot("POST", "/crm/v4/associations/contacts/companies/batch/read",
-                           json={"inputs": [{"id": "1"}] * 1001})
+    too_many = api.hubspot(
+        "POST", "/crm/v4/associations/contacts/companies/batch/read", json={"inputs": [{"id": "1"}] * 1001}
+    )
     assert too_many.status_code == 400
 
 

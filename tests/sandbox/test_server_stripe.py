@@ -22,11 +22,17 @@ def cutoff(manifest) -> int:
     return int(datetime.combine(date.fromisoformat(manifest["today"]), datetime.min.time(), UTC).timestamp())
 
 
-@pytest.mark.parametrize("resource, table_name, params", [
-    ("customers", "stripe_customers", {}), ("products", "stripe_products", {}), ("prices", "stripe_prices", {}),
-    ("coupons", "stripe_coupons", {}), ("subscriptions", "stripe_subscriptions", {"status": "all"}),
-    ("invoices", "stripe_invoices", {}),
-])
+@pytest.mark.parametrize(
+    "resource, table_name, params",
+    [
+        ("customers", "stripe_customers", {}),
+        ("products", "stripe_products", {}),
+        ("prices", "stripe_prices", {}),
+        ("coupons", "stripe_coupons", {}),
+        ("subscriptions", "stripe_subscriptions", {"status": "all"}),
+        ("invoices", "stripe_invoices", {}),
+    ],
+)
 def test_sdk_auto_paging_lists_every_object(client, table, resource, table_name, params):
     listed = list(getattr(client.v1, resource).list({"limit": 100, **params}).auto_paging_iter())
     expected = table(table_name).column("id").to_pylist()
@@ -64,8 +70,9 @@ def test_events_filter_by_type_and_render_current_objects(api, table, manifest):
     assert "current_period_start" not in event["data"]["previous_attributes"]  # moved onto the item
     assert "current_period_start" in event["data"]["previous_attributes"]["items"]["data"][0]
     wildcard = api.stripe("/v1/events", params={"type": "invoice.*", "limit": 100}).json()["data"]
-    several = api.stripe("/v1/events", params=[("types[]", "invoice.paid"), ("types[]", "invoice.created"),
-                                               ("limit", 100)]).json()["data"]
+    several = api.stripe(
+        "/v1/events", params=[("types[]", "invoice.paid"), ("types[]", "invoice.created"), ("limit", 100)]
+    ).json()["data"]
     assert {e["type"].split(".")[0] for e in wildcard} == {"invoice"}
     assert {e["type"] for e in several} <= {"invoice.paid", "invoice.created"} and several
     created = api.stripe("/v1/events", params={"type": "invoice.created", "limit": 1}).json()["data"][0]
@@ -80,7 +87,9 @@ def test_created_filters(client, table):
     assert len(listed) == expected and all(i.created >= pivot for i in listed)
     lt = list(client.v1.invoices.list({"limit": 100, "created": {"lt": pivot}}).auto_paging_iter())
     assert len(lt) + len(listed) == len(created)
-    exact = list(client.v1.invoices.list({"limit": 100, "created": int(created[0].as_py())}).auto_paging_iter())
+    exact = list(
+        client.v1.invoices.list({"limit": 100, "created": int(created[0].as_py())}).auto_paging_iter()
+    )
     assert exact and all(i.created == created[0].as_py() for i in exact)
 
 
@@ -92,8 +101,12 @@ def test_invoice_filters_and_current_shapes(api, table):
     for invoice in listed:
         assert "subscription" not in invoice
         assert invoice["parent"]["subscription_details"]["subscription"] == sub
-        assert set(invoice["status_transitions"]) == {"finalized_at", "marked_uncollectible_at", "paid_at",
-                                                      "voided_at"}
+        assert set(invoice["status_transitions"]) == {
+            "finalized_at",
+            "marked_uncollectible_at",
+            "paid_at",
+            "voided_at",
+        }
     paid = api.stripe("/v1/invoices", params={"status": "paid", "limit": 3}).json()["data"]
     assert paid and all(i["status"] == "paid" and i["status_transitions"]["paid_at"] for i in paid)
     assert api.stripe("/v1/invoices", params={"status": "bogus"}).status_code == 400
@@ -126,15 +139,23 @@ def test_subscription_shape_and_expansions(api, table):
     assert isinstance(item["price"], dict) and item["price"]["object"] == "price"  # expanded by default
     assert {"current_period_start", "current_period_end"} <= set(item) and "current_period_start" not in plain
     assert all(isinstance(d, str) for d in plain["discounts"])
-    expanded = api.stripe("/v1/subscriptions", params=[
-        ("customer", with_discount["customer"]), ("status", "all"), ("expand[]", "data.discounts"),
-        ("expand[]", "data.customer"), ("expand[]", "data.items.data.price")]).json()["data"]
+    expanded = api.stripe(
+        "/v1/subscriptions",
+        params=[
+            ("customer", with_discount["customer"]),
+            ("status", "all"),
+            ("expand[]", "data.discounts"),
+            ("expand[]", "data.customer"),
+            ("expand[]", "data.items.data.price"),
+        ],
+    ).json()["data"]
     sub = next(s for s in expanded if s["id"] == with_discount["id"])
     assert sub["customer"]["object"] == "customer" and sub["customer"]["metadata"]["account_id"]
     assert sub["discounts"] and sub["discounts"][0]["object"] == "discount"
     assert isinstance(sub["discounts"][0]["source"]["coupon"], str)
-    deep = api.stripe(f"/v1/subscriptions/{with_discount['id']}",
-                      params={"expand[]": "discounts.source.coupon"}).json()
+    deep = api.stripe(
+        f"/v1/subscriptions/{with_discount['id']}", params={"expand[]": "discounts.source.coupon"}
+    ).json()
     assert deep["discounts"][0]["source"]["coupon"]["object"] == "coupon"
     bad = api.stripe("/v1/subscriptions", params={"expand[]": "data.nothing"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "expand"
@@ -142,7 +163,9 @@ def test_subscription_shape_and_expansions(api, table):
 
 def test_cursor_paging_both_ways(api):
     first = api.stripe("/v1/customers", params={"limit": 5}).json()
-    second = api.stripe("/v1/customers", params={"limit": 5, "starting_after": first["data"][-1]["id"]}).json()
+    second = api.stripe(
+        "/v1/customers", params={"limit": 5, "starting_after": first["data"][-1]["id"]}
+    ).json()
     back = api.stripe("/v1/customers", params={"limit": 5, "ending_before": second["data"][0]["id"]}).json()
     assert [c["id"] for c in back["data"]] == [c["id"] for c in first["data"]]
     assert back["has_more"] is False and first["has_more"] is True
@@ -151,13 +174,16 @@ def test_cursor_paging_both_ways(api):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "resource_missing"
 
 
-@pytest.mark.parametrize("params, code, param", [
-    ({"limit": "ten"}, "parameter_invalid_integer", "limit"),
-    ({"limit": "0"}, None, "limit"),
-    ({"limit": "101"}, None, "limit"),
-    ({"created[gte]": "soon"}, "parameter_invalid_integer", "created[gte]"),
-    ({"colour": "blue"}, "parameter_unknown", "colour"),
-])
+@pytest.mark.parametrize(
+    "params, code, param",
+    [
+        ({"limit": "ten"}, "parameter_invalid_integer", "limit"),
+        ({"limit": "0"}, None, "limit"),
+        ({"limit": "101"}, None, "limit"),
+        ({"created[gte]": "soon"}, "parameter_invalid_integer", "created[gte]"),
+        ({"colour": "blue"}, "parameter_unknown", "colour"),
+    ],
+)
 def test_invalid_parameters_get_stripes_400(api, params, code, param):
     response = api.stripe("/v1/customers", params=params)
     assert response.status_code == 400
@@ -170,26 +196,40 @@ def test_single_objects_and_404(api, table):
     served = api.stripe(f"/v1/customers/{customer['id']}")
     assert served.status_code == 200 and served.headers["Request-Id"].startswith("req_")
     body = served.json()
-    assert body["metadata"]["account_id"] == customer["account_id"] and body["currency"] == customer["currency"]
+    assert (
+        body["metadata"]["account_id"] == customer["account_id"] and body["currency"] == customer["currency"]
+    )
     assert body["currency"] == body["currency"].lower()
     missing = api.stripe("/v1/invoices/in_nope")
     assert missing.status_code == 404
     assert missing.json()["error"] == {
-        "code": "resource_missing", "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
-        "message": "No such invoice: 'in_nope'", "param": "id", "type": "invalid_request_error"}
+        "code": "resource_missing",
+        "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
+        "message": "No such invoice: 'in_nope'",
+        "param": "id",
+        "type": "invalid_request_error",
+    }
 
 
 def test_amounts_are_integer_minor_units(api):
     invoice = api.stripe("/v1/invoices", params={"limit": 1, "status": "paid"}).json()["data"][0]
     for key in ("amount_due", "amount_paid", "amount_remaining", "subtotal", "total", "total_excluding_tax"):
         assert isinstance(invoice[key], int)
-    assert invoice["total"] == invoice["total_excluding_tax"] + sum(t["amount"] for t in invoice["total_taxes"])
+    assert invoice["total"] == invoice["total_excluding_tax"] + sum(
+        t["amount"] for t in invoice["total_taxes"]
+    )
 
 
 def test_auth_failures_get_stripes_401(api, manifest):
     url = f"{api.base}/stripe/v1/customers"
-    assert api.http.get(url, auth=(manifest["tokens"]["stripe"], "")).status_code == 200  # basic auth, key as user
-    for kwargs in ({}, {"headers": {"Authorization": "Bearer sk_test_not_the_key_1234"}}, {"auth": ("sk_bad", "")}):
+    assert (
+        api.http.get(url, auth=(manifest["tokens"]["stripe"], "")).status_code == 200
+    )  # basic auth, key as user
+    for kwargs in (
+        {},
+        {"headers": {"Authorization": "Bearer sk_test_not_the_key_1234"}},
+        {"auth": ("sk_bad", "")},
+    ):
         response = api.http.get(url, **kwargs)
         assert response.status_code == 401 and response.headers["Request-Id"]
         error = response.json()["error"]

@@ -1,7 +1,8 @@
 """The Typeform side of the sandbox, read through Typeform's official JS client (run by node) and raw HTTP.
 
 The official client is JavaScript (@typeform/api-client); its exact version is pinned by the committed
-package-lock.json and installed with `npm ci` into a temporary copy (the npm registry is the only network used).
+package-lock.json and installed with `npm ci` into a temporary copy (the npm registry is the only network
+used).
 """
 
 from __future__ import annotations
@@ -25,23 +26,41 @@ def typeform_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("typeform-client")
     for name in ("package.json", "package-lock.json", "list_responses.cjs"):
         shutil.copy2(CLIENT_DIR / name, work / name)
-    done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=work,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return work
 
 
 def test_official_js_client_pages_every_response(typeform_client, api, manifest, table):
-    done = subprocess.run(["node", "list_responses.cjs", api.base + "/typeform", manifest["tokens"]["typeform"],
-                           manifest["typeform_form_id"]], cwd=typeform_client, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [
+            "node",
+            "list_responses.cjs",
+            api.base + "/typeform",
+            manifest["tokens"]["typeform"],
+            manifest["typeform_form_id"],
+        ],
+        cwd=typeform_client,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     responses = table("typeform_responses")
     expected = set(responses.column("response_id").to_pylist())
 
     assert seen["form"]["id"] == manifest["typeform_form_id"]
-    assert {f["ref"]: f["type"] for f in seen["form"]["fields"]} == {"nps_score": "nps", "nps_reason": "long_text"}
+    assert {f["ref"]: f["type"] for f in seen["form"]["fields"]} == {
+        "nps_score": "nps",
+        "nps_reason": "long_text",
+    }
     assert seen["form"]["hidden"] == ["account_id", "email"]
 
     assert seen["auto"]["total_items"] == len(expected) and set(seen["auto"]["ids"]) == expected
@@ -83,8 +102,10 @@ def test_after_traversal_is_in_processing_order(api, table):
         tokens += [i["token"] for i in page["items"]]
         after = tokens[-1]
     assert len(tokens) == len(set(tokens)) == table("typeform_responses").num_rows
-    stamps = [api.typeform(path, params={"included_response_ids": t}).json()["items"][0]["submitted_at"]
-              for t in tokens[:5]]
+    stamps = [
+        api.typeform(path, params={"included_response_ids": t}).json()["items"][0]["submitted_at"]
+        for t in tokens[:5]
+    ]
     assert stamps == sorted(stamps)
 
 
@@ -92,8 +113,11 @@ def test_since_and_until_bound_submitted_at(api, table):
     path = f"/forms/{api.form_id}/responses"
     responses = table("typeform_responses")
     low, high = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC)
-    expected = pc.sum(pc.and_(pc.greater_equal(responses["submitted_at"], low),
-                              pc.less_equal(responses["submitted_at"], high))).as_py()
+    expected = pc.sum(
+        pc.and_(
+            pc.greater_equal(responses["submitted_at"], low), pc.less_equal(responses["submitted_at"], high)
+        )
+    ).as_py()
     iso = api.typeform(path, params={"since": "2025-06-01T00:00:00Z", "until": "2025-12-31T00:00:00Z"}).json()
     unix = api.typeform(path, params={"since": int(low.timestamp()), "until": int(high.timestamp())}).json()
     assert iso["total_items"] == unix["total_items"] == expected > 0
@@ -101,8 +125,14 @@ def test_since_and_until_bound_submitted_at(api, table):
 
 def test_invalid_parameters_and_unknown_form(api):
     path = f"/forms/{api.form_id}/responses"
-    for params in ({"page_size": 1001}, {"page_size": "x"}, {"since": "last week"}, {"sort": "score,asc"},
-                   {"after": "nope"}, {"after": "x", "sort": "submitted_at,asc"}):
+    for params in (
+        {"page_size": 1001},
+        {"page_size": "x"},
+        {"since": "last week"},
+        {"sort": "score,asc"},
+        {"after": "nope"},
+        {"after": "x", "sort": "submitted_at,asc"},
+    ):
         response = api.typeform(path, params=params)
         assert response.status_code == 400, params
         assert response.json()["code"] == "VALIDATION_ERROR" and response.json()["details"]
@@ -114,5 +144,7 @@ def test_auth_failure_gets_typeforms_401(api):
     for headers in ({}, {"Authorization": "bearer tfp_wrong"}):
         response = api.http.get(f"{api.base}/typeform/forms/{api.form_id}/responses", headers=headers)
         assert response.status_code == 401
-        assert response.json() == {"code": "AUTHENTICATION_FAILED",
-                                   "description": "Authentication credentials not found on the Request Headers"}
+        assert response.json() == {
+            "code": "AUTHENTICATION_FAILED",
+            "description": "Authentication credentials not found on the Request Headers",
+        }
