@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
-from requests import PreparedRequest, Request, Response, Session
+from requests import HTTPError, PreparedRequest, Request, Response
 
 from ingestion.errors import SourceAuthError
 
@@ -30,10 +30,12 @@ class LastItemCursorPaginator(BasePaginator):
         has_more_key: str | None = None,
         page_size: int | None = None,
         items_key: str = "data",
+        first_page_only: tuple[str, ...] = (),
     ):
         super().__init__()
         self.cursor_param, self.item_key = cursor_param, item_key
         self.has_more_key, self.page_size, self.items_key = has_more_key, page_size, items_key
+        self.first_page_only = first_page_only  # parameters the API refuses together with the cursor
         self._cursor: Any = None
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
@@ -48,7 +50,7 @@ class LastItemCursorPaginator(BasePaginator):
         self._cursor = items[-1][self.item_key]
 
     def update_request(self, request: Request) -> None:
-        request.params = dict(request.params or {})
+        request.params = {k: v for k, v in (request.params or {}).items() if k not in self.first_page_only}
         request.params[self.cursor_param] = self._cursor
 
 
@@ -76,15 +78,6 @@ class Throttle:
                     time.sleep(start - now)
                 return
 
-    def install(self, session: Session) -> None:
-        send = session.send
-
-        def throttled_send(request: PreparedRequest, **kwargs: Any) -> Response:
-            self.wait(request.url or "")
-            return send(request, **kwargs)
-
-        session.send = throttled_send  # type: ignore[method-assign]
-
 
 def vendor_client(
     source: str,
@@ -100,7 +93,7 @@ def vendor_client(
     if not token:
         raise SourceAuthError(f"{source}: no credentials configured. Set {token_variable}.")
 
-    def check_auth(response: Response, *args: Any, **kwargs: Any) -> None:
+    def check_auth(response: Response) -> None:
         if response.status_code in (401, 403):
             detail = response.text[:300].replace("\n", " ")
             raise SourceAuthError(
@@ -111,7 +104,21 @@ def vendor_client(
     client = RESTClient(
         base_url=base_url.rstrip("/"), auth=BearerTokenAuth(token), paginator=paginator, data_selector=data_selector
     )
-    client.session.hooks["response"].append(check_auth)
-    if rate_limits:
-        Throttle(rate_limits).install(client.session)
+    throttle = Throttle(rate_limits or [])
+    send = client.session.send
+
+    # At the transport, beneath dlt's retries and hooks: every attempt is throttled, and a rejected key stops the
+    # load at once with a message that says what to set (401/403 are never worth retrying).
+    def guarded_send(request: PreparedRequest, **kwargs: Any) -> Response:
+        throttle.wait(request.url or "")
+        try:
+            response = send(request, **kwargs)
+        except HTTPError as error:  # dlt's hooks raise inside send, before the response comes back
+            if error.response is not None:
+                check_auth(error.response)
+            raise
+        check_auth(response)
+        return response
+
+    client.session.send = guarded_send  # type: ignore[method-assign]
     return client

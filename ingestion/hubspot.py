@@ -182,16 +182,20 @@ def search_body(obj: CrmObject, since: datetime, after: str | None = None) -> di
     return body
 
 
-def search_changed(client: RESTClient, obj: CrmObject, since: datetime) -> Iterator[list[dict[str, Any]]]:
-    """Pages of raw results modified at or after `since`, in windows under the 10,000-result cap."""
+def search_changed(
+    client: RESTClient, obj: CrmObject, since: datetime, cap: int = SEARCH_CAP
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of raw results modified at or after `since`, in windows under the search API's result cap."""
     lower = since
+    page_size = min(SEARCH_PAGE, cap)
     while True:
-        fetched, last_seen = 0, lower
+        fetched, last_seen, cut_short = 0, lower, False
         paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_body_path="after")
+        body = search_body(obj, lower) | {"limit": page_size}
         for page in client.paginate(
             f"/crm/v3/objects/{obj.name}/search",
             method="POST",
-            json=search_body(obj, lower),
+            json=body,
             paginator=paginator,
             data_selector="results",
         ):
@@ -201,13 +205,14 @@ def search_changed(client: RESTClient, obj: CrmObject, since: datetime) -> Itera
             stamp = parse_timestamp((page[-1].get("properties") or {}).get(obj.cursor))
             last_seen = stamp or last_seen
             yield list(page)
-            if fetched + SEARCH_PAGE > SEARCH_CAP:
+            if fetched >= cap:
+                cut_short = True  # the API refuses to page past the cap: start a new window instead
                 break
-        if fetched + SEARCH_PAGE <= SEARCH_CAP:
+        if not cut_short:
             return
         if last_seen <= lower:
             raise RuntimeError(
-                f"hubspot: more than {SEARCH_CAP} {obj.name} share the modification time {lower.isoformat()}; "
+                f"hubspot: more than {cap} {obj.name} share the modification time {lower.isoformat()}; "
                 "the search API cannot page past them"
             )
         lower = last_seen  # restart the window; rows at the boundary come again and merge away
@@ -229,12 +234,12 @@ def company_associations(client: RESTClient, object_type: str, ids: Sequence[str
     return links
 
 
-def crm_object_resource(client: RESTClient, obj: CrmObject):
+def crm_object_resource(client: RESTClient, obj: CrmObject, cap: int = SEARCH_CAP):
     @dlt.resource(name=obj.name, primary_key="id", write_disposition="merge")
     def records(
-        modified=dlt.sources.incremental(obj.cursor, initial_value=EPOCH),
+        modified=dlt.sources.incremental(obj.cursor, initial_value=EPOCH, on_cursor_value_missing="include"),
     ) -> Iterator[Any]:
-        for page in search_changed(client, obj, modified.last_value or EPOCH):
+        for page in search_changed(client, obj, modified.last_value or EPOCH, cap):
             rows, bad = [], []
             for result in page:
                 row, reason = flatten(obj, result)
@@ -287,6 +292,7 @@ def hubspot_source(
     company_properties: Sequence[str] = (),
     objects: Sequence[str] = tuple(OBJECTS),
     search_requests_per_second: float = 4.0,
+    search_result_cap: int = SEARCH_CAP,
     requests_per_second: float = 15.0,
 ) -> Any:
     """HubSpot CRM objects. `company_properties` adds custom company properties to load, by name. The request
@@ -304,5 +310,5 @@ def hubspot_source(
         if name == "companies" and company_properties:
             extra = tuple(p for p in company_properties if p not in obj.properties)
             obj = CrmObject(obj.name, obj.cursor, obj.properties, obj.timestamps, obj.numbers, obj.associate, extra)
-        resources.append(crm_object_resource(client, obj))
+        resources.append(crm_object_resource(client, obj, search_result_cap))
     return resources

@@ -90,7 +90,9 @@ def listed_resource(client: RESTClient, kind: str, params: dict[str, Any]):
     """New objects of `kind` since the last run (`created[gte]`, so the boundary second is read again)."""
 
     @dlt.resource(name=kind, primary_key="id", write_disposition="merge")
-    def objects(created=dlt.sources.incremental("created", initial_value=0)) -> Iterator[Any]:
+    def objects(
+        created=dlt.sources.incremental("created", initial_value=0, on_cursor_value_missing="include"),
+    ) -> Iterator[Any]:
         query = {"limit": PAGE, "created[gte]": created.last_value, **params}
         if EXPAND.get(kind):
             query["expand[]"] = EXPAND[kind]

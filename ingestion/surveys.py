@@ -83,11 +83,17 @@ def typeform_resource(
     client: RESTClient, form_id: str, score_ref: str, comment_ref: str, account_field: str, email_field: str
 ):
     @dlt.resource(name="typeform_responses", primary_key="response_id", write_disposition="merge")
-    def typeform_responses(submitted=dlt.sources.incremental("submitted_at", initial_value=EPOCH)) -> Iterator[Any]:
-        params = {"page_size": PAGE, "completed": "true"}
+    def typeform_responses(
+        submitted=dlt.sources.incremental("submitted_at", initial_value=EPOCH, on_cursor_value_missing="include"),
+    ) -> Iterator[Any]:
+        # Oldest first, then `after` the last token (without `sort`, which Typeform refuses beside a cursor):
+        # responses come in processing order and a traversal repeats nothing.
+        params = {"page_size": PAGE, "completed": "true", "sort": "submitted_at,asc"}
         if submitted.last_value and submitted.last_value > EPOCH:
             params["since"] = submitted.last_value.strftime("%Y-%m-%dT%H:%M:%SZ")
-        paginator = LastItemCursorPaginator(cursor_param="after", item_key="token", page_size=PAGE, items_key="items")
+        paginator = LastItemCursorPaginator(
+            cursor_param="after", item_key="token", page_size=PAGE, items_key="items", first_page_only=("sort",)
+        )
         for page in client.paginate(
             f"/forms/{form_id}/responses", params=params, paginator=paginator, data_selector="items"
         ):

@@ -41,9 +41,10 @@ def require_service(available: bool, what: str) -> None:
 
 
 def postgres_available() -> bool:
-    return shutil.which("pg_isready") is not None and subprocess.run(
-        ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False
-    ).returncode == 0
+    return (
+        shutil.which("pg_isready") is not None
+        and subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False).returncode == 0
+    )
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,13 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         from orchestration.run import instance_for, run_graph
 
         outcome = run_graph(instance=instance_for(root / "dagster_home"))
-        yield {"outcome": outcome, "warehouse": warehouse, "sandbox": sandbox_dir, "url": base_url,
-               "manifest": Manifest.read(sandbox_dir)}
+        yield {
+            "outcome": outcome,
+            "warehouse": warehouse,
+            "sandbox": sandbox_dir,
+            "url": base_url,
+            "manifest": Manifest.read(sandbox_dir),
+        }
     patch.undo()
 
 
@@ -54,8 +59,15 @@ def test_the_whole_graph_materializes_with_every_check_passing(pipeline_run: dic
     outcome = pipeline_run["outcome"]
     assert outcome.success, outcome.failed_steps
     assert not outcome.failed_checks
-    for key in ("dlt/hubspot/companies", "dlt/stripe/invoices", "dlt/usage/events", "marts/customer_360",
-                "marts/at_risk_accounts", "serving/marts", "activation/crm_sync"):
+    for key in (
+        "dlt/hubspot/companies",
+        "dlt/stripe/invoices",
+        "dlt/usage/events",
+        "marts/customer_360",
+        "marts/at_risk_accounts",
+        "serving/marts",
+        "activation/crm_sync",
+    ):
         assert key in outcome.materialized
 
 
@@ -164,9 +176,7 @@ def test_the_crm_shows_the_health_scores_and_the_at_risk_list(pipeline_run: dict
     assert expected
     assert {cid: float(scores[cid]) for cid in expected} == pytest.approx(expected, abs=0.05)
     at_risk = {row[0] for row in query(pipeline_run["warehouse"], "select company_id from marts.at_risk_accounts")}
-    lists = session.get(
-        f"{base}/crm/v3/lists/object-type-id/0-2/name/At-risk accounts (nightly)", timeout=30
-    ).json()
+    lists = session.get(f"{base}/crm/v3/lists/object-type-id/0-2/name/At-risk accounts (nightly)", timeout=30).json()
     list_id = lists["list"]["listId"]
     members = session.get(f"{base}/crm/v3/lists/{list_id}/memberships", params={"limit": 250}, timeout=30).json()
     assert {str(m["recordId"]) for m in members["results"]} == at_risk
