@@ -17,6 +17,9 @@ DEFAULT_SANDBOX_DIR = Path("data/sandbox")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """csops: the data platform for Customer Success Operations (dlt + dbt + Dagster + CRM activation)."""
+    from dotenv import load_dotenv
+
+    load_dotenv(Path(".env"), override=False)  # the environment always wins over .env
 
 
 # --------------------------------------------------------------------------------------------------- sandbox
