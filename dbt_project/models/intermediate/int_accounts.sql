@@ -38,7 +38,7 @@ crm_accounts as (
 
     select
         *,
-        row_number() over (partition by account_id order by updated_at desc, company_id) as recency
+        row_number() over (partition by account_id order by updated_at desc, company_id asc) as recency
     from companies
     where account_id is not null
 
@@ -46,7 +46,8 @@ crm_accounts as (
 
 all_accounts as (
 
-    select account_id from crm_accounts where recency = 1
+    select account_id from crm_accounts
+    where recency = 1
     union
     select account_id from billing_accounts
 

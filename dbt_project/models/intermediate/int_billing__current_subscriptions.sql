@@ -95,7 +95,7 @@ ranked as (
             order by
                 case live.status when 'past_due' then 0 when 'active' then 1 when 'trialing' then 2 else 3 end,
                 licensed_items.quantity desc,
-                live.subscription_id
+                live.subscription_id asc
         ) as preference
     from live
     left join licensed_items

@@ -19,6 +19,9 @@
     {%- endif -%}
 {%- endset %}
 
+{%- set touch_anchor = "coalesce(signals.last_touch_in_window, signals.last_touch_before_window, "
+                      ~ "cast(accounts.billing_created_at as date))" %}
+
 with
 
 parameters as (
@@ -143,7 +146,11 @@ feature_uses as (
 
 feature_deltas as (
 
-    select account_id, activity_date as day, 1 as delta from feature_uses
+    select
+        account_id,
+        activity_date as day,
+        1 as delta
+    from feature_uses
     union all
     select
         account_id,
@@ -246,7 +253,10 @@ touches as (
 
 touch_days as (
 
-    select account_id, touched_on as day, 1 as touched
+    select
+        account_id,
+        touched_on as day,
+        1 as touched
     from touches
     group by account_id, touched_on
 
@@ -254,7 +264,9 @@ touch_days as (
 
 touches_before_window as (
 
-    select touches.account_id, max(touches.touched_on) as last_touched_on
+    select
+        touches.account_id,
+        max(touches.touched_on) as last_touched_on
     from touches
     cross join bounds
     where touches.touched_on < bounds.first_read_day
@@ -387,7 +399,7 @@ latest_response as (
         responses.score as nps_score,
         responses.submitted_on as nps_submitted_on,
         responses.is_from_champion as nps_from_champion,
-        {{ dbt.datediff('responses.submitted_on', 'signals.day', 'day') }} as nps_age_days
+        {{ dbt.datediff('responses.submitted_on', 'signals.day', 'day') }} as nps_age_days  -- noqa: LT05
     from signals
     inner join responses
         on
@@ -413,16 +425,16 @@ measures as (
             when signals.customer_days_prior_28d = 28 and signals.active_users_prior_28d > 0
                 then (signals.active_users_28d - signals.active_users_prior_28d) / signals.active_users_prior_28d
         end as usage_trend,
-        {{ dbt.datediff(
-            "coalesce(signals.last_touch_in_window, signals.last_touch_before_window, "
-            ~ "cast(accounts.billing_created_at as date))", 'signals.day', 'day') }} as days_since_touch,
+        {{ dbt.datediff(touch_anchor, 'signals.day', 'day') }} as days_since_touch,  -- noqa: LT05
         signals.champions_present = 0 and signals.champion_left_on is not null as is_champion_left_unreplaced,
-        signals.mrr_usd_90d_high is not null and signals.mrr_usd < signals.mrr_usd_90d_high - 0.01
-        and signals.mrr_usd > 0 as is_recently_downgraded,
+        (
+            signals.mrr_usd_90d_high is not null
+            and signals.mrr_usd < signals.mrr_usd_90d_high - 0.01
+            and signals.mrr_usd > 0
+        ) as is_recently_downgraded,
         case
-            accounts.segment
-            when 'enterprise' then parameters.relationship_touch_days_enterprise
-            when 'mid_market' then parameters.relationship_touch_days_mid_market
+            when accounts.segment = 'enterprise' then parameters.relationship_touch_days_enterprise
+            when accounts.segment = 'mid_market' then parameters.relationship_touch_days_mid_market
             else parameters.relationship_touch_days_smb
         end as touch_target_days
 
@@ -473,9 +485,15 @@ components as (
             else
                 (1 - parameters.usage_trend_weight)
                 * least(100.0, 100.0 * coalesce(measures.utilisation, 0) / measures.target_utilisation)
-                + parameters.usage_trend_weight * greatest(0.0, least(100.0,
-                    100.0 * (measures.usage_trend - parameters.usage_trend_floor) / (0 - parameters.usage_trend_floor)
-                ))
+                + parameters.usage_trend_weight
+                * greatest(
+                    0.0,
+                    least(
+                        100.0,
+                        100.0 * (measures.usage_trend - parameters.usage_trend_floor)
+                        / (0 - parameters.usage_trend_floor)
+                    )
+                )
         end as usage_score,
         case
             when measures.first_activity_date is null or measures.first_activity_date > measures.day then null
@@ -483,8 +501,9 @@ components as (
         end as adoption_score,
         case
             when measures.nps_score is not null
-                then 50 + (measures.nps_score * 10.0 - 50)
-                * power(0.5, measures.nps_age_days * 1.0 / parameters.sentiment_half_life_days)
+                then
+                    50 + (measures.nps_score * 10.0 - 50)
+                    * power(0.5, measures.nps_age_days * 1.0 / parameters.sentiment_half_life_days)
         end as sentiment_score,
         greatest(
             0.0,
@@ -496,10 +515,14 @@ components as (
             case
                 when measures.days_since_touch <= measures.touch_target_days then 100.0
                 when measures.days_since_touch >= 3 * measures.touch_target_days then 0.0
-                else 100.0 * (3 * measures.touch_target_days - measures.days_since_touch)
+                else
+                    100.0 * (3 * measures.touch_target_days - measures.days_since_touch)
                     / (2 * measures.touch_target_days)
             end
-            - case when measures.is_champion_left_unreplaced then parameters.relationship_champion_left_penalty else 0 end
+            - case
+                when measures.is_champion_left_unreplaced then parameters.relationship_champion_left_penalty
+                else 0
+            end
         ) as relationship_score,
         greatest(
             0.0,

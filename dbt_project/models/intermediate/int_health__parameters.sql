@@ -22,20 +22,36 @@ weights as (
 
 ),
 
-final as (
+-- noqa: disable=LT02
+parameter_row as (
 
     select
         {%- for name in names %}
-            max(case when parameters.parameter = '{{ name }}' then parameters.value end) as {{ name }},
+            max(case when parameter = '{{ name }}' then value end) as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
-        (select max(weight) from weights where component = 'usage') as weight_usage,
-        (select max(weight) from weights where component = 'adoption') as weight_adoption,
-        (select max(weight) from weights where component = 'sentiment') as weight_sentiment,
-        (select max(weight) from weights where component = 'support') as weight_support,
-        (select max(weight) from weights where component = 'relationship') as weight_relationship,
-        (select max(weight) from weights where component = 'billing') as weight_billing
-
     from parameters
+
+),
+
+weight_row as (
+
+    select
+        {%- for component in ['usage', 'adoption', 'sentiment', 'support', 'relationship', 'billing'] %}
+            max(case when component = '{{ component }}' then weight end) as weight_{{ component }}
+            {{- "," if not loop.last }}
+        {%- endfor %}
+    from weights
+
+),
+
+-- noqa: enable=LT02
+final as (
+
+    select
+        parameter_row.*,
+        weight_row.*
+    from parameter_row
+    cross join weight_row
 
 )
 

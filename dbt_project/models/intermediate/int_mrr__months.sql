@@ -32,7 +32,8 @@ final as (
     select
         month_start,
         case
-            when cast({{ dbt.dateadd('month', 1, 'month_start') }} as {{ dbt.type_timestamp() }})
+            when
+                cast({{ dbt.dateadd('month', 1, 'month_start') }} as {{ dbt.type_timestamp() }})
                 < {{ as_of_timestamp() }}
                 then cast({{ dbt.dateadd('month', 1, 'month_start') }} as {{ dbt.type_timestamp() }})
             else {{ as_of_timestamp() }}

@@ -24,27 +24,38 @@ playbooks as (
 
 triggers as (
 
-    select account_id, 'payment_past_due' as trigger_name,
+    select
+        account_id,
+        'payment_past_due' as trigger_name,
         'invoice past due since ' || cast(past_due_since as {{ t }}) as reason
-    from customers where has_past_due_invoice
+    from customers
+    where has_past_due_invoice
 
     union all
 
-    select account_id, 'champion_left' as trigger_name,
+    select
+        account_id,
+        'champion_left' as trigger_name,
         'champion left on ' || cast(champion_left_on as {{ t }}) || ', no new champion named' as reason
-    from customers where not has_champion and champion_left_on is not null and mrr_usd > 0
+    from customers
+    where not has_champion and champion_left_on is not null and mrr_usd > 0
 
     union all
 
-    select account_id, 'cancellation_scheduled' as trigger_name,
+    select
+        account_id,
+        'cancellation_scheduled' as trigger_name,
         'cancellation scheduled for ' || cast(renewal_date as {{ t }}) as reason
-    from customers where is_cancellation_scheduled
+    from customers
+    where is_cancellation_scheduled
 
     union all
 
-    select customers.account_id, 'renewal_risk' as trigger_name,
+    select
+        customers.account_id,
+        'renewal_risk' as trigger_name,
         'renews on ' || cast(customers.renewal_date as {{ t }}) || ' with health ' || customers.health_status
-        as reason
+            as reason
     from customers
     cross join parameters
     where
@@ -56,18 +67,23 @@ triggers as (
 
     union all
 
-    select customers.account_id, 'score_drop' as trigger_name,
+    select
+        customers.account_id,
+        'score_drop' as trigger_name,
         'health down ' || cast(cast(-customers.health_change_30d as integer) as {{ t }}) || ' points in 30 days'
-        as reason
+            as reason
     from customers
     cross join parameters
     where customers.health_change_30d <= -parameters.at_risk_score_drop
 
     union all
 
-    select account_id, 'red_health' as trigger_name,
+    select
+        account_id,
+        'red_health' as trigger_name,
         'health red (score ' || cast(cast(health_score as integer) as {{ t }}) || ')' as reason
-    from customers where health_status = 'red'
+    from customers
+    where health_status = 'red'
 
 ),
 
@@ -89,20 +105,43 @@ ranked_triggers as (
 
 driver_reasons as (
 
-    select account_id, top_driver_1 as reason, 1 as driver_rank from customers where top_driver_1 is not null
+    select
+        account_id,
+        top_driver_1 as reason,
+        1 as driver_rank
+    from customers
+    where top_driver_1 is not null
     union all
-    select account_id, top_driver_2 as reason, 2 as driver_rank from customers where top_driver_2 is not null
+    select
+        account_id,
+        top_driver_2 as reason,
+        2 as driver_rank
+    from customers
+    where top_driver_2 is not null
     union all
-    select account_id, top_driver_3 as reason, 3 as driver_rank from customers where top_driver_3 is not null
+    select
+        account_id,
+        top_driver_3 as reason,
+        3 as driver_rank
+    from customers
+    where top_driver_3 is not null
 
 ),
 
 all_reasons as (
 
-    select account_id, reason, trigger_rank as reason_order from ranked_triggers
+    select
+        account_id,
+        reason,
+        trigger_rank as reason_order
+    from ranked_triggers
     union all
-    select account_id, reason, 100 + driver_rank as reason_order from driver_reasons
-    where account_id in (select account_id from ranked_triggers)
+    select
+        driver_reasons.account_id,
+        driver_reasons.reason,
+        100 + driver_reasons.driver_rank as reason_order
+    from driver_reasons
+    where driver_reasons.account_id in (select ranked_triggers.account_id from ranked_triggers)
 
 ),
 
@@ -153,7 +192,7 @@ final as (
         || coalesce('; ' || reason_2.reason, '')
         || coalesce('; ' || reason_3.reason, '') as risk_reasons,
         at_risk.recommended_playbook,
-        row_number() over (order by customers.mrr_usd desc, customers.account_id) as priority_rank,
+        row_number() over (order by customers.mrr_usd desc, customers.account_id asc) as priority_rank,
         customers.as_of_date
 
     from at_risk

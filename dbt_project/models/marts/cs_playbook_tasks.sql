@@ -59,7 +59,10 @@ detractors as (
     select
         responses.account_id,
         'detractor' as trigger_name,
-        'NPS ' || cast(max(responses.score) as {{ t }}) || ' on ' || cast(max(cast(responses.submitted_at as date)) as {{ t }})
+        'NPS '
+        || cast(max(responses.score) as {{ t }})
+        || ' on '
+        || cast(max(cast(responses.submitted_at as date)) as {{ t }})
         || coalesce(': "' || max(responses.comment) || '"', '') as reasons
     from responses
     cross join parameters
@@ -147,7 +150,7 @@ filled as (
         per_playbook.playbook,
         per_playbook.trigger_name,
         per_playbook.priority,
-        per_playbook.account_id in (select account_id from at_risk) as is_at_risk,
+        per_playbook.account_id in (select at_risk.account_id from at_risk) as is_at_risk,
         {%- set fill -%}
             replace(replace(replace(replace(replace(replace(replace({field},
                 '{company}', coalesce(customers.company_name, customers.account_id)),

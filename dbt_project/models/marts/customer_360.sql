@@ -68,17 +68,29 @@ responses as (
 
 ),
 
+latest_month as (
+
+    select max(month_start) as month_start
+    from account_months
+
+),
+
 current_mrr as (
 
-    select account_months.account_id, account_months.mrr_usd
+    select
+        account_months.account_id,
+        account_months.mrr_usd
     from account_months
-    where account_months.month_start = (select max(month_start) from account_months)
+    inner join latest_month
+        on account_months.month_start = latest_month.month_start
 
 ),
 
 customer_since as (
 
-    select account_id, min(month) as first_paid_month
+    select
+        account_id,
+        min(month) as first_paid_month
     from movements
     where movement_type = 'new'
     group by account_id
@@ -113,7 +125,9 @@ support as (
 
 touches as (
 
-    select company_id, max(occurred_at) as last_csm_touch_at
+    select
+        company_id,
+        max(occurred_at) as last_csm_touch_at
     from engagements
     group by company_id
 
@@ -136,7 +150,7 @@ latest_nps as (
         account_id,
         score as latest_nps_score,
         cast(submitted_at as date) as latest_nps_on,
-        row_number() over (partition by account_id order by submitted_at desc, response_id) as recency
+        row_number() over (partition by account_id order by submitted_at desc, response_id asc) as recency
     from responses
 
 ),
@@ -172,7 +186,8 @@ final as (
         coalesce(usage_30d.daily_active_users, 0) as daily_active_users,
         coalesce(usage_30d.weekly_active_users, 0) as weekly_active_users,
         coalesce(usage_30d.monthly_active_users, 0) as monthly_active_users,
-        case when current_subscriptions.seats > 0
+        case
+            when current_subscriptions.seats > 0
                 then coalesce(usage_30d.monthly_active_users, 0) * 1.0 / current_subscriptions.seats
         end as seat_utilisation_30d,
         health.active_users_trend_28d,

@@ -50,19 +50,27 @@ overall as (
     select
         weighted.*,
         (
-            coalesce(usage_score * weight_usage, 0) + coalesce(adoption_score * weight_adoption, 0)
-            + coalesce(sentiment_score * weight_sentiment, 0) + coalesce(support_score * weight_support, 0)
-            + coalesce(relationship_score * weight_relationship, 0) + coalesce(billing_score * weight_billing, 0)
+            coalesce(weighted.usage_score * weighted.weight_usage, 0)
+            + coalesce(weighted.adoption_score * weighted.weight_adoption, 0)
+            + coalesce(weighted.sentiment_score * weighted.weight_sentiment, 0)
+            + coalesce(weighted.support_score * weighted.weight_support, 0)
+            + coalesce(weighted.relationship_score * weighted.weight_relationship, 0)
+            + coalesce(weighted.billing_score * weighted.weight_billing, 0)
         ) / nullif(
-            case when usage_score is null then 0 else weight_usage end
-            + case when adoption_score is null then 0 else weight_adoption end
-            + case when sentiment_score is null then 0 else weight_sentiment end
-            + case when support_score is null then 0 else weight_support end
-            + case when relationship_score is null then 0 else weight_relationship end
-            + case when billing_score is null then 0 else weight_billing end,
+            case when weighted.usage_score is null then 0 else weighted.weight_usage end
+            + case when weighted.adoption_score is null then 0 else weighted.weight_adoption end
+            + case when weighted.sentiment_score is null then 0 else weighted.weight_sentiment end
+            + case when weighted.support_score is null then 0 else weighted.weight_support end
+            + case when weighted.relationship_score is null then 0 else weighted.weight_relationship end
+            + case when weighted.billing_score is null then 0 else weighted.weight_billing end,
             0
         ) as health_score_raw,
-        weight_usage + weight_adoption + weight_sentiment + weight_support + weight_relationship + weight_billing
+        weighted.weight_usage
+        + weighted.weight_adoption
+        + weighted.weight_sentiment
+        + weighted.weight_support
+        + weighted.weight_relationship
+        + weighted.weight_billing
             as total_weight
 
     from weighted
@@ -96,24 +104,26 @@ drivers as (
         'billing': "case when last_failed_on is not null then 'payment failed on ' || cast(last_failed_on as " ~ t ~ ") || case when has_open_failed_invoice then ', invoice still open' else '' end else 'MRR down ' || cast(cast(round(100 * (1 - mrr_usd / mrr_usd_90d_high)) as integer) as " ~ t ~ ") || '% from its 90-day high' end"
     } %}
     {%- for component, sentence in driver_components.items() %}
-    select
-        account_id,
-        day,
-        '{{ component }}' as component,
-        case
-            when {{ component }}_score is null then weight_{{ component }} * 100.0 / total_weight * 0.5
-            else weight_{{ component }} * (100.0 - {{ component }}_score) / total_weight
-        end as shortfall,
-        case
-            when {{ component }}_score is null then 'no {{ component }} data yet ({{ component }} left out of the score)'
-            else {{ sentence }}
-        end as sentence
-    from with_change
-    where
-        is_customer
-        and ({{ component }}_score is null or {{ component }}_score < 70)
-        {%- if component == 'usage' %} and first_activity_date is not null{% endif %}
-    {% if not loop.last %}union all{% endif %}
+        select
+            account_id,
+            day,
+            '{{ component }}' as component,
+            case
+                when {{ component }}_score is null then weight_{{ component }} * 100.0 / total_weight * 0.5
+                else weight_{{ component }} * (100.0 - {{ component }}_score) / total_weight
+            end as shortfall,
+            case
+                when
+                    {{ component }}_score is null
+                    then 'no {{ component }} data yet ({{ component }} left out of the score)'
+                else {{ sentence }}
+            end as sentence
+        from with_change
+        where
+            is_customer
+            and ({{ component }}_score is null or {{ component }}_score < 70)
+            {%- if component == 'usage' %} and first_activity_date is not null{% endif %}
+        {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 
 ),
@@ -124,7 +134,7 @@ ranked_drivers as (
         account_id,
         day,
         sentence,
-        row_number() over (partition by account_id, day order by shortfall desc, component) as driver_rank
+        row_number() over (partition by account_id, day order by shortfall desc, component asc) as driver_rank
     from drivers
 
 ),
@@ -168,17 +178,20 @@ final as (
 
     from with_change
     left join ranked_drivers as driver_1
-        on with_change.account_id = driver_1.account_id and with_change.day = driver_1.day
-        and driver_1.driver_rank = 1
+        on
+            with_change.account_id = driver_1.account_id and with_change.day = driver_1.day
+            and driver_1.driver_rank = 1
     left join ranked_drivers as driver_2
-        on with_change.account_id = driver_2.account_id and with_change.day = driver_2.day
-        and driver_2.driver_rank = 2
+        on
+            with_change.account_id = driver_2.account_id and with_change.day = driver_2.day
+            and driver_2.driver_rank = 2
     left join ranked_drivers as driver_3
-        on with_change.account_id = driver_3.account_id and with_change.day = driver_3.day
-        and driver_3.driver_rank = 3
+        on
+            with_change.account_id = driver_3.account_id and with_change.day = driver_3.day
+            and driver_3.driver_rank = 3
     where
         with_change.is_customer
-        {% if is_incremental() %}
+    {% if is_incremental() %}
             and with_change.day > (select max(health_date) from {{ this }})
         {% endif %}
 

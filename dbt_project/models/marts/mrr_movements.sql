@@ -37,7 +37,7 @@ dense as (
 
     from first_months
     inner join months
-        on months.month_start >= first_months.first_month
+        on first_months.first_month <= months.month_start
     left join account_months
         on
             first_months.account_id = account_months.account_id

@@ -50,19 +50,25 @@ final as (
         cast(churned_customers as bigint) as churned_customers,
         case when starting_customers > 0 then churned_customers * 1.0 / starting_customers end
             as logo_churn_rate,
-        case when starting_mrr_usd > 0
+        case
+            when starting_mrr_usd > 0
                 then (starting_mrr_usd - contraction_mrr_usd - churned_mrr_usd) / starting_mrr_usd
         end as gross_revenue_retention,
-        case when starting_mrr_usd > 0
-                then (starting_mrr_usd + expansion_mrr_usd - contraction_mrr_usd - churned_mrr_usd)
-                / starting_mrr_usd
+        case
+            when starting_mrr_usd > 0
+                then
+                    (starting_mrr_usd + expansion_mrr_usd - contraction_mrr_usd - churned_mrr_usd)
+                    / starting_mrr_usd
         end as net_revenue_retention,
-        case when starting_mrr_usd > 0
+        case
+            when starting_mrr_usd > 0
                 then (churned_mrr_usd + contraction_mrr_usd - expansion_mrr_usd) / starting_mrr_usd
         end as net_mrr_churn_rate,
-        case when churned_mrr_usd + contraction_mrr_usd > 0
-                then (new_mrr_usd + reactivation_mrr_usd + expansion_mrr_usd)
-                / (churned_mrr_usd + contraction_mrr_usd)
+        case
+            when churned_mrr_usd + contraction_mrr_usd > 0
+                then
+                    (new_mrr_usd + reactivation_mrr_usd + expansion_mrr_usd)
+                    / (churned_mrr_usd + contraction_mrr_usd)
         end as quick_ratio
 
     from monthly
