@@ -103,7 +103,7 @@ class ApiSession:
         self.timeout = timeout_seconds
         self.max_retry_seconds = max_retry_seconds
         self.backoff = wait_exponential_jitter(
-            initial=backoff_initial_seconds, max=backoff_max_seconds, jitter=backoff_initial_seconds
+            multiplier=backoff_initial_seconds, max=backoff_max_seconds, jitter=backoff_initial_seconds
         )
         self.auth_hint = auth_hint
         self.log = log

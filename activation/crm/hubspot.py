@@ -284,6 +284,7 @@ class HubSpotCrm:
             raise ValueError(f"at most {BATCH_SIZE} tasks per call")
         if not tasks:
             return []
+        self._no_task_keys = False  # from now on tasks with keys may exist (even if this request fails)
         response = self.api.request(
             "POST",
             "/crm/v3/objects/tasks/batch/create",
