@@ -62,7 +62,7 @@ class SyncReport:
             object_type, action, status = key.split(".")
             suffix = f" ({verb})" if status == "planned" else ""
             lines.append(f"  {object_type} {action} {status}: {self.counts[key]}{suffix}")
-        if self.samples:
+        if self.samples and self.dry_run:
             lines.append("  sample:")
             lines += [f"    {s}" for s in self.samples]
         if self.failures:
