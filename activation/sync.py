@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import fcntl
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+import duckdb
 
 from activation.config import ConfigError, SyncConfig
 from activation.crm.base import (
@@ -34,7 +37,16 @@ from activation.crm.base import (
 )
 from activation.fields import DIFF_FIELDS, DisallowedFieldError
 from activation.marts import read_snapshot
-from activation.model import OBJECT_COMPANY, OBJECT_LIST, OBJECT_SCHEMA, OBJECT_TASK, Outcome, SyncState, TaskRow
+from activation.model import (
+    OBJECT_COMPANY,
+    OBJECT_LIST,
+    OBJECT_SCHEMA,
+    OBJECT_TASK,
+    MartSnapshot,
+    Outcome,
+    SyncState,
+    TaskRow,
+)
 from activation.plan import AccountChange, Plan, decide_tasks, diff_members, new_task, plan_sync
 from activation.preflight import dbt_problems, mart_problems
 from activation.report import MAX_FAILURES_KEPT, SyncReport
@@ -107,6 +119,9 @@ def run_sync(
             _Run(warehouse, config, report, log, crm).run()
     except (ConfigError, SyncBusy) as exc:
         report.status, report.halted_reason = "failed", str(exc)
+    except duckdb.IOException as exc:  # another process holds the warehouse (DuckDB has one writer)
+        report.status = "failed"
+        report.halted_reason = f"cannot open the warehouse {warehouse} (is a dbt or dlt run writing it?): {exc}"
     finally:
         report.seconds = time.monotonic() - started
     return report
@@ -121,6 +136,7 @@ class _Run:
         self.own_crm = crm is None
         self.state = SyncState()
         self.plan: Plan | None = None
+        self.snapshot: MartSnapshot | None = None
         self.journal: Journal | None = None
 
     # ------------------------------------------------------------------------------------------------- phases
@@ -173,6 +189,7 @@ class _Run:
             report.notes.append(
                 f"the marts (as of {snapshot.as_of}) are older than the last sync (as of {self.state.last_as_of})"
             )
+        self.snapshot = snapshot
         self.plan = plan_sync(snapshot, self.state, max_change_share=self.config.max_change_share, force=report.forced)
         report.plan = self.plan.counts()
         report.first_sync = self.plan.breaker.first_sync
@@ -228,6 +245,10 @@ class _Run:
             report.status = "failed"
             report.halted_reason = f"{type(exc).__name__}: {exc}"
             self.log(f"sync stopped: {report.halted_reason}")
+        except Exception as exc:  # a bug or an unexpected answer: record the run as failed, keep the traceback
+            report.status = "failed"
+            report.halted_reason = f"unexpected {type(exc).__name__}: {exc}"
+            self.log(f"sync stopped: {report.halted_reason}\n{traceback.format_exc()}")
 
     def _outcomes(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:
@@ -263,10 +284,30 @@ class _Run:
         done(rows, results)
 
     def _schema(self) -> None:
-        assert self.crm is not None
+        assert self.crm is not None and self.snapshot is not None
         created = self.crm.ensure_schema(dry_run=self.report.dry_run)
         status = "planned" if self.report.dry_run else "ok"
         self._outcomes([Outcome(OBJECT_SCHEMA, name, "create_property", status, utcnow()) for name in created])
+        # A field the CRM did not have holds none of the values the state remembers (a new portal, a reset
+        # sandbox, a deleted property): forget that part of the state and plan again.
+        reset_accounts = any(n.startswith("account.") for n in created) and not self.state.is_empty
+        reset_tasks = any(n.startswith("task.") for n in created) and bool(self.state.tasks)
+        if reset_accounts or reset_tasks:
+            what = " and ".join(w for w, on in (("account fields", reset_accounts), ("task keys", reset_tasks)) if on)
+            note = f"the CRM had none of the csops {what} the sync state remembers: sending them again"
+            self.report.notes.append(note)
+            self.log(note)
+            self.state = SyncState(
+                accounts={} if reset_accounts else self.state.accounts,
+                tasks={} if reset_tasks else self.state.tasks,
+                last_as_of=self.state.last_as_of,
+            )
+            self.plan = plan_sync(
+                self.snapshot, self.state, max_change_share=self.config.max_change_share, force=self.report.forced
+            )
+            self.report.plan = self.plan.counts()
+            self.report.breaker = self.plan.breaker.describe()
+            self.report.first_sync = self.plan.breaker.first_sync
 
     def _companies(self) -> None:
         assert self.crm is not None and self.plan is not None

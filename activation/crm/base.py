@@ -81,7 +81,8 @@ class Crm(Protocol):
 
     def ensure_schema(self, *, dry_run: bool) -> list[str]:
         """Make sure the allow-listed account fields and the task key field exist; the ones created (or, in a dry
-        run, that would be created)."""
+        run, that would be created) as `account.<field>` / `task.<field>`. A field that had to be created means
+        the CRM holds no value of it, whatever the sync state says."""
         ...
 
     def update_accounts(self, updates: Sequence[AccountUpdate]) -> list[RowResult]:

@@ -142,18 +142,18 @@ class HubSpotCrm:
 
     # ------------------------------------------------------------------------------------------------ schema
     def ensure_schema(self, *, dry_run: bool) -> list[str]:
-        created = self._ensure_properties("companies", ACCOUNT_FIELDS, dry_run)
-        task_key = self._ensure_properties("tasks", (TASK_KEY_FIELD,), dry_run)
+        created = self._ensure_properties("companies", "account", ACCOUNT_FIELDS, dry_run)
+        task_key = self._ensure_properties("tasks", "task", (TASK_KEY_FIELD,), dry_run)
         # On a portal that never had the key property no task carries a key yet (and search would 400 on it).
         self._no_task_keys = bool(task_key)
         return created + task_key
 
-    def _ensure_properties(self, object_type: str, specs: Sequence[FieldSpec], dry_run: bool) -> list[str]:
+    def _ensure_properties(self, object_type: str, kind: str, specs: Sequence[FieldSpec], dry_run: bool) -> list[str]:
         existing = self._ok(self.api.request("GET", f"/crm/v3/properties/{object_type}"), 200)
         names = {p.get("name") for p in existing.get("results", [])}
         missing = [(i, s) for i, s in enumerate(specs) if s.name not in names]
         if not missing or dry_run:
-            return [f"{object_type}.{s.name}" for _, s in missing]
+            return [f"{kind}.{s.name}" for _, s in missing]
         self._ensure_group(object_type)
         response = self.api.request(
             "POST",
@@ -164,9 +164,8 @@ class HubSpotCrm:
         for error in body.get("errors", []):
             if error.get("category") != "OBJECT_ALREADY_EXISTS":  # created meanwhile: fine
                 raise CrmError(f"creating {object_type} properties: {error.get('message')}")
-        names = [f"{object_type}.{s.name}" for _, s in missing]
-        self.log(f"created HubSpot properties {', '.join(names)}")
-        return names
+        self.log(f"created HubSpot {object_type} properties {', '.join(s.name for _, s in missing)}")
+        return [f"{kind}.{s.name}" for _, s in missing]
 
     def _ensure_group(self, object_type: str) -> None:
         response = self.api.request(

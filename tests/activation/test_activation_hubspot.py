@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,6 +15,7 @@ from activation import SyncConfig, run_sync
 from activation.crm.hubspot import HubSpotCrm
 from activation.fields import ALLOWED_ACCOUNT_FIELDS
 from activation.model import task_key
+from sandbox.server.app import running_server
 
 PROPS = sorted(ALLOWED_ACCOUNT_FIELDS)
 
@@ -273,3 +275,20 @@ def test_the_real_token_never_reaches_logs_or_the_warehouse(
         + [str(r) for r in query(warehouse, "select * from activation.sync_runs")]
     )
     assert sandbox.token not in dumped
+
+
+def test_a_crm_without_the_csops_fields_gets_everything_again(
+    sandbox: Sandbox, config: SyncConfig, warehouse: Path, world: Path, tmp_path: Path
+) -> None:
+    """A new portal (or a regenerated sandbox) behind an old sync state: the missing properties give it away."""
+    assert sync(warehouse, config).ok
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copytree(world / "world", fresh / "world")
+    shutil.copy2(world / "manifest.json", fresh / "manifest.json")
+    with running_server(fresh) as base:
+        report = sync(warehouse, config.with_(base_url=f"{base}/hubspot"))
+    assert report.ok, report.summary_lines()
+    assert any("had none of the csops account fields and task keys" in n for n in report.notes)
+    assert report.count("company", "update", "ok") == 250 and report.count("task", "create", "ok") == 300
+    assert report.count("list_member", "add", "ok") == 50

@@ -266,3 +266,37 @@ def test_log_and_state_tables_have_the_documented_columns(warehouse: Path, confi
     ]
     assert columns("sync_log")[:7] == ["run_id", "object_type", "object_key", "action", "status", "error", "at"]
     assert {"object_type", "object_key", "crm_id", "payload", "status", "last_error"} <= set(columns("sync_state"))
+
+
+def test_a_warehouse_held_by_another_writer_is_reported(warehouse: Path, config: SyncConfig, crm: FakeCrm) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(warehouse)!r}); print('ready', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        report = sync(warehouse, config, crm)
+    finally:
+        holder.communicate("")
+    assert report.status == "failed" and "cannot open the warehouse" in (report.halted_reason or "")
+    assert crm.requests_sent == 0
+
+
+def test_an_unexpected_error_is_recorded_as_a_failed_run(warehouse: Path, config: SyncConfig, crm: FakeCrm) -> None:
+    def broken(updates):
+        raise ValueError("unexpected answer")
+
+    crm.update_accounts = broken  # type: ignore[method-assign]
+    report = sync(warehouse, config, crm)
+    assert report.status == "failed" and "ValueError: unexpected answer" in (report.halted_reason or "")
+    assert any("Traceback" in line for line in report.log_lines)
+    assert query(warehouse, "select status from activation.sync_runs") == [("failed",)]
