@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 
 from sandbox.server import admin
 from sandbox.server.common import json_response
+from sandbox.server.faults import FaultError
 from sandbox.server.hubspot_api import HubSpotApi
 from sandbox.server.hubspot_model import OBJECT_TYPES, HubSpotModel
 from sandbox.server.stripe_api import StripeApi
@@ -97,7 +98,10 @@ def banner(base: str) -> str:
 
 def serve(directory: Path, port: int = 8765, faults: list[str] | None = None) -> None:
     """Serve until interrupted; port 0 picks a free port. Prints the base URLs on one line first."""
-    app = create_app(Path(directory), faults)
+    try:
+        app = create_app(Path(directory), faults)
+    except (FileNotFoundError, FaultError) as exc:  # no sandbox there, or a bad --fault: say so, no traceback
+        raise SystemExit(f"csops sandbox serve: {exc}") from None
     sock = _bind(port)
     base = f"http://{HOST}:{sock.getsockname()[1]}"
     print(banner(base), flush=True)

@@ -89,25 +89,45 @@ class CrmStore:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("pragma journal_mode=wal")
-        self._conn.execute("pragma synchronous=normal")
-        self._conn.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._last_ms = 0
         self.version = 0
         self.snap = Snapshot()
+        self._conn: sqlite3.Connection | None = None
+        self._open()
+
+    def _open(self) -> None:
+        """(Re)open the file, in SQLite's default rollback-journal mode rather than WAL: `csops sandbox
+        generate` deletes crm.sqlite, and a WAL file left beside a new database would be replayed into it."""
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("pragma synchronous=normal")
+        self._conn.executescript(SCHEMA)
+        stat = self.path.stat()
+        self._identity = (stat.st_dev, stat.st_ino)
         self._data_version = -1
         self._reload()
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     # ----------------------------------------------------------------------------------------------- reading
     def current(self) -> Snapshot:
-        """The in-memory copy, reloaded first if another connection committed since we last looked."""
+        """The in-memory copy: reloaded if another connection committed since we last looked, reopened if
+        the file was replaced (a new `csops sandbox generate` starts the CRM afresh)."""
         with self._lock:
+            try:
+                stat = self.path.stat()
+                replaced = (stat.st_dev, stat.st_ino) != self._identity
+            except FileNotFoundError:
+                replaced = True
+            if replaced:
+                self._open()
+                return self.snap
             data_version = self._conn.execute("pragma data_version").fetchone()[0]
             if data_version != self._data_version:
                 self._reload()

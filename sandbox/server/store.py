@@ -173,8 +173,11 @@ class World:
 
 
 def load_world(directory: Path) -> World:
-    manifest_path = directory / MANIFEST_FILE
-    mtime = manifest_path.stat().st_mtime_ns
+    try:  # the mtime first: if the world changes while loading, the next request loads it again
+        mtime = (directory / MANIFEST_FILE).stat().st_mtime_ns
+    except FileNotFoundError:
+        Manifest.read(directory)  # raises the clear "no sandbox at ..." error
+        raise
     manifest = Manifest.read(directory)
     tables = {}
     for path in sorted((directory / "world").glob("*.parquet")):

@@ -620,7 +620,8 @@ class StripeData:
                 item_changes["quantity"] = items["quantity"]
             if items.get("price"):
                 price_row = self.row(self.prices, items["price"])
-                item_changes["price"] = self.price(price_row) if price_row is not None else items["price"]
+                if price_row is not None:
+                    item_changes["price"], item_changes["plan"] = self.price(price_row), self.plan(price_row)
         if item_changes:
             first = (obj.get("items") or {}).get("data") or [{}]
             previous["items"] = {"data": [{**first[0], **item_changes}]}

@@ -390,3 +390,12 @@ def test_world_reloads_after_advance_and_keeps_writes(own_world, serve):
         )
         assert read.json()["properties"]["cs_health_score"] == "33"
     assert json.loads((own_world / "manifest.json").read_text())["today"] == "2026-11-08"
+
+
+def test_a_regenerated_sandbox_starts_with_an_empty_crm(own_world, serve):
+    with serve(own_world) as api:
+        assert api.hubspot("POST", "/crm/v3/properties/companies", json=HEALTH).status_code == 201
+        (own_world / "crm.sqlite").unlink()  # what `csops sandbox generate` does to the CRM
+        assert api.hubspot("GET", "/crm/v3/properties/companies/cs_health_score").status_code == 404
+        assert api.hubspot("POST", "/crm/v3/properties/companies", json=HEALTH).status_code == 201
+    assert (own_world / "crm.sqlite").exists() and not (own_world / "crm.sqlite-wal").exists()
