@@ -4,14 +4,17 @@ in-memory CRM that implements `activation.crm.base.Crm` (for sync logic that no 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
+import requests
 
 from activation.crm.base import (
     AccountUpdate,
@@ -24,6 +27,7 @@ from activation.crm.base import (
 from activation.fields import check_allowed
 
 AS_OF = date(2026, 11, 1)
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 COLUMNS = {
     "customer_360": (
@@ -329,3 +333,92 @@ class FakeCrm:
 
     def close(self) -> None:
         pass
+
+
+# ------------------------------------------------------------------------------------- a running sandbox
+@dataclass
+class Sandbox:
+    directory: Path
+    base: str
+    token: str
+    http: requests.Session
+
+    def hubspot(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return self.http.request(method, f"{self.base}/hubspot{path}", headers=headers, timeout=30, **kwargs)
+
+    def faults(self, *specs: str, reset: bool = False) -> None:
+        response = self.http.post(f"{self.base}/_admin/faults", json={"faults": list(specs), "reset": reset})
+        assert response.status_code == 200, response.text
+
+    def requests(self) -> dict[str, Any]:
+        return self.http.get(f"{self.base}/_admin/requests").json()
+
+    def reset_requests(self) -> None:
+        self.http.delete(f"{self.base}/_admin/requests")
+
+    def count(self, method: str, suffix: str, status: int | None = None) -> int:
+        """Requests seen for `method` on paths ending with `suffix` (optionally of one status)."""
+        total = 0
+        for key, entry in self.requests()["paths"].items():
+            verb, path = key.split(" ", 1)
+            if verb == method and path.endswith(suffix):
+                total += entry["count"] if status is None else entry["statuses"].get(str(status), 0)
+        return total
+
+    def writes(self) -> int:
+        """Write requests to HubSpot (searches are POSTs that read: not counted)."""
+        return sum(
+            entry["count"]
+            for key, entry in self.requests()["paths"].items()
+            if entry["vendor"] == "hubspot" and key.split(" ", 1)[0] in WRITE_METHODS and not key.endswith("/search")
+        )
+
+    def search_all(self, object_type: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        results, after = [], None
+        while True:
+            query = {**body, "limit": 200, **({"after": after} if after else {})}
+            page = self.hubspot("POST", f"/crm/v3/objects/{object_type}/search", json=query)
+            if page.status_code == 429:  # HubSpot's 5 searches / s, shared with the sync under test
+                time.sleep(1)
+                continue
+            assert page.status_code == 200, page.text
+            results += page.json()["results"]
+            after = page.json().get("paging", {}).get("next", {}).get("after")
+            if not after:
+                return results
+
+    def tasks(self) -> list[dict[str, Any]]:
+        return self.search_all(
+            "tasks",
+            {
+                "filterGroups": [{"filters": [{"propertyName": "csops_task_key", "operator": "HAS_PROPERTY"}]}],
+                "properties": [
+                    "csops_task_key",
+                    "hs_task_subject",
+                    "hs_task_status",
+                    "hubspot_owner_id",
+                    "hs_timestamp",
+                    "hs_task_priority",
+                    "hs_task_body",
+                ],
+            },
+        )
+
+    def list_members(self, name: str = "At-risk accounts (nightly)") -> set[str]:
+        found = self.hubspot("GET", f"/crm/v3/lists/object-type-id/0-2/name/{name}")
+        if found.status_code == 404:
+            return set()
+        list_id = found.json()["list"]["listId"]
+        members, after = set(), None
+        while True:
+            page = self.hubspot("GET", f"/crm/v3/lists/{list_id}/memberships", params={"limit": 250, "after": after})
+            members |= {r["recordId"] for r in page.json()["results"]}
+            after = page.json().get("paging", {}).get("next", {}).get("after")
+            if not after:
+                return members
+
+    def company(self, company_id: str, properties: list[str]) -> dict[str, Any]:
+        response = self.hubspot("GET", f"/crm/v3/objects/companies/{company_id}", params={"properties": properties})
+        assert response.status_code == 200, response.text
+        return response.json()["properties"]

@@ -12,8 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from activation_support import accounts_for, default_tasks, query
-from conftest import Sandbox
+from activation_support import Sandbox, accounts_for, default_tasks, query
 
 from activation import SyncConfig, run_sync
 from activation.model import task_key

@@ -8,8 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from activation_support import Account, accounts_for, default_tasks, query, write_marts
-from conftest import Sandbox
+from activation_support import Account, Sandbox, accounts_for, default_tasks, query, write_marts
 
 from activation import SyncConfig, run_sync
 from activation.crm.hubspot import HubSpotCrm
