@@ -95,6 +95,7 @@ class ApiSession:
         auth_hint: str,
         log: Callable[[str], None] = lambda _: None,
         sleep: Callable[[float], None] = time.sleep,
+        hopeless_429: Callable[[requests.Response], str | None] = lambda _: None,
     ):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
@@ -108,6 +109,7 @@ class ApiSession:
         self.auth_hint = auth_hint
         self.log = log
         self.sleep = sleep
+        self.hopeless_429 = hopeless_429  # a 429 no retry within this run can cure (e.g. a daily limit)
         self.requests_sent = 0
         self.retries = 0
 
@@ -167,6 +169,9 @@ class ApiSession:
                     response = self.session.request(method, url, json=json, params=params, timeout=self.timeout)
                     status = response.status_code
                     if status == 429:
+                        reason = self.hopeless_429(response)
+                        if reason:
+                            raise CrmUnavailable(f"{reason}: {describe(response)}")
                         raise _Transient(response)
                     if status >= 500:
                         if not idempotent:

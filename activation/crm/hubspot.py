@@ -91,6 +91,14 @@ def _parse_day(value: Any) -> date | None:
         return None
 
 
+def _daily_limit(response: requests.Response) -> str | None:
+    """HubSpot's DAILY policy resets at midnight in the portal's timezone: stop instead of retrying."""
+    body = _json(response)
+    if isinstance(body, dict) and body.get("policyName") == "DAILY":
+        return "HubSpot's daily API limit is used up (resets at midnight, portal time); failed rows retry next run"
+    return None
+
+
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -126,6 +134,7 @@ class HubSpotCrm:
             backoff_max_seconds=config.backoff_max_seconds,
             auth_hint=AUTH_HINT,
             log=log,
+            hopeless_429=_daily_limit,
         )
 
     @property

@@ -291,3 +291,14 @@ def test_a_crm_without_the_csops_fields_gets_everything_again(
     assert any("had none of the csops account fields and task keys" in n for n in report.notes)
     assert report.count("company", "update", "ok") == 250 and report.count("task", "create", "ok") == 300
     assert report.count("list_member", "add", "ok") == 50
+
+
+def test_a_used_up_daily_limit_stops_the_run_instead_of_retrying(
+    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+) -> None:
+    sandbox.faults("hubspot:rate_limit:1:daily")
+    report = sync(warehouse, config)
+    assert report.status == "failed" and "daily API limit" in (report.halted_reason or "")
+    assert report.requests == 1 and sandbox.writes() == 0
+    sandbox.faults(reset=True)
+    assert sync(warehouse, config).ok  # the next run does everything
