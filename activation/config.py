@@ -62,7 +62,7 @@ class SyncConfig:
     max_retry_seconds: float = 120.0
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 10.0
-    ambiguous_write_pause_seconds: float = 5.0  # before looking up tasks a failed create may have made (search lags)
+    ambiguous_write_pause_seconds: float = 10.0  # before looking up tasks a failed create may have made (search lags)
     max_change_share: float = 0.25
     list_name: str = DEFAULT_LIST_NAME
     dbt_target_dir: Path = field(default_factory=lambda: REPO_ROOT / "dbt_project" / "target")
