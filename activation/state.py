@@ -196,9 +196,11 @@ def _state_rows(run_id: str, outcomes: Iterable[Outcome]) -> pa.Table:
     for o in outcomes:
         if o.status == "planned" or o.object_type not in (OBJECT_COMPANY, OBJECT_TASK):
             continue
-        if o.object_type == OBJECT_TASK and o.action not in ("create", "skip"):
-            continue
-        if o.object_type == OBJECT_TASK and o.action == "skip" and not o.crm_id:
+        if o.object_type == OBJECT_COMPANY and o.action != "update":
+            continue  # e.g. skipped for want of a CRM company: nothing the CRM accepted
+        if o.object_type == OBJECT_TASK and (
+            o.action not in ("create", "skip") or (o.action == "skip" and not o.crm_id)
+        ):
             continue  # skipped without a CRM task (e.g. no company): nothing to remember
         latest[(o.object_type, o.object_key)] = o  # the last word on a row wins
     rows = list(latest.values())

@@ -300,3 +300,14 @@ def test_an_unexpected_error_is_recorded_as_a_failed_run(warehouse: Path, config
     assert report.status == "failed" and "ValueError: unexpected answer" in (report.halted_reason or "")
     assert any("Traceback" in line for line in report.log_lines)
     assert query(warehouse, "select status from activation.sync_runs") == [("failed",)]
+
+
+def test_rows_without_a_crm_company_are_logged_but_not_remembered(tmp_path: Path, config: SyncConfig) -> None:
+    accounts = [*accounts_for(COMPANIES[:10]), Account("acc_nocrm", None).risky()]
+    warehouse = write_marts(tmp_path / "wh.duckdb", accounts)
+    report = sync(warehouse, config, FakeCrm(companies={c: {} for c, _, _ in COMPANIES[:10]}))
+    assert (
+        report.ok and report.count("company", "skip", "skipped") == 1 and report.count("task", "skip", "skipped") == 2
+    )
+    assert query(warehouse, "select count(*) from activation.sync_state where object_key like 'acc_nocrm%'") == [(0,)]
+    assert query(warehouse, "select count(*) from activation.sync_log where object_key like 'acc_nocrm%'") == [(3,)]
