@@ -1,0 +1,160 @@
+"""Reading what the CRM should say tonight from the marts (schema `marts`): one `AccountRow` per customer account
+and one `TaskRow` per row of `cs_playbook_tasks`. Values are rendered as the text the CRM stores, so that the
+diff compares exactly what would be sent."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import duckdb
+
+from activation.model import AccountRow, MartSnapshot, TaskRow, task_key
+
+# The columns the sync reads, per mart (the preflight checks they exist).
+READS: dict[str, tuple[str, ...]] = {
+    "customer_360": ("account_id", "company_id", "arr_usd", "as_of_date"),
+    "customer_health_daily": ("account_id", "health_date", "health_score", "health_status", "health_change_30d"),
+    "at_risk_accounts": ("account_id", "company_id", "risk_reasons", "recommended_playbook", "as_of_date"),
+    "cs_playbook_tasks": (
+        "account_id",
+        "company_id",
+        "owner_id",
+        "playbook",
+        "trigger_name",
+        "priority",
+        "is_at_risk",
+        "task_title",
+        "task_body",
+        "due_date",
+        "cadence_days",
+        "as_of_date",
+    ),
+}
+MAX_TEXT = 65_000  # HubSpot string properties hold 65,536 characters
+
+
+def number_text(value: float | None, decimals: int) -> str:
+    """`63.2`, `-5`, `12000`: rounded, no float noise, no trailing zeros; "" for a missing value."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    rounded = round(float(value), decimals)
+    if rounded == 0:
+        rounded = 0.0  # no "-0"
+    text = f"{rounded:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def cleared_fields(arr: str = "") -> dict[str, str]:
+    """What an account that left the scored population shows: no health, not at risk."""
+    return {
+        "cs_health_score": "",
+        "cs_health_status": "",
+        "cs_health_change_30d": "",
+        "cs_risk_reasons": "",
+        "cs_at_risk": "false",
+        "cs_playbook": "",
+        "cs_arr": arr,
+    }
+
+
+ACCOUNTS_SQL = """
+with latest as (
+    select max(health_date) as health_date from marts.customer_health_daily
+),
+health as (
+    select h.account_id, h.health_score, h.health_status, h.health_change_30d
+    from marts.customer_health_daily as h
+    inner join latest on h.health_date = latest.health_date
+),
+at_risk as (
+    select account_id, risk_reasons, recommended_playbook from marts.at_risk_accounts
+)
+select
+    c.account_id,
+    c.company_id,
+    c.arr_usd,
+    h.account_id is not null as has_health,
+    h.health_score,
+    h.health_status,
+    h.health_change_30d,
+    r.account_id is not null as is_at_risk,
+    r.risk_reasons,
+    r.recommended_playbook
+from marts.customer_360 as c
+left join health as h on c.account_id = h.account_id
+left join at_risk as r on c.account_id = r.account_id
+order by c.account_id
+"""
+
+TASKS_SQL = """
+select account_id, company_id, owner_id, playbook, trigger_name, priority, is_at_risk, task_title, task_body,
+       due_date, cadence_days
+from marts.cs_playbook_tasks
+order by account_id, playbook
+"""
+
+
+def read_snapshot(con: duckdb.DuckDBPyConnection) -> MartSnapshot:
+    as_of = con.execute("select max(as_of_date) from marts.customer_360").fetchone()[0]
+    accounts = []
+    for (
+        account_id,
+        company_id,
+        arr_usd,
+        has_health,
+        score,
+        status,
+        change,
+        is_at_risk,
+        reasons,
+        playbook,
+    ) in con.execute(ACCOUNTS_SQL).fetchall():
+        arr = number_text(arr_usd, 0)
+        if has_health or is_at_risk:
+            fields = {
+                "cs_health_score": number_text(score, 1),
+                "cs_health_status": status or "",
+                "cs_health_change_30d": number_text(change, 1),
+                "cs_risk_reasons": (reasons or "")[:MAX_TEXT] if is_at_risk else "",
+                "cs_at_risk": "true" if is_at_risk else "false",
+                "cs_playbook": (playbook or "") if is_at_risk else "",
+                "cs_arr": arr,
+            }
+        else:
+            fields = cleared_fields(arr)
+        accounts.append(AccountRow(account_id, company_id or None, fields, bool(has_health or is_at_risk)))
+    tasks = [
+        TaskRow(
+            key=task_key(account_id, playbook),
+            account_id=account_id,
+            crm_id=company_id or None,
+            owner_id=str(owner_id) if owner_id else None,
+            playbook=playbook,
+            trigger_name=trigger_name,
+            priority=int(priority) if priority is not None else 9,
+            is_at_risk=bool(is_at_risk),
+            title=title or playbook,
+            body=body or "",
+            due_date=due_date,
+            cadence_days=int(cadence_days),
+        )
+        for (
+            account_id,
+            company_id,
+            owner_id,
+            playbook,
+            trigger_name,
+            priority,
+            is_at_risk,
+            title,
+            body,
+            due_date,
+            cadence_days,
+        ) in con.execute(TASKS_SQL).fetchall()
+    ]
+    return MartSnapshot(
+        as_of=as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of)), accounts=accounts, tasks=tasks
+    )

@@ -1,0 +1,222 @@
+"""The plan of one sync, decided from tonight's marts and what the CRM last accepted. Pure functions of their
+inputs (no I/O, no CRM specifics): which account records change, whether the circuit breaker trips, which list
+members to add or remove, which tasks are due and which of those to create once the CRM has been asked.
+
+Rules:
+- An account is sent when any compared field differs from what the CRM last accepted (or it never accepted one);
+  `cs_synced_at` is written with every change and never compared. A record synced before that has left the
+  scored population is cleared (no health, not at risk) once.
+- Only allow-listed fields are ever written (`activation.fields`).
+- Circuit breaker: the share of previously synced accounts whose health status or at-risk flag would change.
+  Above `max_change_share` the run halts unless forced. The first sync (no state) is exempt and says so.
+- Tasks: one per (account, playbook) row of cs_playbook_tasks. A key created by the sync less than
+  `cadence_days` ago is not due. A due key is created unless the CRM holds an open task under that key, or one
+  created within the cadence (after a crash the state may not know about it).
+- The list holds exactly tonight's at-risk accounts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from activation.crm.base import ExistingTask, NewTask
+from activation.fields import DIFF_FIELDS, FLIP_FIELDS, check_allowed
+from activation.marts import cleared_fields
+from activation.model import AccountRow, MartSnapshot, SyncState, TaskRow
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    crm_id: str
+    account_id: str | None
+    fields: dict[str, str]  # DIFF_FIELDS (cs_synced_at is added when sent)
+    previous: dict[str, str] | None
+    reason: str  # new | changed | cleared | retry
+
+    @property
+    def flips(self) -> bool:
+        if self.previous is None:
+            return False
+        return any(self.previous.get(f, "") != self.fields.get(f, "") for f in FLIP_FIELDS)
+
+
+@dataclass(frozen=True)
+class Breaker:
+    first_sync: bool
+    flips: int
+    population: int
+    limit: float
+    forced: bool
+
+    @property
+    def share(self) -> float:
+        return self.flips / self.population if self.population else 0.0
+
+    @property
+    def tripped(self) -> bool:
+        return not self.first_sync and self.share > self.limit
+
+    @property
+    def halts(self) -> bool:
+        return self.tripped and not self.forced
+
+    def describe(self) -> str:
+        if self.first_sync:
+            return "first sync (no sync state yet): circuit breaker not applied"
+        text = (
+            f"{self.flips} of {self.population} synced accounts ({self.share:.1%}) would change health status or "
+            f"at-risk flag (limit {self.limit:.0%}, CSOPS_SYNC_MAX_CHANGE_SHARE)"
+        )
+        if self.tripped:
+            text += "; forced" if self.forced else "; halted: check the marts, then rerun with --force"
+        return text
+
+
+@dataclass
+class Plan:
+    as_of: date
+    account_changes: list[AccountChange]
+    unchanged_accounts: int
+    at_risk_crm_ids: set[str]
+    tasks_due: list[TaskRow]
+    tasks_within_cadence: int
+    skipped: list[tuple[str, str, str]]  # (object type, key, why): rows the CRM cannot take
+    breaker: Breaker
+    retrying: Counter = field(default_factory=Counter)  # rows that failed last run, by object type
+
+    def counts(self) -> dict[str, int]:
+        reasons = Counter(c.reason for c in self.account_changes)
+        return {
+            "company_updates": len(self.account_changes),
+            **{f"company_updates_{r}": n for r, n in sorted(reasons.items())},
+            "companies_unchanged": self.unchanged_accounts,
+            "at_risk_accounts": len(self.at_risk_crm_ids),
+            "tasks_due": len(self.tasks_due),
+            "tasks_within_cadence": self.tasks_within_cadence,
+            "rows_skipped": len(self.skipped),
+            "flips": self.breaker.flips,
+        }
+
+
+def diff_accounts(
+    accounts: Sequence[AccountRow], state: SyncState
+) -> tuple[list[AccountChange], int, list[tuple[str, str, str]]]:
+    """(changes, unchanged count, skipped rows) of tonight's account rows against the accepted state."""
+    changes: list[AccountChange] = []
+    skipped: list[tuple[str, str, str]] = []
+    unchanged = 0
+    seen: set[str] = set()
+    for row in accounts:
+        if row.crm_id is None:
+            if row.scored:
+                skipped.append(("company", row.account_id, "no CRM company for this account"))
+            continue
+        seen.add(row.crm_id)
+        check_allowed(row.fields)
+        known = state.accounts.get(row.crm_id)
+        accepted = known.fields if known else None
+        if accepted is None:
+            if not row.scored:
+                continue  # never synced and nothing to say
+            reason = "retry" if known and known.last_error else "new"
+            changes.append(AccountChange(row.crm_id, row.account_id, dict(row.fields), None, reason))
+        elif any(accepted.get(f, "") != row.fields.get(f, "") for f in DIFF_FIELDS):
+            reason = "changed" if row.scored else "cleared"
+            if known and known.last_error:
+                reason = "retry"
+            changes.append(AccountChange(row.crm_id, row.account_id, dict(row.fields), dict(accepted), reason))
+        else:
+            unchanged += 1
+    # Records synced before whose account left the marts altogether: clear them once.
+    for crm_id, known in state.accounts.items():
+        if crm_id in seen or known.fields is None:
+            continue
+        target = cleared_fields(known.fields.get("cs_arr", ""))
+        if any(known.fields.get(f, "") != target.get(f, "") for f in DIFF_FIELDS):
+            changes.append(AccountChange(crm_id, known.account_id, target, dict(known.fields), "cleared"))
+        else:
+            unchanged += 1
+    return changes, unchanged, skipped
+
+
+def breaker_for(changes: Iterable[AccountChange], state: SyncState, limit: float, forced: bool) -> Breaker:
+    population = sum(1 for a in state.accounts.values() if a.fields is not None)
+    flips = sum(1 for c in changes if c.flips)
+    return Breaker(first_sync=state.is_empty, flips=flips, population=population, limit=limit, forced=forced)
+
+
+def due_tasks(tasks: Sequence[TaskRow], state: SyncState, as_of: date) -> tuple[list[TaskRow], int, list]:
+    """(tasks to check against the CRM, count not due because created within their cadence, skipped rows)."""
+    due, within, skipped = [], 0, []
+    for task in tasks:
+        if task.crm_id is None:
+            skipped.append(("task", task.key, "no CRM company for this account"))
+            continue
+        known = state.tasks.get(task.key)
+        if known and known.created_on and (as_of - known.created_on).days < task.cadence_days:
+            within += 1
+            continue
+        due.append(task)
+    return due, within, skipped
+
+
+def decide_tasks(
+    due: Sequence[TaskRow], existing: Mapping[str, Sequence[ExistingTask]], as_of: date
+) -> tuple[list[TaskRow], list[tuple[TaskRow, ExistingTask, str]]]:
+    """(tasks to create, tasks not created with the CRM task that explains why)."""
+    create, keep = [], []
+    for task in due:
+        found = list(existing.get(task.key, ()))
+        open_tasks = [t for t in found if t.is_open]
+        if open_tasks:
+            keep.append((task, max(open_tasks, key=lambda t: t.created_on or date.min), "open task exists"))
+            continue
+        recent = [t for t in found if t.created_on and (as_of - t.created_on).days < task.cadence_days]
+        if recent:
+            keep.append((task, max(recent, key=lambda t: t.created_on or date.min), "created within cadence"))
+            continue
+        create.append(task)
+    return create, keep
+
+
+def diff_members(desired: set[str], actual: set[str]) -> tuple[list[str], list[str]]:
+    """(to add, to remove), sorted so batches are deterministic."""
+    return sorted(desired - actual), sorted(actual - desired)
+
+
+def new_task(task: TaskRow) -> NewTask:
+    footer = (
+        f"\n\nPlaybook: {task.playbook} (trigger: {task.trigger_name}). Created by csops; key {task.key}. "
+        f"No new task for this playbook while this one is open."
+    )
+    return NewTask(
+        key=task.key,
+        account_crm_id=task.crm_id or "",
+        owner_id=task.owner_id,
+        title=task.title,
+        body=task.body + footer,
+        due_date=task.due_date,
+        priority=task.priority,
+    )
+
+
+def plan_sync(snapshot: MartSnapshot, state: SyncState, *, max_change_share: float, force: bool) -> Plan:
+    changes, unchanged, skipped = diff_accounts(snapshot.accounts, state)
+    due, within, task_skips = due_tasks(snapshot.tasks, state, snapshot.as_of)
+    retrying: Counter = Counter()
+    retrying["company"] = sum(1 for c in changes if c.reason == "retry")
+    retrying["task"] = sum(1 for t in due if (k := state.tasks.get(t.key)) and k.last_error)
+    return Plan(
+        as_of=snapshot.as_of,
+        account_changes=changes,
+        unchanged_accounts=unchanged,
+        at_risk_crm_ids={a.crm_id for a in snapshot.accounts if a.crm_id and a.is_at_risk},
+        tasks_due=due,
+        tasks_within_cadence=within,
+        skipped=skipped + task_skips,
+        breaker=breaker_for(changes, state, max_change_share, force),
+        retrying=+retrying,
+    )

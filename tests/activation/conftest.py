@@ -1,0 +1,76 @@
+"""Fixtures for the activation tests: a generated sandbox world (once per session), a private copy of it served on
+a free loopback port per test (its CRM writes start empty), marts built over its companies, and the sync's
+configuration pointing at it exactly as a user's environment would (sandbox.connect)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import requests
+from activation_support import Sandbox, accounts_for, write_marts
+
+from activation import SyncConfig
+from sandbox.connect import environment
+from sandbox.generator.world import generate
+from sandbox.manifest import resolve_scale
+from sandbox.server.app import running_server
+
+TODAY = date(2026, 11, 1)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("activation-world")
+    generate(out, 7, resolve_scale("tiny", accounts=300, events=3_000), TODAY)
+    return out
+
+
+@pytest.fixture(scope="session")
+def companies(world: Path) -> list[tuple[str, str, str | None]]:
+    """(company id, account id, owner id), one company per account, as the marts would map them."""
+    rows = pq.read_table(world / "world" / "hubspot_companies.parquet").to_pylist()
+    seen: dict[str, tuple[str, str, str | None]] = {}
+    for row in sorted(rows, key=lambda r: int(r["id"])):
+        if row["account_id"] and not row["archived"] and row["account_id"] not in seen:
+            seen[row["account_id"]] = (row["id"], row["account_id"], row["hubspot_owner_id"])
+    return sorted(seen.values(), key=lambda c: c[1])
+
+
+@pytest.fixture
+def sandbox(world: Path, tmp_path: Path) -> Iterator[Sandbox]:
+    """A private copy of the world (its CRM writes start empty) served with the default faults: HubSpot's
+    190 requests / 10 s and 5 searches / s are on, as on the real service."""
+    directory = tmp_path / "sandbox"
+    directory.mkdir()
+    shutil.copytree(world / "world", directory / "world")
+    shutil.copy2(world / "manifest.json", directory / "manifest.json")
+    with running_server(directory) as base:
+        env = environment(directory, base)
+        http = requests.Session()
+        yield Sandbox(directory, base, env["ACTIVATION__HUBSPOT__ACCESS_TOKEN"], http)
+        http.close()
+
+
+@pytest.fixture
+def sandbox_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    env = environment(sandbox.directory, sandbox.base)
+    env["CSOPS_DBT_TARGET_DIR"] = str(tmp_path / "no-dbt")
+    return env
+
+
+@pytest.fixture
+def config(sandbox_env: dict[str, str]) -> SyncConfig:
+    """From the environment a user would set; backoff shortened so that fault tests wait only what faults need."""
+    return SyncConfig.from_env(sandbox_env).with_(
+        backoff_initial_seconds=0.05, backoff_max_seconds=0.2, max_retry_seconds=30, ambiguous_write_pause_seconds=0
+    )
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, companies: list[tuple[str, str, str | None]]) -> Path:
+    return write_marts(tmp_path / "warehouse.duckdb", accounts_for(companies[:250]))
