@@ -1,7 +1,7 @@
 """The nightly CRM push as an asset downstream of the marts it reads. Blocking checks on those marts (dbt tests
 of severity error, the Great Expectations suites) stop a run before it gets here."""
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
 from orchestration.settings import WAREHOUSE_POOL, Settings
 
@@ -23,4 +23,9 @@ def crm_sync(context: AssetExecutionContext) -> MaterializeResult:
     from activation import run_sync
 
     report = run_sync(Settings.from_env().warehouse, log=context.log.info)
+    if not report.ok:
+        # Halted (circuit breaker), blocked (failed checks), partial or failed: a red run, and the failure sensor
+        # alerts. Failed rows are retried by the next run.
+        raise Failure(description=report.halted_reason or "; ".join(report.summary_lines()),
+                      metadata=report.as_metadata())
     return MaterializeResult(metadata=report.as_metadata())
