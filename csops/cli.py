@@ -107,9 +107,8 @@ def _environment(sandbox_dir: Path | None) -> Iterator[None]:
     if sandbox_dir is None:
         yield
         return
-    from sandbox.server.app import running_server
-
     from sandbox.connect import environment
+    from sandbox.server.app import running_server
 
     with running_server(sandbox_dir) as base_url:
         previous = dict(os.environ)

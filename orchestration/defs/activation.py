@@ -26,6 +26,7 @@ def crm_sync(context: AssetExecutionContext) -> MaterializeResult:
     if not report.ok:
         # Halted (circuit breaker), blocked (failed checks), partial or failed: a red run, and the failure sensor
         # alerts. Failed rows are retried by the next run.
-        raise Failure(description=report.halted_reason or "; ".join(report.summary_lines()),
-                      metadata=report.as_metadata())
+        raise Failure(
+            description=report.halted_reason or "; ".join(report.summary_lines()), metadata=report.as_metadata()
+        )
     return MaterializeResult(metadata=report.as_metadata())

@@ -91,9 +91,7 @@ def _server(app: Starlette) -> uvicorn.Server:
 
 
 def banner(base: str) -> str:
-    return (
-        f"sandbox serving {base} (hubspot: {base}/hubspot, stripe: {base}/stripe, typeform: {base}/typeform)"
-    )
+    return f"sandbox serving {base} (hubspot: {base}/hubspot, stripe: {base}/stripe, typeform: {base}/typeform)"
 
 
 def serve(directory: Path, port: int = 8765, faults: list[str] | None = None) -> None:
@@ -120,9 +118,7 @@ def running_server(directory: Path, faults: list[str] | None = None, port: int =
     base = f"http://{HOST}:{sock.getsockname()[1]}"
     server = _server(app)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # only the main thread may
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{base}", daemon=True
-    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{base}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not server.started:

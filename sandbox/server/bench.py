@@ -114,9 +114,7 @@ def bench(directory: Path) -> list[Result]:
 
         plan: list[tuple[str, str, Callable[[], Iterator[int]]]] = []
         plan += [("hubspot", f"{k} (list)", lambda k=k: hubspot_list(k)) for k in HUBSPOT_OBJECTS]
-        plan += [
-            ("hubspot", f"{k} (search)", lambda k=k: hubspot_search(k)) for k in ("companies", "tickets")
-        ]
+        plan += [("hubspot", f"{k} (search)", lambda k=k: hubspot_search(k)) for k in ("companies", "tickets")]
         plan += [("stripe", k, lambda k=k: stripe_list(k)) for k in STRIPE_OBJECTS]
         plan += [("typeform", "responses", typeform_responses)]
         for vendor, what, pages in plan:
@@ -125,9 +123,7 @@ def bench(directory: Path) -> list[Result]:
 
 
 def report(results: list[Result]) -> str:
-    lines = [
-        f"{'vendor':9} {'object':22} {'rows':>8} {'requests':>8} {'seconds':>8} {'req/s':>7} {'rows/s':>8}"
-    ]
+    lines = [f"{'vendor':9} {'object':22} {'rows':>8} {'requests':>8} {'seconds':>8} {'req/s':>7} {'rows/s':>8}"]
     for r in results:
         lines.append(
             f"{r.vendor:9} {r.what:22} {r.rows:8d} {r.requests:8d} {r.seconds:8.2f} "
@@ -137,9 +133,7 @@ def report(results: list[Result]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directory", type=Path, help="a generated sandbox (csops sandbox generate --out DIR)")
     print(report(bench(parser.parse_args().directory)), flush=True)
 

@@ -66,9 +66,7 @@ def json_response(
     """A JSON response; `renames` (the renamed-field fault) rewrites keys anywhere in the body."""
     if renames:
         payload = rename_keys(payload, renames)
-    return Response(
-        dumps(payload), status_code=status, headers=dict(headers or {}), media_type="application/json"
-    )
+    return Response(dumps(payload), status_code=status, headers=dict(headers or {}), media_type="application/json")
 
 
 def rename_keys(value: Any, renames: Mapping[str, str]) -> Any:
@@ -113,9 +111,7 @@ class Query:
         """Stripe-style arrays: `expand[]=a&expand[]=b` or `expand[0]=a&expand[1]=b`."""
         out = []
         for k, v in self.pairs:
-            if k == f"{key}[]" or (
-                k.startswith(f"{key}[") and k[len(key) + 1 : -1].isdigit() and k.endswith("]")
-            ):
+            if k == f"{key}[]" or (k.startswith(f"{key}[") and k[len(key) + 1 : -1].isdigit() and k.endswith("]")):
                 out.append(v)
         return out
 

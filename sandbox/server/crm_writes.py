@@ -136,9 +136,7 @@ class CrmStore:
     def _reload(self) -> None:
         snap = Snapshot()
         c = self._conn
-        for object_type, name, definition in c.execute(
-            "select object_type, name, definition from properties"
-        ):
+        for object_type, name, definition in c.execute("select object_type, name, definition from properties"):
             snap.definitions.setdefault(object_type, {})[name] = loads(definition)
         for row in c.execute(
             "select object_type, object_id, created_ms, updated_ms, api_created, archived from objects"
@@ -157,16 +155,12 @@ class CrmStore:
             "version, deleted_ms from lists"
         ):
             snap.lists[row[0]] = CrmList(*row)
-        for list_id, record_id, added_ms in c.execute(
-            "select list_id, record_id, added_ms from list_members"
-        ):
+        for list_id, record_id, added_ms in c.execute("select list_id, record_id, added_ms from list_members"):
             if list_id in snap.lists:
                 snap.lists[list_id].members[record_id] = added_ms
         self.snap = snap
         self._data_version = c.execute("pragma data_version").fetchone()[0]
-        self._last_ms = max(
-            [self._last_ms, *(o.updated_ms for objs in snap.objects.values() for o in objs.values())]
-        )
+        self._last_ms = max([self._last_ms, *(o.updated_ms for objs in snap.objects.values() for o in objs.values())])
         self.version += 1
 
     # ------------------------------------------------------------------------------------------------- clock
@@ -208,8 +202,7 @@ class CrmStore:
             self._commit(
                 [
                     (
-                        "insert into properties (object_type, name, definition, created_ms) "
-                        "values (?, ?, ?, ?)",
+                        "insert into properties (object_type, name, definition, created_ms) values (?, ?, ?, ?)",
                         (object_type, definition["name"], dumps(definition).decode(), at_ms),
                     )
                 ]
@@ -281,8 +274,7 @@ class CrmStore:
             self._commit(
                 [
                     (
-                        "update objects set archived = 1, updated_ms = ? "
-                        "where object_type = ? and object_id = ?",
+                        "update objects set archived = 1, updated_ms = ? where object_type = ? and object_id = ?",
                         (at_ms, object_type, object_id),
                     )
                 ]
@@ -328,9 +320,7 @@ class CrmStore:
             )
             for r in add
         ]
-        statements += [
-            ("delete from list_members where list_id = ? and record_id = ?", (list_id, r)) for r in remove
-        ]
+        statements += [("delete from list_members where list_id = ? and record_id = ?", (list_id, r)) for r in remove]
         statements.append(
             ("update lists set updated_ms = ?, version = version + 1 where list_id = ?", (at_ms, list_id))
         )

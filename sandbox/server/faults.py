@@ -107,10 +107,7 @@ class VendorFaults:
         return int(self.server_error_status)
 
     def is_malformed(self, object_id: Any) -> bool:
-        return (
-            self.malformed_fraction > 0
-            and unit_hash(self.seed, self.vendor, object_id) < self.malformed_fraction
-        )
+        return self.malformed_fraction > 0 and unit_hash(self.seed, self.vendor, object_id) < self.malformed_fraction
 
     def corruption(self, object_id: Any, kinds: tuple[str, ...]) -> str | None:
         """Which corruption an object gets (None: served intact). Deterministic in (seed, vendor, id)."""

@@ -281,9 +281,7 @@ class HubSpotApi(Vendor):
     def archived(ctx: Ctx) -> bool:
         return (ctx.query.get("archived") or "false").lower() == "true"
 
-    def serve(
-        self, ctx: Ctx, objects: ObjectSet, positions: np.ndarray, names: list[str]
-    ) -> list[dict[str, Any]]:
+    def serve(self, ctx: Ctx, objects: ObjectSet, positions: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
         """Public objects, with the malformed-rows fault applied (deterministic per object id)."""
         public = objects.to_public(positions, names)
         if ctx.faults.malformed_fraction > 0:
@@ -472,9 +470,7 @@ class HubSpotApi(Vendor):
                 missing.append(key)
             else:
                 positions.append(pos)
-        names = objects.served_names(
-            body.get("properties") if isinstance(body.get("properties"), list) else None
-        )
+        names = objects.served_names(body.get("properties") if isinstance(body.get("properties"), list) else None)
         results = self.serve(ctx, objects, np.array(positions, dtype=np.int64), names)
         return self._batch_response(results, started, self._missing_errors(object_type, missing))
 
@@ -538,9 +534,7 @@ class HubSpotApi(Vendor):
                 continue
             if name in READ_ONLY or definition["modificationMetadata"].get("readOnlyValue"):
                 errors.append(
-                    _result(
-                        name, "READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.'
-                    )
+                    _result(name, "READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.')
                 )
                 continue
             try:
@@ -553,9 +547,7 @@ class HubSpotApi(Vendor):
             and not out.get("hs_timestamp")
             and not any(e["name"] == "hs_timestamp" for e in errors)
         ):
-            errors.append(
-                _result("hs_timestamp", "REQUIRED_PROPERTY", 'Property "hs_timestamp" is required for tasks')
-            )
+            errors.append(_result("hs_timestamp", "REQUIRED_PROPERTY", 'Property "hs_timestamp" is required for tasks'))
         if errors:
             raise property_errors(errors)
         return out
@@ -582,9 +574,7 @@ class HubSpotApi(Vendor):
         positions = objects.positions(np.array(ids, dtype=np.int64))
         out = []
         for pos, props in zip(positions.tolist(), written, strict=True):
-            names = list(
-                dict.fromkeys([*props, "hs_object_id", object_type.created_prop, object_type.modified_prop])
-            )
+            names = list(dict.fromkeys([*props, "hs_object_id", object_type.created_prop, object_type.modified_prop]))
             out.append(objects.to_public(np.array([pos]), names)[0])
         return out
 
@@ -659,8 +649,7 @@ class HubSpotApi(Vendor):
                 pos = target.position(to.get("id"))
                 if pos < 0 or target.archived[pos]:
                     raise validation_error(
-                        f"Could not find {OBJECT_TYPES[to_name].singular} with id "
-                        f"{to.get('id')} to associate",
+                        f"Could not find {OBJECT_TYPES[to_name].singular} with id {to.get('id')} to associate",
                         subCategory="crm.associations.TO_OBJECT_NOT_FOUND",
                     )
                 to_id = int(target.ids[pos])
@@ -694,9 +683,7 @@ class HubSpotApi(Vendor):
         for item in inputs:
             if not isinstance(item, dict):
                 raise validation_error("Invalid input JSON: expected an object with `properties`")
-            values = self._task_defaults(
-                self.validate(objects, item.get("properties"), creating=True), at, True
-            )
+            values = self._task_defaults(self.validate(objects, item.get("properties"), creating=True), at, True)
             prepared.append((values, item.get("associations")))
         created, associations = [], []
         for values, specs in prepared:
@@ -714,13 +701,9 @@ class HubSpotApi(Vendor):
         objects = self.model(ctx).objects(object_type)
         pos = objects.position(ctx.params["objectId"])
         if not object_type.writable_via_api:
-            raise HubSpotError(
-                403, f"The sandbox archives only tasks, not {object_type.name}", "MISSING_SCOPES"
-            )
+            raise HubSpotError(403, f"The sandbox archives only tasks, not {object_type.name}", "MISSING_SCOPES")
         if pos >= 0 and not objects.archived[pos]:
-            ctx.crm.archive_object(
-                object_type.name, int(objects.ids[pos]), ctx.crm.clock_ms(ctx.world.cutoff_ms)
-            )
+            ctx.crm.archive_object(object_type.name, int(objects.ids[pos]), ctx.crm.clock_ms(ctx.world.cutoff_ms))
         return Response(status_code=204)
 
     # ------------------------------------------------------------------------------------------ associations
@@ -748,8 +731,7 @@ class HubSpotApi(Vendor):
                         {
                             "toObjectId": to_id,
                             "associationTypes": [
-                                {"category": "HUBSPOT_DEFINED", "typeId": t.type_id, "label": t.label}
-                                for t in types
+                                {"category": "HUBSPOT_DEFINED", "typeId": t.type_id, "label": t.label} for t in types
                             ],
                         }
                         for to_id, types in links
@@ -790,14 +772,11 @@ class HubSpotApi(Vendor):
             raise validation_error("Invalid input JSON: a property is an object")
         missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not spec.get(k)]
         if missing:
-            raise validation_error(
-                f"Missing required fields: {', '.join(missing)}", context={"missingFields": missing}
-            )
+            raise validation_error(f"Missing required fields: {', '.join(missing)}", context={"missingFields": missing})
         name = str(spec["name"])
         if not NAME_RULE.match(name) or len(name) > 100:
             raise validation_error(
-                f"Property name {name!r} is invalid: lower-case letters, digits and underscores, "
-                f"starting with a letter"
+                f"Property name {name!r} is invalid: lower-case letters, digits and underscores, starting with a letter"
             )
         if spec["type"] not in PROPERTY_TYPES:
             raise validation_error(f"Invalid type {spec['type']!r}; one of {sorted(PROPERTY_TYPES)}")
@@ -927,9 +906,7 @@ class HubSpotApi(Vendor):
             )
         lists = ctx.crm.current().lists.values()
         if any(x.name.lower() == str(name).lower() and x.deleted_ms is None for x in lists):
-            raise validation_error(
-                f"A list named '{name}' already exists.", subCategory="ILS_LIST_NAME_ALREADY_EXISTS"
-            )
+            raise validation_error(f"A list named '{name}' already exists.", subCategory="ILS_LIST_NAME_ALREADY_EXISTS")
         crm_list = ctx.crm.create_list(str(name), type_id, processing, ctx.crm.clock_ms(ctx.world.cutoff_ms))
         return {"list": self.list_json(ctx, crm_list)}
 
@@ -939,11 +916,7 @@ class HubSpotApi(Vendor):
     def get_list_by_name(self, ctx: Ctx) -> dict[str, Any]:
         name, type_id = ctx.params["listName"].lower(), ctx.params["objectTypeId"]
         for crm_list in ctx.crm.current().lists.values():
-            if (
-                crm_list.deleted_ms is None
-                and crm_list.name.lower() == name
-                and crm_list.object_type_id == type_id
-            ):
+            if crm_list.deleted_ms is None and crm_list.name.lower() == name and crm_list.object_type_id == type_id:
                 return {"list": self.list_json(ctx, crm_list)}
         raise not_found(f"List does not exist with name {ctx.params['listName']} and objectTypeId {type_id}")
 
@@ -977,9 +950,7 @@ class HubSpotApi(Vendor):
 
     def _change(self, ctx: Ctx, crm_list: Any, add: Any, remove: Any) -> dict[str, Any]:
         add_ids, add_missing = self._record_ids(ctx, crm_list, add) if add is not None else ([], [])
-        remove_ids, remove_missing = (
-            self._record_ids(ctx, crm_list, remove) if remove is not None else ([], [])
-        )
+        remove_ids, remove_missing = self._record_ids(ctx, crm_list, remove) if remove is not None else ([], [])
         added = [r for r in add_ids if r not in crm_list.members]
         removed = [r for r in remove_ids if r in crm_list.members]
         if added or removed:
@@ -1005,16 +976,12 @@ class HubSpotApi(Vendor):
         body = await self.body(ctx)
         if not isinstance(body, dict):
             raise validation_error("Invalid input JSON: expected {recordIdsToAdd, recordIdsToRemove}")
-        return self._change(
-            ctx, crm_list, body.get("recordIdsToAdd") or [], body.get("recordIdsToRemove") or []
-        )
+        return self._change(ctx, crm_list, body.get("recordIdsToAdd") or [], body.get("recordIdsToRemove") or [])
 
     def clear_members(self, ctx: Ctx) -> Response:
         crm_list = self._changeable(ctx)
         if crm_list.members:
-            ctx.crm.change_members(
-                crm_list.list_id, [], list(crm_list.members), ctx.crm.clock_ms(ctx.world.cutoff_ms)
-            )
+            ctx.crm.change_members(crm_list.list_id, [], list(crm_list.members), ctx.crm.clock_ms(ctx.world.cutoff_ms))
         return Response(status_code=204)
 
     def list_members(self, ctx: Ctx) -> dict[str, Any]:

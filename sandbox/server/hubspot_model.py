@@ -441,9 +441,7 @@ def _builtin(object_type: ObjectType) -> list[dict[str, Any]]:
     return [*_common(g), *created, *props]
 
 
-def _inferred(
-    name: str, column: Column, group: str, created_at: str, values: np.ndarray | None
-) -> dict[str, Any]:
+def _inferred(name: str, column: Column, group: str, created_at: str, values: np.ndarray | None) -> dict[str, Any]:
     """A custom property for a world column the sandbox has no explicit definition of."""
     label = name.replace("_", " ").capitalize()
     if column.kind in ("int", "float"):
@@ -452,9 +450,7 @@ def _inferred(
         return _prop(name, label, "datetime", "date", group, hubspot_defined=False, created_at=created_at)
     if column.kind == "date":
         return _prop(name, label, "date", "date", group, hubspot_defined=False, created_at=created_at)
-    if column.kind == "bool" or (
-        values is not None and set(values.tolist()) <= {"true", "false"} and len(values)
-    ):
+    if column.kind == "bool" or (values is not None and set(values.tolist()) <= {"true", "false"} and len(values)):
         return _prop(
             name,
             label,
@@ -535,9 +531,7 @@ def base_schema(world: World, object_type: ObjectType) -> dict[str, dict[str, An
             continue
         values = None
         if column.kind == "str":
-            values = (
-                np.unique(column.values[column.valid].astype(str)) if column.valid.any() else np.array([])
-            )
+            values = np.unique(column.values[column.valid].astype(str)) if column.valid.any() else np.array([])
         defs[column_name] = _inferred(column_name, column, group, created_at, values)
     if "industry" in defs and "industry" in table:
         col = table.col("industry")
@@ -625,9 +619,7 @@ def normalise_value(definition: dict[str, Any], raw: Any) -> str | None:
         if bad and allowed:
             if name == "hubspot_owner_id":
                 raise InvalidValue("INVALID_OWNER_ID", f"No owner with ID '{text}' exists.")
-            raise InvalidValue(
-                "INVALID_OPTION", f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]"
-            )
+            raise InvalidValue("INVALID_OPTION", f"{bad[0]} was not one of the allowed options: [{', '.join(allowed)}]")
         return text
     return text
 
@@ -702,12 +694,8 @@ class ObjectSet:
             extra_ids = np.array([o.object_id for o in created], dtype=np.int64)
             self.ids = np.concatenate([base.ids, extra_ids])
             self.rows = np.concatenate([base.rows, np.full(len(created), -1)])
-            self.created_ms = np.concatenate([base.created_ms, [o.created_ms for o in created]]).astype(
-                np.int64
-            )
-            self.modified_ms = np.concatenate([base.modified_ms, [o.updated_ms for o in created]]).astype(
-                np.int64
-            )
+            self.created_ms = np.concatenate([base.created_ms, [o.created_ms for o in created]]).astype(np.int64)
+            self.modified_ms = np.concatenate([base.modified_ms, [o.updated_ms for o in created]]).astype(np.int64)
             self.archived = np.concatenate([base.archived, [o.archived for o in created]]).astype(bool)
             order = np.argsort(self.ids, kind="stable")
             self.ids, self.rows = self.ids[order], self.rows[order]
@@ -797,9 +785,7 @@ class ObjectSet:
         else:
             kind = {"number": "float", "datetime": "ts", "date": "date"}.get(prop_type or "", "str")
             fill = {"float": 0.0, "ts": MS_NULL, "date": 0}.get(kind)
-            values = np.full(
-                n, fill, dtype={"float": np.float64, "ts": np.int64, "date": np.int64}.get(kind, object)
-            )
+            values = np.full(n, fill, dtype={"float": np.float64, "ts": np.int64, "date": np.int64}.get(kind, object))
             col = Column(kind, values, np.zeros(n, dtype=bool))
         written = [(oid, props[prop]) for oid, props in self.overlay.items() if prop in props]
         if written:
@@ -865,9 +851,7 @@ class ObjectSet:
         modified = self.modified_ms[positions].tolist()
         archived = self.archived[positions].tolist()
         out = []
-        for i, p, c, m, a in zip(
-            self.ids[positions].tolist(), props, created, modified, archived, strict=True
-        ):
+        for i, p, c, m, a in zip(self.ids[positions].tolist(), props, created, modified, archived, strict=True):
             obj = {
                 "id": str(i),
                 "properties": p,

@@ -71,9 +71,7 @@ def run_search(model: HubSpotModel, objects: ObjectSet, body: dict[str, Any], ca
         for group in groups:
             filters = (group or {}).get("filters") or []
             if len(filters) > MAX_FILTERS_PER_GROUP:
-                raise SearchError(
-                    f"Too many filters in a group: {len(filters)} (at most {MAX_FILTERS_PER_GROUP})"
-                )
+                raise SearchError(f"Too many filters in a group: {len(filters)} (at most {MAX_FILTERS_PER_GROUP})")
             all_filters = np.ones(len(objects), dtype=bool)
             for flt in filters:
                 all_filters &= filter_mask(model, objects, flt)
@@ -178,9 +176,7 @@ def _comparable(objects: ObjectSet, prop: str, col: Column) -> np.ndarray:
     key = f"{prop}\x00lower"
     cached = objects._columns.get(key)
     if cached is None:
-        lowered = np.array(
-            [v.lower() if isinstance(v, str) else "" for v in col.values.tolist()], dtype=object
-        )
+        lowered = np.array([v.lower() if isinstance(v, str) else "" for v in col.values.tolist()], dtype=object)
         cached = objects._columns[key] = Column("str", lowered, col.valid)
     return cached.values
 
@@ -202,9 +198,7 @@ def _token_mask(col: Column, token: str) -> np.ndarray:
     )
 
 
-def _association_mask(
-    model: HubSpotModel, objects: ObjectSet, target: str, op: str, flt: dict[str, Any]
-) -> np.ndarray:
+def _association_mask(model: HubSpotModel, objects: ObjectSet, target: str, op: str, flt: dict[str, Any]) -> np.ndarray:
     """`associations.company EQ 123`: objects associated with the given record(s)."""
     to_type = resolve_type(target)
     if to_type is None:

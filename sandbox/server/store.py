@@ -62,9 +62,7 @@ def _column(array: pa.ChunkedArray) -> Column:
         return Column("float", array.fill_null(0.0).to_numpy().astype(np.float64), valid)
     strings = array.cast(pa.string()).combine_chunks()
     encoded = pc.dictionary_encode(strings)
-    if len(encoded.dictionary) * 2 < len(
-        strings
-    ):  # repetitive (statuses, types, ids of parents): share strings
+    if len(encoded.dictionary) * 2 < len(strings):  # repetitive (statuses, types, ids of parents): share strings
         dictionary = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
         indices = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
         return Column("str", dictionary[indices], valid)
@@ -124,9 +122,7 @@ class Table:
         """value -> row for a unique column."""
         if column not in self._index:
             c = self.columns[column]
-            self._index[column] = {
-                v: i for i, (v, ok) in enumerate(zip(c.values.tolist(), c.valid, strict=True)) if ok
-            }
+            self._index[column] = {v: i for i, (v, ok) in enumerate(zip(c.values.tolist(), c.valid, strict=True)) if ok}
         return self._index[column]
 
     def group(self, column: str) -> GroupIndex:
@@ -158,9 +154,7 @@ class World:
 
     def table(self, name: str) -> Table:
         if name not in self.tables:
-            raise KeyError(
-                f"the sandbox world has no table {name!r} (regenerate it with `csops sandbox generate`)"
-            )
+            raise KeyError(f"the sandbox world has no table {name!r} (regenerate it with `csops sandbox generate`)")
         return self.tables[name]
 
     def derive(self, key: str, builder: Callable[[World], T]) -> T:

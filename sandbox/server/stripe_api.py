@@ -40,8 +40,7 @@ LIST_PARAMS = {
         "test_clock",
         "automatic_tax",
     },
-    "invoices": COMMON
-    | {"status", "customer", "customer_account", "subscription", "collection_method", "due_date"},
+    "invoices": COMMON | {"status", "customer", "customer_account", "subscription", "collection_method", "due_date"},
     "events": COMMON | {"type", "types", "delivery_success"},
     "subscription_items": {"limit", "starting_after", "ending_before", "expand", "subscription"},
     "lines": {"limit", "starting_after", "ending_before", "expand"},
@@ -140,8 +139,7 @@ class StripeApi(Vendor):
     def rate_limited(self, request: Request, faults: VendorFaults, policy: str) -> ApiError:
         return StripeError(
             429,
-            "Request rate limit exceeded. Learn more about rate limits here "
-            "https://stripe.com/docs/rate-limits.",
+            "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
             code="rate_limit",
             headers={"Stripe-Should-Retry": "true"},
         )
@@ -187,9 +185,7 @@ class StripeApi(Vendor):
         for key, _ in query.pairs:
             base = key.split("[", 1)[0]
             if base not in allowed:
-                raise StripeError(
-                    400, f"Received unknown parameter: {key}", code="parameter_unknown", param=key
-                )
+                raise StripeError(400, f"Received unknown parameter: {key}", code="parameter_unknown", param=key)
 
     @staticmethod
     def limit(query: Query) -> int:
@@ -204,9 +200,7 @@ class StripeApi(Vendor):
         return value
 
     @staticmethod
-    def range_mask(
-        query: Query, name: str, values: np.ndarray, valid: np.ndarray | None = None
-    ) -> np.ndarray:
+    def range_mask(query: Query, name: str, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         """`created=<int>` or `created[gt|gte|lt|lte]=<int>` as a mask over `values`."""
         mask = np.ones(len(values), dtype=bool) if valid is None else valid.copy()
         for key, raw in query.pairs:
@@ -214,9 +208,7 @@ class StripeApi(Vendor):
                 continue
             op = "eq" if key == name else key[len(name) + 1 : -1]
             if op not in ("eq", "gt", "gte", "lt", "lte") or (op != "eq" and not key.endswith("]")):
-                raise StripeError(
-                    400, f"Received unknown parameter: {key}", code="parameter_unknown", param=key
-                )
+                raise StripeError(400, f"Received unknown parameter: {key}", code="parameter_unknown", param=key)
             value = parse_int(raw)
             if value is None:
                 raise invalid_integer(key, raw)
@@ -274,9 +266,7 @@ class StripeApi(Vendor):
             if len(parts) > len(path):
                 holder[path[-1]] = self.expand(data, holder[path[-1]], parts[len(path) :], full)
             return obj
-        if parts[0] in obj and isinstance(
-            obj[parts[0]], dict | list
-        ):  # walk into nested lists (items.data...)
+        if parts[0] in obj and isinstance(obj[parts[0]], dict | list):  # walk into nested lists (items.data...)
             obj[parts[0]] = self.expand(data, obj[parts[0]], parts[1:], full)
             return obj
         raise StripeError(400, f"This property cannot be expanded ({full}).", param="expand")
@@ -289,9 +279,7 @@ class StripeApi(Vendor):
             return data.render(target, value) or value
         return value
 
-    def finish(
-        self, ctx: Ctx, data: StripeData, obj: dict[str, Any], expansions: list[list[str]]
-    ) -> dict[str, Any]:
+    def finish(self, ctx: Ctx, data: StripeData, obj: dict[str, Any], expansions: list[list[str]]) -> dict[str, Any]:
         for parts in expansions:
             obj = self.expand(data, obj, parts, ".".join(parts))
         self._corrupt(ctx.faults, obj)
@@ -361,9 +349,7 @@ class StripeApi(Vendor):
             "subscription_items": "subscription_item",
         }[plural]
         ordered = listing.order[mask[listing.order]]
-        rows, has_more = self.window(
-            q, ordered, listing.rank, lambda object_id: data.row(table, object_id), kind
-        )
+        rows, has_more = self.window(q, ordered, listing.rank, lambda object_id: data.row(table, object_id), kind)
         render = getattr(data, kind)
         items = []
         for row in rows:
@@ -495,8 +481,7 @@ class StripeApi(Vendor):
             if status not in INVOICE_STATUSES:
                 raise StripeError(
                     400,
-                    f"Invalid status: must be one of {', '.join(INVOICE_STATUSES[:-1])}, or "
-                    f"{INVOICE_STATUSES[-1]}",
+                    f"Invalid status: must be one of {', '.join(INVOICE_STATUSES[:-1])}, or {INVOICE_STATUSES[-1]}",
                     param="status",
                 )
             mask &= self._eq(v, "status", status)
@@ -512,9 +497,7 @@ class StripeApi(Vendor):
     def _filter_events(self, q: Query, data: StripeData) -> np.ndarray:
         e = data.events
         created = e.col("created").values
-        mask = (created >= data.cutoff - EVENT_RETENTION_SECONDS) & (
-            created < data.cutoff
-        )  # 30 days retained
+        mask = (created >= data.cutoff - EVENT_RETENTION_SECONDS) & (created < data.cutoff)  # 30 days retained
         single, many = q.get("type"), q.bracket_list("types")
         if single and many:
             raise StripeError(400, "You cannot specify both type and types.", param="types")

@@ -39,9 +39,7 @@ class Listing:
     @classmethod
     def of(cls, table: Table) -> Listing:
         ids = table.col("id").values
-        _, id_rank = (
-            np.unique(ids.astype(str), return_inverse=True) if len(ids) else (None, np.array([], int))
-        )
+        _, id_rank = np.unique(ids.astype(str), return_inverse=True) if len(ids) else (None, np.array([], int))
         created = table.col("created").values if "created" in table else np.zeros(table.n, dtype=np.int64)
         order = np.lexsort((-id_rank.astype(np.int64), -created.astype(np.int64)))
         rank = np.empty(table.n, dtype=np.int64)
@@ -84,9 +82,7 @@ class StripeData:
         self.items_by_sub: GroupIndex = self.items.group("subscription")
         self.lines_by_invoice: GroupIndex = self.lines.group("invoice")
         customer_ids = self.invoices.col("customer").values
-        keys, counts = (
-            np.unique(customer_ids.astype(str), return_counts=True) if len(customer_ids) else ([], [])
-        )
+        keys, counts = np.unique(customer_ids.astype(str), return_counts=True) if len(customer_ids) else ([], [])
         self.invoice_counts = dict(zip(list(keys), [int(c) for c in counts], strict=True))
         coupon_ids = self.discounts.col("coupon").values
         keys, counts = np.unique(coupon_ids.astype(str), return_counts=True) if len(coupon_ids) else ([], [])
@@ -514,12 +510,8 @@ class StripeData:
             "ending_balance": 0 if finalized else None,
             "footer": None,
             "from_invoice": None,
-            "hosted_invoice_url": f"https://invoice.stripe.com/i/acct_sandbox/{invoice_id}"
-            if finalized
-            else None,
-            "invoice_pdf": f"https://pay.stripe.com/invoice/acct_sandbox/{invoice_id}/pdf"
-            if finalized
-            else None,
+            "hosted_invoice_url": f"https://invoice.stripe.com/i/acct_sandbox/{invoice_id}" if finalized else None,
+            "invoice_pdf": f"https://pay.stripe.com/invoice/acct_sandbox/{invoice_id}/pdf" if finalized else None,
             "issuer": {"type": "self"},
             "last_finalization_error": None,
             "latest_revision": None,
@@ -611,9 +603,7 @@ class StripeData:
         if object_type != "subscription":
             return previous
         previous = dict(previous)
-        item_changes = {
-            k: previous.pop(k) for k in ("current_period_start", "current_period_end") if k in previous
-        }
+        item_changes = {k: previous.pop(k) for k in ("current_period_start", "current_period_end") if k in previous}
         items = previous.pop("items", None)
         if isinstance(items, dict):
             if "quantity" in items:

@@ -120,9 +120,7 @@ class Vendor:
     def unauthorized(self, request: Request) -> ApiError:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def rate_limited(
-        self, request: Request, faults: VendorFaults, policy: str
-    ) -> ApiError:  # pragma: no cover
+    def rate_limited(self, request: Request, faults: VendorFaults, policy: str) -> ApiError:  # pragma: no cover
         raise NotImplementedError
 
     def server_error(self, status: int, retry_after: int | None) -> ApiError:  # pragma: no cover - abstract
@@ -189,9 +187,7 @@ class Vendor:
         except ApiError as err:
             headers = {**self.headers(request, faults, err.status), **err.headers}
             return json_response(err.body(), err.status, headers)
-        except (
-            Exception
-        ):  # a sandbox bug: answer like the vendor's 500, and log it for whoever runs the sandbox
+        except Exception:  # a sandbox bug: answer like the vendor's 500, and log it for whoever runs the sandbox
             log.exception("sandbox %s endpoint failed: %s %s", self.name, request.method, request.url)
             err = self.server_error(500, None)
             return json_response(err.body(), 500, {**self.headers(request, faults, 500), **err.headers})

@@ -204,7 +204,7 @@ def test_a_wrong_key_fails_fast_naming_the_source_and_the_variable_and_keeps_wha
     run_source("stripe", warehouse)
     loaded = count(warehouse, "raw_stripe.invoices")
     monkeypatch.setenv("SOURCES__STRIPE__API_KEY", "sk_test_wrong")
-    with pytest.raises(SourceAuthError, match="stripe.*SOURCES__STRIPE__API_KEY"):
+    with pytest.raises(SourceAuthError, match=r"stripe.*SOURCES__STRIPE__API_KEY"):
         run_source("stripe", warehouse)
     assert count(warehouse, "raw_stripe.invoices") == loaded
 

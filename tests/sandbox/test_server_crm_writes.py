@@ -28,10 +28,7 @@ STATUS = {
 
 
 def companies(api, n: int) -> list[str]:
-    return [
-        c["id"]
-        for c in api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": n}).json()["results"]
-    ]
+    return [c["id"] for c in api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": n}).json()["results"]]
 
 
 def test_custom_properties_are_created_once(own_api):
@@ -61,9 +58,7 @@ def test_unknown_property_is_rejected_and_nothing_is_written(own_api):
     body = response.json()
     assert body["category"] == "VALIDATION_ERROR" and "PROPERTY_DOESNT_EXIST" in body["message"]
     assert "cs_not_a_property" in body["message"]
-    first = own_api.hubspot(
-        "GET", f"/crm/v3/objects/companies/{ids[0]}", params={"properties": "cs_health_score"}
-    )
+    first = own_api.hubspot("GET", f"/crm/v3/objects/companies/{ids[0]}", params={"properties": "cs_health_score"})
     assert first.json()["properties"]["cs_health_score"] is None  # the valid row was not applied either
     single = own_api.hubspot(
         "PATCH", f"/crm/v3/objects/companies/{ids[0]}", json={"properties": {"cs_not_a_property": "1"}}
@@ -79,18 +74,14 @@ def test_invalid_values_are_rejected_like_hubspot(own_api):
         ({"numberofemployees": "many"}, "INVALID_FLOAT"),
         ({"hs_lastmodifieddate": "2026-01-01"}, "READ_ONLY_VALUE"),
     ):
-        response = own_api.hubspot(
-            "PATCH", f"/crm/v3/objects/companies/{company}", json={"properties": props}
-        )
+        response = own_api.hubspot("PATCH", f"/crm/v3/objects/companies/{company}", json={"properties": props})
         assert response.status_code == 400 and code in response.json()["message"], props
 
 
 def test_batch_update_applies_good_rows_and_reports_missing_ids(own_api):
     own_api.hubspot("POST", "/crm/v3/properties/companies", json=HEALTH)
     ids = companies(own_api, 3)
-    before = own_api.hubspot("GET", f"/crm/v3/objects/companies/{ids[0]}").json()["properties"][
-        "hs_lastmodifieddate"
-    ]
+    before = own_api.hubspot("GET", f"/crm/v3/objects/companies/{ids[0]}").json()["properties"]["hs_lastmodifieddate"]
     inputs = [
         {"id": ids[0], "properties": {"cs_health_score": "42"}},
         {"id": ids[1], "properties": {"cs_health_score": "77.5"}},
@@ -107,29 +98,21 @@ def test_batch_update_applies_good_rows_and_reports_missing_ids(own_api):
         ids[0]: "42",
         ids[1]: "77.5",
     }
-    read = own_api.hubspot(
-        "GET", f"/crm/v3/objects/companies/{ids[0]}", params={"properties": "cs_health_score"}
-    )
+    read = own_api.hubspot("GET", f"/crm/v3/objects/companies/{ids[0]}", params={"properties": "cs_health_score"})
     props = read.json()["properties"]
     assert props["cs_health_score"] == "42" and props["hs_lastmodifieddate"] > before
     assert read.json()["updatedAt"] == props["hs_lastmodifieddate"]
     found, total = own_api.search_all(
         "companies",
         {
-            "filterGroups": [
-                {"filters": [{"propertyName": "cs_health_score", "operator": "LT", "value": "50"}]}
-            ],
+            "filterGroups": [{"filters": [{"propertyName": "cs_health_score", "operator": "LT", "value": "50"}]}],
             "properties": ["cs_health_score"],
         },
     )
     assert total == 1 and found[0]["id"] == ids[0]
     since, _ = own_api.search_all(
         "companies",
-        {
-            "filterGroups": [
-                {"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": before}]}
-            ]
-        },
+        {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": before}]}]},
     )
     assert {ids[0], ids[1]} <= {c["id"] for c in since}
 
@@ -146,9 +129,7 @@ def test_batch_limits(own_api):
 
 def test_tasks_need_hs_timestamp_and_associate_to_companies(own_api, table):
     company = table("hubspot_companies").slice(0, 1).to_pylist()[0]
-    missing = own_api.hubspot(
-        "POST", "/crm/v3/objects/tasks", json={"properties": {"hs_task_subject": "Call"}}
-    )
+    missing = own_api.hubspot("POST", "/crm/v3/objects/tasks", json={"properties": {"hs_task_subject": "Call"}})
     assert missing.status_code == 400 and "hs_timestamp" in missing.json()["message"]
     task = {
         "properties": {
@@ -182,19 +163,14 @@ def test_tasks_need_hs_timestamp_and_associate_to_companies(own_api, table):
     }
     assert own_api.hubspot("POST", "/crm/v3/objects/tasks", json=wrong_type).status_code == 400
     bad_owner = {"properties": {**task["properties"], "hubspot_owner_id": "1"}}
-    assert (
-        "INVALID_OWNER_ID"
-        in own_api.hubspot("POST", "/crm/v3/objects/tasks", json=bad_owner).json()["message"]
-    )
+    assert "INVALID_OWNER_ID" in own_api.hubspot("POST", "/crm/v3/objects/tasks", json=bad_owner).json()["message"]
 
     links = own_api.hubspot(
         "POST", "/crm/v4/associations/companies/tasks/batch/read", json={"inputs": [{"id": company["id"]}]}
     ).json()
     assert [str(t["toObjectId"]) for t in links["results"][0]["to"]] == [task_id]
     assert links["results"][0]["to"][0]["associationTypes"][0]["typeId"] == 191
-    read = own_api.hubspot(
-        "GET", f"/crm/v3/objects/tasks/{task_id}", params={"associations": "companies"}
-    ).json()
+    read = own_api.hubspot("GET", f"/crm/v3/objects/tasks/{task_id}", params={"associations": "companies"}).json()
     assert read["associations"]["companies"]["results"] == [{"id": company["id"], "type": "task_to_company"}]
     open_tasks, _ = own_api.search_all(
         "tasks",
@@ -251,9 +227,9 @@ def test_task_batches(own_api, table):
         "/crm/v3/objects/tasks/batch/update",
         json={"inputs": [{"id": i, "properties": {"hs_task_priority": "LOW"}} for i in ids]},
     )
-    assert updated.status_code == 200 and {
-        t["properties"]["hs_task_priority"] for t in updated.json()["results"]
-    } == {"LOW"}
+    assert updated.status_code == 200 and {t["properties"]["hs_task_priority"] for t in updated.json()["results"]} == {
+        "LOW"
+    }
     listed = own_api.hubspot(
         "GET", "/crm/v3/objects/tasks", params={"limit": 100, "properties": "hs_task_subject"}
     ).json()
@@ -269,9 +245,7 @@ def test_list_memberships_add_remove_and_page(own_api):
     assert created.status_code == 200
     the_list = created.json()["list"]
     list_id = the_list["listId"]
-    assert (
-        the_list["processingType"] == "MANUAL" and the_list["objectTypeId"] == "0-2" and the_list["size"] == 0
-    )
+    assert the_list["processingType"] == "MANUAL" and the_list["objectTypeId"] == "0-2" and the_list["size"] == 0
     by_name = own_api.hubspot("GET", "/crm/v3/lists/object-type-id/0-2/name/at-risk accounts (nightly)")
     assert by_name.status_code == 200 and by_name.json()["list"]["listId"] == list_id
     dup = own_api.hubspot(
@@ -317,9 +291,7 @@ def test_writes_survive_a_restart(own_world, serve):
     with serve(own_world) as api:
         api.hubspot("POST", "/crm/v3/properties/companies", json=HEALTH)
         company = companies(api, 1)[0]
-        api.hubspot(
-            "PATCH", f"/crm/v3/objects/companies/{company}", json={"properties": {"cs_health_score": "12"}}
-        )
+        api.hubspot("PATCH", f"/crm/v3/objects/companies/{company}", json={"properties": {"cs_health_score": "12"}})
         list_id = api.hubspot(
             "POST",
             "/crm/v3/lists",
@@ -332,30 +304,19 @@ def test_writes_survive_a_restart(own_world, serve):
             json={"properties": {"hs_timestamp": "2026-11-09T00:00:00Z", "hs_task_subject": "Persist me"}},
         ).json()["id"]
     with serve(own_world) as api:
-        read = api.hubspot(
-            "GET", f"/crm/v3/objects/companies/{company}", params={"properties": "cs_health_score"}
-        )
+        read = api.hubspot("GET", f"/crm/v3/objects/companies/{company}", params={"properties": "cs_health_score"})
         assert read.json()["properties"]["cs_health_score"] == "12"
+        assert api.hubspot("GET", f"/crm/v3/lists/{list_id}/memberships").json()["results"][0]["recordId"] == company
+        assert "hs_task_subject" not in api.hubspot("GET", f"/crm/v3/objects/tasks/{task}").json()["properties"]
         assert (
-            api.hubspot("GET", f"/crm/v3/lists/{list_id}/memberships").json()["results"][0]["recordId"]
-            == company
-        )
-        assert (
-            "hs_task_subject" not in api.hubspot("GET", f"/crm/v3/objects/tasks/{task}").json()["properties"]
-        )
-        assert (
-            api.hubspot(
-                "GET", f"/crm/v3/objects/tasks/{task}", params={"properties": "hs_task_subject"}
-            ).json()["properties"]["hs_task_subject"]
+            api.hubspot("GET", f"/crm/v3/objects/tasks/{task}", params={"properties": "hs_task_subject"}).json()[
+                "properties"
+            ]["hs_task_subject"]
             == "Persist me"
         )
         found, _ = api.search_all(
             "companies",
-            {
-                "filterGroups": [
-                    {"filters": [{"propertyName": "cs_health_score", "operator": "EQ", "value": "12"}]}
-                ]
-            },
+            {"filterGroups": [{"filters": [{"propertyName": "cs_health_score", "operator": "EQ", "value": "12"}]}]},
         )
         assert [c["id"] for c in found] == [company]
 
@@ -365,13 +326,9 @@ def test_world_reloads_after_advance_and_keeps_writes(own_world, serve):
         url = api.base
         api.hubspot("POST", "/crm/v3/properties/companies", json=HEALTH)
         company = companies(api, 1)[0]
-        api.hubspot(
-            "PATCH", f"/crm/v3/objects/companies/{company}", json={"properties": {"cs_health_score": "33"}}
-        )
+        api.hubspot("PATCH", f"/crm/v3/objects/companies/{company}", json={"properties": {"cs_health_score": "33"}})
         before = api.http.get(f"{url}/_admin/health").json()
-        tickets_before = api.hubspot("POST", "/crm/v3/objects/tickets/search", json={"limit": 1}).json()[
-            "total"
-        ]
+        tickets_before = api.hubspot("POST", "/crm/v3/objects/tickets/search", json={"limit": 1}).json()["total"]
         done = subprocess.run(
             [sys.executable, "-m", "csops", "sandbox", "advance", "--dir", str(own_world), "--days", "7"],
             capture_output=True,
@@ -381,13 +338,8 @@ def test_world_reloads_after_advance_and_keeps_writes(own_world, serve):
         assert done.returncode == 0, done.stderr
         after = api.http.get(f"{url}/_admin/health").json()
         assert after["today"] == "2026-11-08" and after["reloads"] == before["reloads"] + 1
-        assert (
-            api.hubspot("POST", "/crm/v3/objects/tickets/search", json={"limit": 1}).json()["total"]
-            > tickets_before
-        )
-        read = api.hubspot(
-            "GET", f"/crm/v3/objects/companies/{company}", params={"properties": "cs_health_score"}
-        )
+        assert api.hubspot("POST", "/crm/v3/objects/tickets/search", json={"limit": 1}).json()["total"] > tickets_before
+        read = api.hubspot("GET", f"/crm/v3/objects/companies/{company}", params={"properties": "cs_health_score"})
         assert read.json()["properties"]["cs_health_score"] == "33"
     assert json.loads((own_world / "manifest.json").read_text())["today"] == "2026-11-08"
 

@@ -26,10 +26,7 @@ def test_stripe_429_for_the_next_n_requests(api, manifest):
     api.faults("stripe:rate_limit:2")
     first = api.stripe("/v1/customers")
     assert first.status_code == 429
-    assert (
-        first.json()["error"]["code"] == "rate_limit"
-        and first.json()["error"]["type"] == "invalid_request_error"
-    )
+    assert first.json()["error"]["code"] == "rate_limit" and first.json()["error"]["type"] == "invalid_request_error"
     assert first.headers["Stripe-Should-Retry"] == "true" and first.headers["Request-Id"].startswith("req_")
     assert statuses(lambda: api.stripe("/v1/customers"), 2) == [429, 200]
     api.faults("stripe:rate_limit:1")  # the official SDK retries what Stripe says it should
@@ -104,9 +101,7 @@ def test_typeform_two_requests_per_second_by_default(api):
 def test_server_error_bursts(api):
     api.faults("hubspot:server_error:2:503:7", "stripe:server_error:3:mixed", "typeform:server_error:1")
     first = api.hubspot("GET", COMPANIES)
-    assert (
-        first.status_code == 503 and first.headers["Retry-After"] == "7" and first.json()["status"] == "error"
-    )
+    assert first.status_code == 503 and first.headers["Retry-After"] == "7" and first.json()["status"] == "error"
     assert statuses(lambda: api.hubspot("GET", COMPANIES), 2) == [503, 200]
     stripe_codes = statuses(lambda: api.stripe("/v1/coupons"), 4)
     assert stripe_codes == [500, 502, 503, 200]
@@ -128,9 +123,7 @@ def test_latency(api):
 
 
 def test_malformed_rows_every_object_with_a_named_field(api):
-    api.faults(
-        "hubspot:malformed:1:numberofemployees", "stripe:malformed:1:quantity", "typeform:malformed:1:score"
-    )
+    api.faults("hubspot:malformed:1:numberofemployees", "stripe:malformed:1:quantity", "typeform:malformed:1:score")
     companies = api.hubspot("GET", COMPANIES, params={"limit": 20, "properties": "numberofemployees"}).json()
     assert {c["properties"]["numberofemployees"] for c in companies["results"]} == {"about 120"}
     subs = api.stripe("/v1/subscriptions", params={"limit": 20}).json()["data"]
@@ -154,9 +147,7 @@ def test_malformed_rows_are_a_deterministic_fraction(api):
     ]
     assert 10 <= len(bad) <= 50 and any("id" not in c for c in bad)
     invoices = api.stripe("/v1/invoices", params={"limit": 100}).json()["data"]
-    odd = [
-        i for i in invoices if "id" not in i or isinstance(i["amount_due"], str) or i["currency"].isupper()
-    ]
+    odd = [i for i in invoices if "id" not in i or isinstance(i["amount_due"], str) or i["currency"].isupper()]
     assert 10 <= len(odd) <= 50
 
 

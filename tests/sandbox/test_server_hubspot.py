@@ -86,9 +86,7 @@ def test_properties_param_accepts_repeated_and_comma_forms(api):
         "/crm/v3/objects/companies",
         params=[("limit", 2), ("properties", "name"), ("properties", "domain")],
     ).json()
-    comma = api.hubspot(
-        "GET", "/crm/v3/objects/companies", params={"limit": 2, "properties": "name,domain"}
-    ).json()
+    comma = api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": 2, "properties": "name,domain"}).json()
     assert [r["properties"] for r in repeated["results"]] == [r["properties"] for r in comma["results"]]
     assert {"name", "domain"} <= set(comma["results"][0]["properties"])
 
@@ -96,21 +94,15 @@ def test_properties_param_accepts_repeated_and_comma_forms(api):
 def test_paging_next_has_after_and_link_and_disappears_at_the_end(api):
     first = api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": 100}).json()
     nxt = first["paging"]["next"]
-    assert (
-        nxt["link"].endswith(f"after={nxt['after']}") and "/hubspot/crm/v3/objects/companies" in nxt["link"]
-    )
-    last = api.hubspot(
-        "GET", "/crm/v3/objects/companies", params={"limit": 100, "after": "99999999999"}
-    ).json()
+    assert nxt["link"].endswith(f"after={nxt['after']}") and "/hubspot/crm/v3/objects/companies" in nxt["link"]
+    last = api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": 100, "after": "99999999999"}).json()
     assert last == {"results": []}
     assert api.hubspot("GET", "/crm/v3/objects/companies", params={"limit": 101}).status_code == 400
 
 
 def test_associations_param_lists_primary_and_unlabeled(api, table):
     contact = table("hubspot_contacts").slice(0, 1).to_pylist()[0]
-    obj = api.hubspot(
-        "GET", f"/crm/v3/objects/contacts/{contact['id']}", params={"associations": "companies"}
-    ).json()
+    obj = api.hubspot("GET", f"/crm/v3/objects/contacts/{contact['id']}", params={"associations": "companies"}).json()
     links = obj["associations"]["companies"]["results"]
     assert {(a["id"], a["type"]) for a in links} == {
         (contact["company_id"], "contact_to_company"),
@@ -130,10 +122,7 @@ def test_get_by_id_property_and_404(api, table):
     assert missing.status_code == 404
     assert missing.json()["status"] == "error" and missing.json()["category"] == "OBJECT_NOT_FOUND"
     unknown = api.hubspot("GET", "/crm/v3/objects/widgets")
-    assert (
-        unknown.status_code == 400
-        and "Unable to infer object type from: widgets" in unknown.json()["message"]
-    )
+    assert unknown.status_code == 400 and "Unable to infer object type from: widgets" in unknown.json()["message"]
 
 
 def test_owners_with_teams(api, table):
@@ -152,9 +141,7 @@ def test_sdk_search_pages_a_modified_date_window(client, table):
     start, end = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
     modified = tickets["hs_lastmodifieddate"]
     expected = set(
-        tickets.filter(pc.and_(pc.greater_equal(modified, start), pc.less(modified, end)))
-        .column("id")
-        .to_pylist()
+        tickets.filter(pc.and_(pc.greater_equal(modified, start), pc.less(modified, end))).column("id").to_pylist()
     )
     filters = [
         {
@@ -210,11 +197,7 @@ def test_contacts_search_uses_lastmodifieddate(api, table):
     bad = api.hubspot(
         "POST",
         "/crm/v3/objects/contacts/search",
-        json={
-            "filterGroups": [
-                {"filters": [{"propertyName": "hs_nonexistent", "operator": "EQ", "value": "1"}]}
-            ]
-        },
+        json={"filterGroups": [{"filters": [{"propertyName": "hs_nonexistent", "operator": "EQ", "value": "1"}]}]},
     )
     assert bad.status_code == 400 and bad.json()["category"] == "VALIDATION_ERROR"
 
@@ -235,9 +218,7 @@ def test_search_operators_on_an_enumeration(api, table, operator, filt, predicat
     _, total = api.search_all(
         "tickets",
         {
-            "filterGroups": [
-                {"filters": [{"propertyName": "hs_ticket_priority", "operator": operator, **filt}]}
-            ],
+            "filterGroups": [{"filters": [{"propertyName": "hs_ticket_priority", "operator": operator, **filt}]}],
             "limit": 200,
         },
     )
@@ -265,17 +246,12 @@ def test_search_between_or_groups_and_numbers(api, table):
             "limit": 200,
         },
     )
-    assert total == sum(
-        1 for c in companies if 100 <= c["numberofemployees"] <= 999 or c["cs_segment"] == "enterprise"
-    )
+    assert total == sum(1 for c in companies if 100 <= c["numberofemployees"] <= 999 or c["cs_segment"] == "enterprise")
 
 
 def test_search_caps_paging_at_ten_thousand_by_default(api):
     body = {"limit": 100}
-    assert (
-        api.hubspot("POST", "/crm/v3/objects/tickets/search", json={**body, "after": "9999"}).status_code
-        == 200
-    )
+    assert api.hubspot("POST", "/crm/v3/objects/tickets/search", json={**body, "after": "9999"}).status_code == 200
     capped = api.hubspot("POST", "/crm/v3/objects/tickets/search", json={**body, "after": "10000"})
     assert capped.status_code == 400
     assert capped.json()["category"] == "VALIDATION_ERROR" and capped.json()["status"] == "error"
@@ -304,9 +280,7 @@ def test_paging_a_search_past_the_cap_fails_like_hubspot(api, table):
 def test_v4_association_batch_read(api, table):
     contacts = table("hubspot_contacts").slice(0, 20).to_pylist()
     inputs = [{"id": c["id"]} for c in contacts] + [{"id": "1"}]
-    response = api.hubspot(
-        "POST", "/crm/v4/associations/contacts/companies/batch/read", json={"inputs": inputs}
-    )
+    response = api.hubspot("POST", "/crm/v4/associations/contacts/companies/batch/read", json={"inputs": inputs})
     assert response.status_code == 207
     body = response.json()
     assert body["status"] == "COMPLETE" and body["numErrors"] == 1

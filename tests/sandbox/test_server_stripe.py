@@ -87,9 +87,7 @@ def test_created_filters(client, table):
     assert len(listed) == expected and all(i.created >= pivot for i in listed)
     lt = list(client.v1.invoices.list({"limit": 100, "created": {"lt": pivot}}).auto_paging_iter())
     assert len(lt) + len(listed) == len(created)
-    exact = list(
-        client.v1.invoices.list({"limit": 100, "created": int(created[0].as_py())}).auto_paging_iter()
-    )
+    exact = list(client.v1.invoices.list({"limit": 100, "created": int(created[0].as_py())}).auto_paging_iter())
     assert exact and all(i.created == created[0].as_py() for i in exact)
 
 
@@ -153,9 +151,7 @@ def test_subscription_shape_and_expansions(api, table):
     assert sub["customer"]["object"] == "customer" and sub["customer"]["metadata"]["account_id"]
     assert sub["discounts"] and sub["discounts"][0]["object"] == "discount"
     assert isinstance(sub["discounts"][0]["source"]["coupon"], str)
-    deep = api.stripe(
-        f"/v1/subscriptions/{with_discount['id']}", params={"expand[]": "discounts.source.coupon"}
-    ).json()
+    deep = api.stripe(f"/v1/subscriptions/{with_discount['id']}", params={"expand[]": "discounts.source.coupon"}).json()
     assert deep["discounts"][0]["source"]["coupon"]["object"] == "coupon"
     bad = api.stripe("/v1/subscriptions", params={"expand[]": "data.nothing"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "expand"
@@ -163,9 +159,7 @@ def test_subscription_shape_and_expansions(api, table):
 
 def test_cursor_paging_both_ways(api):
     first = api.stripe("/v1/customers", params={"limit": 5}).json()
-    second = api.stripe(
-        "/v1/customers", params={"limit": 5, "starting_after": first["data"][-1]["id"]}
-    ).json()
+    second = api.stripe("/v1/customers", params={"limit": 5, "starting_after": first["data"][-1]["id"]}).json()
     back = api.stripe("/v1/customers", params={"limit": 5, "ending_before": second["data"][0]["id"]}).json()
     assert [c["id"] for c in back["data"]] == [c["id"] for c in first["data"]]
     assert back["has_more"] is False and first["has_more"] is True
@@ -196,9 +190,7 @@ def test_single_objects_and_404(api, table):
     served = api.stripe(f"/v1/customers/{customer['id']}")
     assert served.status_code == 200 and served.headers["Request-Id"].startswith("req_")
     body = served.json()
-    assert (
-        body["metadata"]["account_id"] == customer["account_id"] and body["currency"] == customer["currency"]
-    )
+    assert body["metadata"]["account_id"] == customer["account_id"] and body["currency"] == customer["currency"]
     assert body["currency"] == body["currency"].lower()
     missing = api.stripe("/v1/invoices/in_nope")
     assert missing.status_code == 404
@@ -215,16 +207,12 @@ def test_amounts_are_integer_minor_units(api):
     invoice = api.stripe("/v1/invoices", params={"limit": 1, "status": "paid"}).json()["data"][0]
     for key in ("amount_due", "amount_paid", "amount_remaining", "subtotal", "total", "total_excluding_tax"):
         assert isinstance(invoice[key], int)
-    assert invoice["total"] == invoice["total_excluding_tax"] + sum(
-        t["amount"] for t in invoice["total_taxes"]
-    )
+    assert invoice["total"] == invoice["total_excluding_tax"] + sum(t["amount"] for t in invoice["total_taxes"])
 
 
 def test_auth_failures_get_stripes_401(api, manifest):
     url = f"{api.base}/stripe/v1/customers"
-    assert (
-        api.http.get(url, auth=(manifest["tokens"]["stripe"], "")).status_code == 200
-    )  # basic auth, key as user
+    assert api.http.get(url, auth=(manifest["tokens"]["stripe"], "")).status_code == 200  # basic auth, key as user
     for kwargs in (
         {},
         {"headers": {"Authorization": "Bearer sk_test_not_the_key_1234"}},

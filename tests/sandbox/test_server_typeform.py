@@ -103,8 +103,7 @@ def test_after_traversal_is_in_processing_order(api, table):
         after = tokens[-1]
     assert len(tokens) == len(set(tokens)) == table("typeform_responses").num_rows
     stamps = [
-        api.typeform(path, params={"included_response_ids": t}).json()["items"][0]["submitted_at"]
-        for t in tokens[:5]
+        api.typeform(path, params={"included_response_ids": t}).json()["items"][0]["submitted_at"] for t in tokens[:5]
     ]
     assert stamps == sorted(stamps)
 
@@ -114,9 +113,7 @@ def test_since_and_until_bound_submitted_at(api, table):
     responses = table("typeform_responses")
     low, high = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC)
     expected = pc.sum(
-        pc.and_(
-            pc.greater_equal(responses["submitted_at"], low), pc.less_equal(responses["submitted_at"], high)
-        )
+        pc.and_(pc.greater_equal(responses["submitted_at"], low), pc.less_equal(responses["submitted_at"], high))
     ).as_py()
     iso = api.typeform(path, params={"since": "2025-06-01T00:00:00Z", "until": "2025-12-31T00:00:00Z"}).json()
     unix = api.typeform(path, params={"since": int(low.timestamp()), "until": int(high.timestamp())}).json()
