@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.errors import SourceConfigError, SourceError
@@ -39,35 +39,63 @@ def pipelines_dir(warehouse: Path) -> Path:
     return Path(os.environ.get("CSOPS_DLT_PIPELINES_DIR") or warehouse.parent / "dlt_pipelines")
 
 
+def target() -> str:
+    """The warehouse engine dlt loads and dbt builds on: duckdb (default) or postgres (CSOPS_TARGET)."""
+    value = os.environ.get("CSOPS_TARGET", "duckdb").lower()
+    if value not in ("duckdb", "postgres"):
+        raise SourceConfigError(f"CSOPS_TARGET must be duckdb or postgres, not {value!r}")
+    return value
+
+
+def destination(warehouse: Path) -> Any:
+    if target() == "postgres":
+        env = os.environ
+        credentials = (
+            f"postgresql://{env.get('CSOPS_PG_USER', 'postgres')}:{env.get('CSOPS_PG_PASSWORD', '')}"
+            f"@{env.get('CSOPS_PG_HOST', '127.0.0.1')}:{env.get('CSOPS_PG_PORT', '5432')}"
+            f"/{env.get('CSOPS_PG_DATABASE', 'test')}"
+        )
+        return dlt.destinations.postgres(credentials=credentials)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.destinations.duckdb(str(warehouse))
+
+
 def make_pipeline(name: str, warehouse: Path | None = None) -> dlt.Pipeline:
     warehouse = warehouse or warehouse_path()
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=f"csops_{name}",
-        destination=dlt.destinations.duckdb(str(warehouse)),
+        destination=destination(warehouse),
         dataset_name=DATASETS[name],
         pipelines_dir=str(pipelines_dir(warehouse)),
     )
 
 
+def query_dataset(name: str, warehouse: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple] | None:
+    """Rows of `sql` run in source `name`'s dataset ({table} names are qualified), on whichever warehouse engine;
+    None when the dataset or table does not exist yet."""
+    pipeline = make_pipeline(name, warehouse)
+    try:
+        with pipeline.sql_client() as client:
+            if not client.has_dataset():
+                return None
+            tables = {t: client.make_qualified_table_name(t) for t in ("companies", "customers", QUARANTINE_TABLE)}
+            with client.execute_query(sql.format(**tables), *params) as cursor:
+                return [tuple(row) for row in cursor.fetchall()]
+    except DatabaseUndefinedRelation:
+        return None
+
+
 def known_accounts(warehouse: Path) -> list[str] | None:
     """Account ids the CRM or billing know (to quarantine events of unknown accounts); None before any load."""
-    if not warehouse.exists():
-        return None
-    queries = [
-        "select account_id from raw_hubspot.companies where account_id is not null",
-        "select metadata__account_id from raw_stripe.customers where metadata__account_id is not null",
+    found = [
+        query_dataset("hubspot", warehouse, "select account_id from {companies} where account_id is not null"),
+        query_dataset(
+            "stripe", warehouse, "select metadata__account_id from {customers} where metadata__account_id is not null"
+        ),
     ]
-    accounts: set[str] = set()
-    found = False
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        for query in queries:
-            try:
-                accounts.update(row[0] for row in con.execute(query).fetchall())
-                found = True
-            except duckdb.CatalogException:
-                continue
-    return sorted(accounts) if found else None
+    if all(rows is None for rows in found):
+        return None
+    return sorted({row[0] for rows in found if rows for row in rows})
 
 
 def make_source(name: str, warehouse: Path | None = None) -> Any:
@@ -101,16 +129,18 @@ class SourceReport:
         return sum(n for table, n in self.rows.items() if table != QUARANTINE_TABLE)
 
 
-def quarantine_count(warehouse: Path, dataset: str, load_id: str | None) -> int:
-    if load_id is None:
-        return 0
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        try:
-            return con.execute(
-                f"select count(*) from {dataset}.{QUARANTINE_TABLE} where _dlt_load_id = ?", [load_id]
-            ).fetchone()[0]
-        except duckdb.CatalogException:
-            return 0
+def quarantined_rows(name: str, warehouse: Path, load_ids: Sequence[str]) -> dict[str, int]:
+    """Rows each resource of source `name` quarantined in these loads (a bad row never silently disappears)."""
+    if not load_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(load_ids))
+    rows = query_dataset(
+        name,
+        warehouse,
+        f"select resource, count(*) from {{quarantine}} where _dlt_load_id in ({marks}) group by 1",
+        list(load_ids),
+    )
+    return {resource: int(n) for resource, n in rows or []}
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -139,7 +169,7 @@ def run_source(name: str, warehouse: Path | None = None) -> SourceReport:
     normalize = pipeline.last_trace.last_normalize_info
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
     report = SourceReport(name, DATASETS[name], load_id, rows)
-    report.quarantined = quarantine_count(warehouse, DATASETS[name], load_id)
+    report.quarantined = sum(quarantined_rows(name, warehouse, info.loads_ids).values())
     report.seconds = time.monotonic() - started
     return report
 

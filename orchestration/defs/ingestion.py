@@ -4,14 +4,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy, MaterializeResult
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion.hubspot import hubspot_source
-from ingestion.pipeline import DATASETS, make_pipeline, make_source
-from ingestion.quarantine import QUARANTINE_TABLE
+from ingestion.pipeline import DATASETS, make_pipeline, make_source, quarantined_rows
 from ingestion.stripe import stripe_source
 from ingestion.surveys import surveys_source
 from ingestion.usage import usage_source
@@ -51,23 +49,6 @@ class CsopsDltTranslator(DagsterDltTranslator):
         )
 
 
-def quarantined_rows(warehouse: str, dataset: str, load_ids: list[str]) -> dict[str, int]:
-    """Rows each resource quarantined in this run's loads (a failed row never silently disappears)."""
-    if not load_ids:
-        return {}
-    marks = ", ".join("?" for _ in load_ids)
-    try:
-        with duckdb.connect(warehouse, read_only=True) as con:
-            rows = con.execute(
-                f"select resource, count(*) from {dataset}.{QUARANTINE_TABLE} "
-                f"where _dlt_load_id in ({marks}) group by 1",
-                load_ids,
-            ).fetchall()
-    except duckdb.CatalogException:
-        return {}
-    return dict(rows)
-
-
 def build_source_assets(name: str) -> Any:
     translator = CsopsDltTranslator()
 
@@ -90,7 +71,7 @@ def build_source_assets(name: str) -> Any:
             )
         )
         load_info = pipeline.last_trace.last_load_info if pipeline.last_trace else None
-        quarantine = quarantined_rows(str(warehouse), DATASETS[name], list(load_info.loads_ids) if load_info else [])
+        quarantine = quarantined_rows(name, warehouse, list(load_info.loads_ids) if load_info else [])
         for result in results:
             resource = result.asset_key.path[-1]
             yield MaterializeResult(

@@ -80,16 +80,10 @@ final as (
         lines.amount_minor,
         coalesce(recurring_discounts.discount_minor, 0) as recurring_discount_minor,
         -- Six decimals: exact for every real amount, and free of binary-float noise in comparisons.
-        round(
-            {{ minor_units_to_amount('lines.amount_minor - coalesce(recurring_discounts.discount_minor, 0)',
-                                     'lines.currency') }}
-            / prices.interval_months, 6
-        ) as mrr_local,
-        round(
-            {{ minor_units_to_amount('lines.amount_minor - coalesce(recurring_discounts.discount_minor, 0)',
-                                     'lines.currency') }}
-            / prices.interval_months * subscriptions.fx_rate_to_usd, 6
-        ) as mrr_usd
+        {%- set net_amount = minor_units_to_amount(
+            'lines.amount_minor - coalesce(recurring_discounts.discount_minor, 0)', 'lines.currency') %}
+        {{ round_to(net_amount ~ ' / prices.interval_months', 6) }} as mrr_local,
+        {{ round_to(net_amount ~ ' / prices.interval_months * subscriptions.fx_rate_to_usd', 6) }} as mrr_usd
 
     from lines
     inner join invoices

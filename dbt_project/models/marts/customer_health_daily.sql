@@ -81,8 +81,9 @@ with_change as (
 
     select
         overall.*,
-        round(overall.health_score_raw, 1) as health_score,
-        round(overall.health_score_raw, 1) - round(thirty_days_ago.health_score_raw, 1) as health_change_30d
+        {{ round_to('overall.health_score_raw', 1) }} as health_score,
+        {{ round_to('overall.health_score_raw', 1) }} - {{ round_to('thirty_days_ago.health_score_raw', 1) }}
+            as health_change_30d
 
     from overall
     left join overall as thirty_days_ago
@@ -147,12 +148,12 @@ final as (
         with_change.segment,
         cast(with_change.seats as integer) as seats,
         with_change.mrr_usd,
-        round(with_change.usage_score, 1) as usage_score,
-        round(with_change.adoption_score, 1) as adoption_score,
-        round(with_change.sentiment_score, 1) as sentiment_score,
-        round(with_change.support_score, 1) as support_score,
-        round(with_change.relationship_score, 1) as relationship_score,
-        round(with_change.billing_score, 1) as billing_score,
+        {{ round_to('with_change.usage_score', 1) }} as usage_score,
+        {{ round_to('with_change.adoption_score', 1) }} as adoption_score,
+        {{ round_to('with_change.sentiment_score', 1) }} as sentiment_score,
+        {{ round_to('with_change.support_score', 1) }} as support_score,
+        {{ round_to('with_change.relationship_score', 1) }} as relationship_score,
+        {{ round_to('with_change.billing_score', 1) }} as billing_score,
         with_change.health_score,
         case
             when with_change.health_score >= with_change.status_green_min then 'green'

@@ -32,7 +32,7 @@ dense as (
         first_months.account_id,
         months.month_start,
         months.is_month_complete,
-        round(coalesce(account_months.mrr_usd, 0), 6) as ending_mrr_usd,
+        {{ round_to('coalesce(account_months.mrr_usd, 0)', 6) }} as ending_mrr_usd,
         cast(coalesce(account_months.seats, 0) as bigint) as ending_seats
 
     from first_months
