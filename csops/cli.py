@@ -31,10 +31,16 @@ def _progress(name: str, done: int, total: int) -> None:
 @sandbox.command("generate")
 @click.option("--scale", default="tiny", show_default=True, help="tiny | small | medium | large")
 @click.option("--seed", default=42, show_default=True, type=int)
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="The simulation's today (default: the real date, UTC).")
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The simulation's today (default: the real date, UTC).",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
-@click.option("--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
+@click.option(
+    "--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True
+)
 @click.option("--accounts", type=int, default=None, help="Override the scale's account count.")
 @click.option("--events", type=int, default=None, help="Override the scale's approximate event count.")
 def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -> None:
@@ -47,12 +53,16 @@ def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -
     started = datetime.now(UTC)
     manifest = generate(out, seed, spec, day, events_format, progress=_progress)
     seconds = (datetime.now(UTC) - started).total_seconds()
-    click.echo(f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, ~{manifest.events:,} events, "
-               f"{manifest.start_date} .. {manifest.today}) in {seconds:.1f}s")
+    click.echo(
+        f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, ~{manifest.events:,} events, "
+        f"{manifest.start_date} .. {manifest.today}) in {seconds:.1f}s"
+    )
 
 
 @sandbox.command("advance")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
+)
 @click.option("--days", type=int, required=True, help="How many days happen.")
 def sandbox_advance(directory: Path, days: int) -> None:
     """Move the simulation's today forward: new events, subscription changes, tickets, surveys."""
@@ -63,10 +73,16 @@ def sandbox_advance(directory: Path, days: int) -> None:
 
 
 @sandbox.command("serve")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
+)
 @click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port (printed).")
-@click.option("--fault", "faults", multiple=True,
-              help="Fault to inject, e.g. 'stripe:rate_limit:0.2', 'hubspot:server_error:5' (see sandbox/README.md).")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    help="Fault to inject, e.g. 'stripe:rate_limit:0.2', 'hubspot:server_error:5' (see sandbox/README.md).",
+)
 def sandbox_serve(directory: Path, port: int, faults: tuple[str, ...]) -> None:
     """Serve the sandbox on 127.0.0.1 under /hubspot, /stripe and /typeform until interrupted."""
     from sandbox.server.app import serve
