@@ -72,6 +72,30 @@ def sandbox_advance(directory: Path, days: int) -> None:
     click.echo(f"sandbox today is now {manifest.today}")
 
 
+@sandbox.command("inject")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option("--fault", "kind", default=None,
+              help="malformed_events | renamed_column | bad_survey_rows | duplicate_events (sandbox/README.md).")
+@click.option("--revert", is_flag=True, help="Undo every injected file fault instead.")
+def sandbox_inject(directory: Path, kind: str | None, revert: bool) -> None:
+    """Corrupt the sandbox's event or survey files like a bad drop would; recorded in truth/injected_faults.json."""
+    from sandbox.generator.faults import FaultError, inject
+    from sandbox.generator.faults import revert as revert_faults
+
+    if revert == (kind is not None):
+        raise click.UsageError("give either --fault KIND or --revert")
+    if revert:
+        kinds = revert_faults(directory)
+        click.echo(f"reverted: {', '.join(kinds) or 'nothing was injected'}")
+        return
+    try:
+        record = inject(directory, kind)
+    except (FaultError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"injected {kind} into {record['file']} (expect {record['expected_quarantined']} quarantined rows; "
+               "details in truth/injected_faults.json)")
+
+
 @sandbox.command("serve")
 @click.option(
     "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
