@@ -87,6 +87,22 @@ LAUNCH_COHORT_SHARE = 0.22
 LAUNCH_COHORT_DAYS = 45
 GROWTH_OFFSET_DAYS = 120
 
+# Churn: a monthly hazard from latent health, multiplied while the champion is gone and after a ticket storm (so
+# those signals carry information of their own, beyond what usage shows), plus surprise churn no signal predicts
+# (budget cuts, acquisitions). Usage fades before most churns, over weeks.
+HAZARD_BASE, HAZARD_SCALE, HAZARD_POWER = 0.001, 0.9, 5
+CHAMPION_GONE_HAZARD = 2.5
+STORM_HAZARD, STORM_HAZARD_DAYS = 2.0, 90
+SURPRISE_CHURN_MONTHLY = 0.002
+DECAY_SHARE_STRONG, DECAY_SHARE_WEAK = 0.9, 0.7  # share of churns preceded by fading usage (health < 0.5, other)
+DECAY_DAYS = (45, 110)
+IMMEDIATE_CANCEL_SHARE = 0.2  # of monthly cancellations: effective at once instead of at period end
+PAYMENT_FAILURE = (0.04, 0.08)  # P(first charge fails) = a + b * (1 - health)
+PAYMENT_RECOVERY = (0.7, 0.25)  # P(recovered by a retry) = a + b * health
+DUNNING_DAYS = 28  # retries until the invoice is marked uncollectible and the subscription cancelled
+USAGE_INTENSITY_SIGMA = 0.7  # log-sd of team-to-team usage intensity at the same health
+SENTIMENT_SIGMA = 0.15  # sd of the per-account sentiment offset (see Account.outlook_at)
+
 # Monthly shocks to the latent health.
 CHAMPION_LEAVES_MONTHLY = 0.014
 CHAMPION_REPLACED_SHARE = 0.6
@@ -154,6 +170,8 @@ class Account:
     decay_windows: list[tuple[datetime, datetime]] = field(default_factory=list)  # usage fades before churn
     feature_adoption_days: list[int] = field(default_factory=list)  # days after signup, per feature index
     onboarding_stalled: bool = False  # never reaches every onboarding milestone
+    usage_intensity: float = 1.0  # how heavily this team uses the product at a given health (team culture)
+    sentiment: float = 0.0  # how the customer feels beyond what usage shows (price, support, roadmap)
     contacts: int = 3
 
     @property
@@ -162,6 +180,17 @@ class Account:
 
     def health_at(self, moment: datetime, window: Window) -> float:
         return self.health[min(len(self.health) - 1, max(0, window.month_index(moment)))]
+
+    def outlook_at(self, moment: datetime, window: Window) -> float:
+        """Health as the customer experiences it (health plus sentiment): drives churn, NPS and tickets, while
+        usage follows health alone, so each signal carries information of its own."""
+        return min(0.98, max(0.02, self.health_at(moment, window) + self.sentiment))
+
+    def champion_gone(self, moment: datetime) -> bool:
+        return any(left <= moment and (replaced is None or moment < replaced) for left, replaced in self.champion_left)
+
+    def storm_within(self, moment: datetime, days: int) -> bool:
+        return any(moment - timedelta(days=days) <= storm < moment for storm in self.storms)
 
 
 @dataclass(frozen=True)
@@ -226,8 +255,8 @@ def _seats(rng: random.Random, segment: str) -> int:
 
 
 def churn_hazard(health: float) -> float:
-    """Monthly churn probability from latent health: low at good health, steep below 0.4."""
-    return 0.003 + 0.32 * (1.0 - health) ** 3
+    """Monthly churn probability from latent health: low at good health, steep below 0.5."""
+    return HAZARD_BASE + HAZARD_SCALE * (1.0 - health) ** HAZARD_POWER
 
 
 def _stream(seed: int, num: int, kind: str) -> random.Random:
@@ -312,6 +341,8 @@ def simulate_account(num: int, seed: int, window: Window, arrivals: Arrivals) ->
         owner_index=profile_rng.randint(0, 10**6),
         health=[],
         contacts=profile_rng.randint(*profile["contacts"]),
+        usage_intensity=min(2.5, max(0.3, profile_rng.lognormvariate(0, USAGE_INTENSITY_SIGMA))),
+        sentiment=min(0.3, max(-0.3, profile_rng.gauss(0, SENTIMENT_SIGMA))),
     )
     first_month = window.month_index(signup)
     simulate_health(
@@ -414,20 +445,18 @@ def _simulate_subscription(
             period.voided_twin = True
         sub.periods.append(period)
         h = h_at(period_start)
-        # Payment: most charges succeed; failures grow as health falls, and some never recover.
-        if rng.random() < 0.012 + 0.05 * (1 - h):
+        # Payment: most charges succeed; failures grow as health falls; smart retries recover most within the
+        # dunning window, the rest are marked uncollectible and the subscription is cancelled.
+        if rng.random() < PAYMENT_FAILURE[0] + PAYMENT_FAILURE[1] * (1 - h):
             period.failed_at = period_start + timedelta(minutes=rng.randint(65, 150))
-            if rng.random() < 0.55 + 0.3 * h:
-                period.paid_at = period.failed_at + timedelta(
-                    days=rng.randint(2, 20), hours=rng.randint(0, 12)
-                )
+            dunning = min(timedelta(days=DUNNING_DAYS), (period_end - period_start) - timedelta(days=2))
+            if rng.random() < PAYMENT_RECOVERY[0] + PAYMENT_RECOVERY[1] * h:
+                delay = timedelta(days=rng.randint(1, dunning.days - 1), hours=rng.randint(0, 12))
+                period.paid_at = period.failed_at + delay
                 period.attempts = rng.randint(2, 4)
             else:
                 period.attempts = 4
-                # Dunning ends before the next period would start: the subscription is cancelled unpaid.
-                cancel_at = period_start + min(
-                    timedelta(days=25), (period_end - period_start) - timedelta(days=2)
-                )
+                cancel_at = period_start + dunning
                 period.uncollectible_at = cancel_at
                 sub.ended_at, sub.end_reason = cancel_at, "payment_failed"
                 sub.cancel_requested_at = cancel_at
@@ -438,13 +467,17 @@ def _simulate_subscription(
         # Churn: decided some weeks before the period ends, at the health of that moment.
         decide_at = period_end - timedelta(days=rng.randint(5, 25) if months == 1 else rng.randint(20, 75))
         decide_at = max(decide_at, period_start + timedelta(hours=1))
-        h_decide = h_at(decide_at)
-        p_churn = 1 - (1 - churn_hazard(h_decide)) ** months
-        p_churn += 0.002 * months  # budget cuts, acquisitions: churn no signal predicts
+        h_decide = account.outlook_at(decide_at, window)
+        hazard = churn_hazard(h_decide)
+        if account.champion_gone(decide_at):
+            hazard *= CHAMPION_GONE_HAZARD
+        if account.storm_within(decide_at, STORM_HAZARD_DAYS):
+            hazard *= STORM_HAZARD
+        p_churn = 1 - (1 - min(hazard, 0.9)) ** months + SURPRISE_CHURN_MONTHLY * months
         if rng.random() < p_churn:
             sub.cancel_requested_at = decide_at
             sub.end_reason = "cancellation_requested"
-            if months == 1 and h_decide < 0.3 and rng.random() < 0.25:
+            if months == 1 and rng.random() < IMMEDIATE_CANCEL_SHARE:
                 sub.ended_at = decide_at  # cancelled immediately, no refund
             else:
                 sub.cancel_at_period_end = True
@@ -460,8 +493,8 @@ def _simulate_subscription(
             seats = max(1, min(seats - 1, round(seats * rng.uniform(0.55, 0.9))))
         if h_next > 0.72 and rng.random() < 0.025 * scale:
             plan = _next_plan(plan, +1)
-        elif h_next < 0.38 and rng.random() < 0.04 * scale:
-            plan = _next_plan(plan, -1)
+        elif plan != PLANS[0] and rng.random() < (0.15 if h_next < 0.55 else 0.01) * scale:
+            plan = _next_plan(plan, -1)  # struggling, or a budget cut
         period_index += 1
         period_start = period_end
     return sub
@@ -469,5 +502,5 @@ def _simulate_subscription(
 
 def _add_decay(rng: random.Random, account: Account, ended_at: datetime, strong: bool) -> None:
     """Usage fades over the weeks before most churns (not all: some churn is a surprise)."""
-    if rng.random() < (0.85 if strong else 0.55):
-        account.decay_windows.append((ended_at - timedelta(days=rng.randint(35, 80)), ended_at))
+    if rng.random() < (DECAY_SHARE_STRONG if strong else DECAY_SHARE_WEAK):
+        account.decay_windows.append((ended_at - timedelta(days=rng.randint(*DECAY_DAYS)), ended_at))

@@ -449,8 +449,8 @@ class CrmRenderer:
         for start, end in active:
             moment = start
             while moment < end:
-                h = account.health_at(moment, self.window)
-                for _ in range(poisson(rng, base * (0.6 + 1.8 * (1 - h)))):
+                h = account.outlook_at(moment, self.window)
+                for _ in range(poisson(rng, base * (0.3 + 4.0 * (1 - h) ** 2))):
                     created_times.append((moment + timedelta(seconds=rng.uniform(0, 30 * 86400)), False))
                 moment += timedelta(days=30)
         for storm in account.storms:

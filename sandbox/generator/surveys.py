@@ -58,9 +58,9 @@ def responses(
                 if first_paid <= wave and (ended_at is None or ended_at > wave):
                     paid_since = first_paid
             for k in range(account.contacts):
-                answered = rng.random() < (0.4 if k == 0 else 0.2)
+                answered = rng.random() < (0.55 if k == 0 else 0.3)
                 submitted = wave + timedelta(seconds=rng.uniform(0, 10 * 86400))
-                h = account.health_at(submitted, window)
+                h = account.outlook_at(submitted, window)
                 score = int(min(10, max(0, round(2 + 9 * h + rng.gauss(0, 1.4)))))
                 comment_roll, channel_roll = rng.random(), rng.random()
                 if score <= 6:

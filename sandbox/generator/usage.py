@@ -83,6 +83,24 @@ class DayEvents:
     used: np.ndarray  # bool, accounts × features
 
 
+FADE_STEP = 0.35  # share of usage gone as soon as a fade before churn starts (the main users moved on)
+FADE_END = 0.15  # share of usage left on the last day
+
+
+def user_weight(seats: np.ndarray) -> np.ndarray:
+    """Events per active user relative to a 10-seat team: members of small teams are power users, big seat
+    counts include many occasional viewers (so small accounts' usage stays observable at any event budget)."""
+    return np.clip((np.maximum(seats, 1) / 10.0) ** -0.5, 0.15, 2.0).astype(np.float32)
+
+
+def fade(days: int) -> np.ndarray:
+    """Usage multiplier over the days of a fade before churn: a step down once the team has given up, then a
+    decline that is quick at first and slow at the end."""
+    progress = np.arange(days, dtype=np.float32) / max(days - 1, 1)
+    start = 1.0 - FADE_STEP
+    return (start - (start - FADE_END) * np.sqrt(progress)).astype(np.float32)
+
+
 class UsageModel:
     """Per day × account inputs of the event simulation (seats, utilisation) and the event-rate calibration.
 
@@ -125,12 +143,12 @@ class UsageModel:
             health = np.asarray(account.health, dtype=np.float32)[
                 np.minimum(month_of_day, len(account.health) - 1)
             ]
-            util = np.clip(0.12 + 0.8 * health, 0.05, 0.95)
+            util = np.clip((0.12 + 0.8 * health) * account.usage_intensity, 0.03, 0.97)
             for begin, end in account.decay_windows:
                 a, b = (begin.date() - start).days, (end.date() - start).days
                 lo, hi = max(0, a), min(days, b)
                 if hi > lo:
-                    util[lo:hi] *= np.linspace(1.0, 0.2, b - a, dtype=np.float32)[lo - a : hi - a]
+                    util[lo:hi] *= fade(b - a)[lo - a : hi - a]
             self.util[:, i] = np.where(self.seats[:, i] > 0, util, 0.0)
         self.weekday = np.array(
             [0.3 if (start + timedelta(days=d)).weekday() >= 5 else 1.0 for d in range(days)],
@@ -139,11 +157,8 @@ class UsageModel:
         reference = sum(1 for a in accounts if (a.signup.date() - start).days < reference_days)
         expected_active = math.fsum(
             float(self.weekday[d])
-            * float(
-                np.dot(
-                    self.seats[d, :reference].astype(np.float64), self.util[d, :reference].astype(np.float64)
-                )
-            )
+            * float(np.dot((self.seats[d, :reference] * user_weight(self.seats[d, :reference])).astype(np.float64),
+                           self.util[d, :reference].astype(np.float64)))
             for d in range(min(days, reference_days))
         )
         self.events_per_active_user = events_target / max(expected_active, 1.0)
@@ -182,7 +197,7 @@ class UsageModel:
         noise = rng.lognormal(0.0, 0.18, size=BLOCK).astype(np.float32)
         p = np.clip(self.util[d, cols] * self.weekday[d] * noise, 0.0, 1.0)
         active = rng.binomial(seats, p)
-        counts = rng.poisson(self.events_per_active_user * active)
+        counts = rng.poisson(self.events_per_active_user * active * user_weight(seats))
         total = int(counts.sum())
         local = np.repeat(np.arange(BLOCK, dtype=np.int32), counts)
         user = (rng.random(total) * active[local]).astype(np.int32)

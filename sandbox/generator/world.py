@@ -13,7 +13,16 @@ import pyarrow.parquet as pq
 
 from sandbox.generator.billing import FxTable, StripeRenderer, catalogue, mrr_truth_rows, stripe_id
 from sandbox.generator.calendar import at_midnight
-from sandbox.generator.company import SEGMENT_WEIGHTS, SEGMENTS, Account, Arrivals, Window, simulate_account
+from sandbox.generator.company import (
+    DECAY_DAYS,
+    DUNNING_DAYS,
+    SEGMENT_WEIGHTS,
+    SEGMENTS,
+    Account,
+    Arrivals,
+    Window,
+    simulate_account,
+)
 from sandbox.generator.crm import (
     COMPANY_ID_BASE,
     CONTACT_ID_BASE,
@@ -322,6 +331,7 @@ def load_fx() -> FxTable:
 # taken up to ~80 days later (usage fades before a churn), and everything decided before the story horizon is the
 # same whatever the horizon (company.py), so the margin only has to cover that look-ahead.
 STORY_MARGIN_DAYS = 150
+assert STORY_MARGIN_DAYS > DECAY_DAYS[1] + DUNNING_DAYS, "the margin must cover the longest look-ahead"
 
 
 def simulate(manifest: Manifest) -> tuple[Window, list[Account]]:
