@@ -54,8 +54,8 @@ def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -
     manifest = generate(out, seed, spec, day, events_format, progress=_progress)
     seconds = (datetime.now(UTC) - started).total_seconds()
     click.echo(
-        f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, ~{manifest.events:,} events, "
-        f"{manifest.start_date} .. {manifest.today}) in {seconds:.1f}s"
+        f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, "
+        f"~{manifest.events:,} events, {manifest.start_date} .. {manifest.today}) in {seconds:.1f}s"
     )
 
 
@@ -73,12 +73,19 @@ def sandbox_advance(directory: Path, days: int) -> None:
 
 
 @sandbox.command("inject")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
-@click.option("--fault", "kind", default=None,
-              help="malformed_events | renamed_column | bad_survey_rows | duplicate_events (sandbox/README.md).")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
+)
+@click.option(
+    "--fault",
+    "kind",
+    default=None,
+    help="malformed_events | renamed_column | bad_survey_rows | duplicate_events (sandbox/README.md).",
+)
 @click.option("--revert", is_flag=True, help="Undo every injected file fault instead.")
 def sandbox_inject(directory: Path, kind: str | None, revert: bool) -> None:
-    """Corrupt the sandbox's event or survey files like a bad drop would; recorded in truth/injected_faults.json."""
+    """Corrupt the sandbox's event or survey files like a bad drop would; recorded in
+    truth/injected_faults.json."""
     from sandbox.generator.faults import FaultError, inject
     from sandbox.generator.faults import revert as revert_faults
 
@@ -92,8 +99,10 @@ def sandbox_inject(directory: Path, kind: str | None, revert: bool) -> None:
         record = inject(directory, kind)
     except (FaultError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"injected {kind} into {record['file']} (expect {record['expected_quarantined']} quarantined rows; "
-               "details in truth/injected_faults.json)")
+    click.echo(
+        f"injected {kind} into {record['file']} (expect {record['expected_quarantined']} quarantined rows; "
+        "details in truth/injected_faults.json)"
+    )
 
 
 @sandbox.command("serve")

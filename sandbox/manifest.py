@@ -37,8 +37,9 @@ SCALES: dict[str, Scale] = {
 }
 
 # The simulated company launched on this day, whatever `today` is: the simulation's clock never depends on the
-# cut-off, so a sandbox generated at T and advanced N days equals one generated at T+N (history never changes).
-# With the default reference history (730 days), `--today 2026-11-01` shows exactly the scale's accounts.
+# cut-off, so a sandbox generated at T and advanced N days equals one generated at T+N (history never
+# changes). With the default reference history (730 days), `--today 2026-11-01` shows exactly the scale's
+# accounts.
 LAUNCH_DATE = date(2024, 11, 1)
 # The simulation is defined up to this day (the latest `today`); `today` needs some history after the launch.
 HORIZON_END = date(2034, 11, 1)
@@ -97,7 +98,8 @@ class Manifest:
         path = directory / MANIFEST_FILE
         if not path.exists():
             raise FileNotFoundError(
-                f"no sandbox at {directory} ({MANIFEST_FILE} missing): run `csops sandbox generate --out {directory}`"
+                f"no sandbox at {directory} ({MANIFEST_FILE} missing): "
+                f"run `csops sandbox generate --out {directory}`"
             )
         data = json.loads(path.read_text())
         for key in ("start_date", "today", "horizon_end"):

@@ -1,7 +1,8 @@
-"""Stripe's view of the simulated company: catalogue, customers, subscriptions, invoices, events — as of a cut-off.
+"""Stripe's view of the simulated company: catalogue, customers, subscriptions, invoices, events — as of a
+cut-off.
 
-Also the MRR ground truth, computed from the simulated subscription state (periods, seats, plans, coupons), not
-from the rendered invoices, with the metric rules of dbt_project/DECISIONLOG.md.
+Also the MRR ground truth, computed from the simulated subscription state (periods, seats, plans, coupons),
+not from the rendered invoices, with the metric rules of dbt_project/DECISIONLOG.md.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import base64
 import bisect
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
@@ -78,7 +80,7 @@ def is_recurring_coupon(key: str) -> bool:
     return coupon_spec(key)[3] in ("forever", "repeating")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Ground truth
 
 
@@ -167,7 +169,7 @@ def mrr_truth_rows(accounts: Iterable[Account], start: date, cutoff: datetime, f
     return rows
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Rendering the Stripe objects as of a cut-off
 
 
@@ -322,7 +324,7 @@ class StripeRenderer:
         )
 
     def render_subscription(self, account: Account, customer: str, sub: Subscription, touched: list) -> bool:
-        seed, currency, cutoff = self.seed, account.currency, self.cutoff
+        seed, currency = self.seed, account.currency
         sub_id = stripe_id("sub", seed, account.num, sub.number)
         item_id = stripe_id("si", seed, account.num, sub.number)
         metered_item = (
@@ -379,6 +381,15 @@ class StripeRenderer:
                 first_paid,
                 discount_id,
             )
+            if period.mid_term_seats is not None and self.visible(period.mid_term_seats[0]):
+                self.event(
+                    period.mid_term_seats[0],
+                    "customer.subscription.updated",
+                    "subscription",
+                    sub_id,
+                    {"items": {"quantity": period.seats}},
+                )
+                changes.append(period.mid_term_seats[0])
             if period.failed_at is not None and self.visible(period.failed_at):
                 self.event(
                     period.failed_at,
@@ -453,7 +464,9 @@ class StripeRenderer:
                 "id": item_id,
                 "subscription": sub_id,
                 "price": price_id(seed, current.plan, sub.interval, currency),
-                "quantity": current.seats,
+                "quantity": current.mid_term_seats[1]
+                if current.mid_term_seats and self.visible(current.mid_term_seats[0])
+                else current.seats,
                 "current_period_start": unix(current.start),
                 "current_period_end": unix(current.end),
                 "created": unix(sub.created),
@@ -476,7 +489,8 @@ class StripeRenderer:
     def render_invoices(
         self, account, customer, sub, sub_id, item_id, metered_item, period, previous, first_paid, discount_id
     ) -> str | None:
-        """The invoice of one period (and the voided first attempt, when there was one). Returns the latest id."""
+        """The invoice of one period (and the voided first attempt, when there was one). Returns the latest
+        id."""
         attempts = [("void", period.start)] if period.voided_twin else []
         attempts.append(("live", period.start + timedelta(hours=2) if period.voided_twin else period.start))
         latest = None
@@ -567,6 +581,8 @@ class StripeRenderer:
                     [],
                 )
             )
+        if previous is not None and previous.mid_term_seats is not None:
+            lines.extend(self._proration_lines(invoice_id, account, sub, sub_id, item_id, previous))
         if period.onboarding_fee:
             lines.append(
                 self._line(
@@ -649,6 +665,40 @@ class StripeRenderer:
         self.tables["stripe_invoice_lines"].extend(lines)
         return invoice_id
 
+    def _proration_lines(
+        self, invoice_id, account: Account, sub: Subscription, sub_id: str, item_id: str, period: Period
+    ) -> list[dict]:
+        """Seats added mid-term, prorated on the next invoice as Stripe's create_prorations does: the unused
+        time of the old quantity credited, the remaining time of the new one charged. MRR excludes both lines
+        (the next period's regular line bills the new quantity in full)."""
+        changed_at, seats = period.mid_term_seats
+        price = price_id(self.seed, period.plan, sub.interval, account.currency)
+        seat_price = unit_amount(period.plan, sub.interval, account.currency)
+        share = (period.end - changed_at) / (period.end - period.start)
+        plan = f"Acme Analytics {period.plan.title()}"
+        return [
+            self._line(
+                invoice_id,
+                f"proration-{key}",
+                account.currency,
+                sign * round(quantity * seat_price * share),
+                f"{words} {quantity} × {plan} after {changed_at:%d %b %Y}",
+                quantity,
+                changed_at,
+                period.end,
+                price,
+                sub_id,
+                item_id,
+                None,
+                [],
+                proration=True,
+            )
+            for key, quantity, sign, words in (
+                ("unused", period.seats, -1, "Unused time on"),
+                ("remaining", seats, 1, "Remaining time on"),
+            )
+        ]
+
     def _line(
         self,
         invoice_id,
@@ -664,6 +714,7 @@ class StripeRenderer:
         item_id,
         invoice_item,
         discounts,
+        proration: bool = False,
     ) -> dict:
         taxable = amount - sum(d["amount"] for d in discounts)
         return {
@@ -681,8 +732,8 @@ class StripeRenderer:
             "subscription": sub_id,
             "subscription_item": item_id,
             "invoice_item": invoice_item,
-            "proration": False,
+            "proration": proration,
             "discount_amounts": json.dumps(discounts),
-            "tax_amount": int(taxable * TAX_RATE[currency] + 0.5),
-            "unit_amount_decimal": str(amount // quantity) if quantity else "0",
+            "tax_amount": math.floor(taxable * TAX_RATE[currency] + 0.5),
+            "unit_amount_decimal": f"{amount / quantity:.12g}" if quantity else "0",
         }

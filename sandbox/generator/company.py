@@ -2,13 +2,13 @@
 
 Time starts at the company's launch (a fixed day), never at `today`: rendering cuts the stories at today, so
 advancing time only reveals what was decided. Each account draws from its own random streams (one per concern:
-profile, health, billing), and every stream is consumed in time order. Simulating further (a later horizon) then
-only appends draws, so everything before a cut-off is identical whatever the horizon: that is what makes a sandbox
-generated at T and advanced N days byte-identical to one generated at T+N.
+profile, health, billing), and every stream is consumed in time order. Simulating further (a later horizon)
+then only appends draws, so everything before a cut-off is identical whatever the horizon: that is what makes
+a sandbox generated at T and advanced N days byte-identical to one generated at T+N.
 
-A latent health (0..1) drifts with shocks (a champion leaves, a ticket storm, slow product-fit erosion). It drives
-what the platform can observe (usage, feature breadth, NPS, tickets, failed payments) and what it must predict
-(churn, contraction, expansion), with noise and surprise churn so the signal is real but not trivial.
+A latent health (0..1) drifts with shocks (a champion leaves, a ticket storm, slow product-fit erosion). It
+drives what the platform can observe (usage, feature breadth, NPS, tickets, failed payments) and what it must
+predict (churn, contraction, expansion), with noise and surprise churn so the signal is real but not trivial.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ COUNTRIES = {"USD": ("US", "US", "US", "CA"), "EUR": ("DE", "FR", "NL", "ES", "I
 PLANS = ("starter", "growth", "enterprise")
 TRIAL_DAYS = 14
 
-# Per segment: P(trial), interval mix, plan mix, seats (median, log-sigma, min, max), CSM book size (accounts per
-# CSM), CSM touches and tickets per month, contacts (min, max).
+# Per segment: P(trial), interval mix, plan mix, seats (median, log-sigma, min, max), CSM book size (accounts
+# per CSM), CSM touches and tickets per month, contacts (min, max).
 SEGMENT_PROFILE = {
     "enterprise": dict(
         trial=0.10,
@@ -76,8 +76,8 @@ COUPONS = (
     ("WINBACK30", 30.0, None, "repeating", 3),
 )
 
-# Product features, by index (usage.py names them). Onboarding milestones, in the order customers usually reach
-# them: Integration Connected, Teammate Invited, Report Created, Dashboard Shared.
+# Product features, by index (usage.py names them). Onboarding milestones, in the order customers usually
+# reach them: Integration Connected, Teammate Invited, Report Created, Dashboard Shared.
 FEATURE_COUNT = 10
 MILESTONE_FEATURES = (2, 3, 1, 6)
 NEVER = 10**6  # adoption day of a feature never adopted
@@ -87,15 +87,19 @@ LAUNCH_COHORT_SHARE = 0.22
 LAUNCH_COHORT_DAYS = 45
 GROWTH_OFFSET_DAYS = 120
 
-# Churn: a monthly hazard from latent health, multiplied while the champion is gone and after a ticket storm (so
-# those signals carry information of their own, beyond what usage shows), plus surprise churn no signal predicts
-# (budget cuts, acquisitions). Usage fades before most churns, over weeks.
+# Churn: a monthly hazard from latent health, multiplied while the champion is gone and after a ticket storm
+# (so those signals carry information of their own, beyond what usage shows), plus surprise churn no signal
+# predicts (budget cuts, acquisitions). Usage fades before most churns, over weeks.
 HAZARD_BASE, HAZARD_SCALE, HAZARD_POWER = 0.001, 0.9, 5
 CHAMPION_GONE_HAZARD = 2.5
 STORM_HAZARD, STORM_HAZARD_DAYS = 2.0, 90
 SURPRISE_CHURN_MONTHLY = 0.002
-DECAY_SHARE_STRONG, DECAY_SHARE_WEAK = 0.9, 0.7  # share of churns preceded by fading usage (health < 0.5, other)
+DECAY_SHARE_STRONG, DECAY_SHARE_WEAK = (
+    0.9,
+    0.7,
+)  # share of churns preceded by fading usage (health < 0.5, other)
 DECAY_DAYS = (45, 110)
+MID_TERM_ADD_SHARE = 0.15  # of quarterly / annual periods of healthy accounts: seats added mid-term
 IMMEDIATE_CANCEL_SHARE = 0.2  # of monthly cancellations: effective at once instead of at period end
 PAYMENT_FAILURE = (0.04, 0.08)  # P(first charge fails) = a + b * (1 - health)
 PAYMENT_RECOVERY = (0.7, 0.25)  # P(recovered by a retry) = a + b * health
@@ -134,6 +138,9 @@ class Period:
     voided_twin: bool = False  # a first invoice was voided and replaced (e.g. wrong billing address)
     onboarding_fee: bool = False  # a one-off line on this invoice
     overage_units: int = 0  # metered usage of the previous period, billed in arrears on this invoice
+    # Seats added during the period (when, new quantity): prorated on the next invoice, billed in full from
+    # the next period (which starts with them).
+    mid_term_seats: tuple[datetime, int] | None = None
 
 
 @dataclass
@@ -187,7 +194,10 @@ class Account:
         return min(0.98, max(0.02, self.health_at(moment, window) + self.sentiment))
 
     def champion_gone(self, moment: datetime) -> bool:
-        return any(left <= moment and (replaced is None or moment < replaced) for left, replaced in self.champion_left)
+        return any(
+            left <= moment and (replaced is None or moment < replaced)
+            for left, replaced in self.champion_left
+        )
 
     def storm_within(self, moment: datetime, days: int) -> bool:
         return any(moment - timedelta(days=days) <= storm < moment for storm in self.storms)
@@ -212,8 +222,8 @@ class Window:
         return add_months(at_midnight(month_start(self.start)), index, 1)
 
 
-# How far beyond the story horizon the latent health is simulated: decisions made in a period that starts before
-# the horizon look at the health up to a year later (annual renewals).
+# How far beyond the story horizon the latent health is simulated: decisions made in a period that starts
+# before the horizon look at the health up to a year later (annual renewals).
 HEALTH_LOOKAHEAD_MONTHS = 14
 
 
@@ -221,9 +231,9 @@ HEALTH_LOOKAHEAD_MONTHS = 14
 class Arrivals:
     """When account number k signs up: `accounts` sign-ups during the first `reference_days` after launch.
 
-    The cumulative sign-up intensity is inverted at k - 1 + u (u uniform per account), so sign-up days increase
-    with k, exactly `accounts` fall within the reference history, and sign-ups keep coming after it at the same
-    growth rate. The count before any cut-off is therefore fixed, whatever horizon is simulated.
+    The cumulative sign-up intensity is inverted at k - 1 + u (u uniform per account), so sign-up days
+    increase with k, exactly `accounts` fall within the reference history, and sign-ups keep coming after it
+    at the same growth rate. The count before any cut-off is therefore fixed, whatever horizon is simulated.
     """
 
     accounts: int
@@ -484,7 +494,12 @@ def _simulate_subscription(
                 sub.ended_at = period_end
             _add_decay(rng, account, sub.ended_at, strong=h_decide < 0.5)
             return sub
-        # Renewal: seats and plan move with health (changes apply from the next period, no proration).
+        # Mid-term: a growing customer on a quarterly or annual plan adds seats before renewal (prorated).
+        if months > 1 and h_at(period_start) > 0.6 and rng.random() < MID_TERM_ADD_SHARE:
+            changed_at = period_start + (period_end - period_start) * rng.uniform(0.2, 0.8)
+            seats += max(1, round(seats * rng.uniform(0.05, 0.3)))
+            period.mid_term_seats = (changed_at.replace(microsecond=0), seats)
+        # Renewal: seats and plan move with health (changes apply from the next period).
         h_next = h_at(period_end)
         scale = math.sqrt(months)
         if h_next > 0.62 and rng.random() < 0.10 * scale:

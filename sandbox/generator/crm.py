@@ -1,7 +1,9 @@
-"""HubSpot's view of the simulated company: CSM owners, companies, contacts (champions), deals, tickets, touches.
+"""HubSpot's view of the simulated company: CSM owners, companies, contacts (champions), deals, tickets,
+touches.
 
-Every object carries the times its properties changed; rendering keeps objects created before the cut-off with the
-property values and `hs_lastmodifieddate` they had then, so advancing time shows updates the way HubSpot would.
+Every object carries the times its properties changed; rendering keeps objects created before the cut-off with
+the property values and `hs_lastmodifieddate` they had then, so advancing time shows updates the way HubSpot
+would.
 """
 
 from __future__ import annotations
@@ -184,8 +186,8 @@ def poisson(rng: random.Random, lam: float) -> int:
 def csm_owners(seed: int, accounts_per_segment: dict[str, int], start: datetime) -> dict[str, list[dict]]:
     """CSMs per segment team, enough for the book-size targets, with unequal books (weights).
 
-    Sized from the scale's nominal accounts, never from the accounts visible at a cut-off: the team is the same
-    whatever today is (books grow as the company grows).
+    Sized from the scale's nominal accounts, never from the accounts visible at a cut-off: the team is the
+    same whatever today is (books grow as the company grows).
     """
     rng = random.Random(f"csops-owners:{seed}")
     owners: dict[str, list[dict]] = {}
@@ -225,7 +227,8 @@ def owner_for(account: Account, owners: dict[str, list[dict]]) -> dict:
 
 
 class CrmRenderer:
-    """Rows of every HubSpot table as of `cutoff`; draws depend only on (seed, account), never on the cut-off."""
+    """Rows of every HubSpot table as of `cutoff`; draws depend only on (seed, account), never on the
+    cut-off."""
 
     def __init__(self, seed: int, window: Window, cutoff: datetime, owners: dict[str, list[dict]]):
         self.seed, self.window, self.cutoff, self.owners = seed, window, cutoff, owners
@@ -247,8 +250,8 @@ class CrmRenderer:
         return random.Random(f"csops-crm:{self.seed}:{num}:{kind}")
 
     def render(self, accounts: Iterable[Account]) -> dict[str, list[dict]]:
-        # One random stream per account and object kind, and every draw made whether or not the object is visible
-        # yet: what a later cut-off reveals never changes what an earlier one showed.
+        # One random stream per account and object kind, and every draw made whether or not the object is
+        # visible yet: what a later cut-off reveals never changes what an earlier one showed.
         for account in accounts:
 
             def rng(kind: str, num: int = account.num) -> random.Random:
@@ -391,8 +394,8 @@ class CrmRenderer:
                 }
             )
 
-        # In time order within each subscription (expansion, then renewal, per period): deal numbers stay stable
-        # when later periods are simulated.
+        # In time order within each subscription (expansion, then renewal, per period): deal numbers stay
+        # stable when later periods are simulated.
         for sub in account.subscriptions:
             paid = [p for p in sub.periods if not p.is_trial]
             created = sub.created - timedelta(days=rng.randint(5, 40))
@@ -440,7 +443,8 @@ class CrmRenderer:
     def tickets(self, rng: random.Random, account: Account, owner: dict, active) -> None:
         """Background tickets (more when health is low) and storms of high-priority ones.
 
-        Three streams (times, storms, details per ticket in time order) so that simulating further only appends.
+        Three streams (times, storms, details per ticket in time order) so that simulating further only
+        appends.
         """
         company_id = str(COMPANY_ID_BASE + account.num)
         storm_rng, detail_rng = self.stream("storms", account.num), self.stream("ticket-details", account.num)
@@ -498,7 +502,8 @@ class CrmRenderer:
             moment = start
             while moment < end:
                 h = account.health_at(moment, self.window)
-                # CSMs touch healthy accounts less often than troubled ones, but a neglected account drifts too.
+                # CSMs touch healthy accounts less often than troubled ones, but a neglected account drifts
+                # too.
                 for _ in range(poisson(rng, base * (1.0 + 0.6 * (h < 0.45)))):
                     when = moment + timedelta(seconds=rng.uniform(0, 30 * 86400))
                     kind = rng.choices(("notes", "calls", "meetings"), weights=(5, 3, 2))[0]

@@ -1,9 +1,10 @@
 """File faults on demand: corrupt a rendered sandbox's files the way real drops go wrong, and say exactly how.
 
-The HTTP faults (rate limits, 5xx, slow responses) belong to the server; these are the file-based sources' faults.
-Each injection is deterministic (same sandbox, same fault: same bytes), keeps a backup of every file it changes,
-and records what it did in `truth/injected_faults.json`, so tests can check quarantine and dedupe counts and
-`revert` can undo it. `advance` never rewrites the files these faults touch (past received days, a separate CSV).
+The HTTP faults (rate limits, 5xx, slow responses) belong to the server; these are the file-based sources'
+faults. Each injection is deterministic (same sandbox, same fault: same bytes), keeps a backup of every file
+it changes, and records what it did in `truth/injected_faults.json`, so tests can check quarantine and dedupe
+counts and `revert` can undo it. `advance` never rewrites the files these faults touch (past received days, a
+separate CSV).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from sandbox.manifest import Manifest
 FAULTS_FILE = "injected_faults.json"
 BACKUP_DIR = "fault_backups"
 UNKNOWN_ACCOUNT = "acc_999999"  # never an account: ids are numbered from 1 and scales stay below 10**6
-# Which received day each event fault hits, counted back from today: one day per kind, so they can be combined.
+# Which received day each event fault hits, counted back from today: one day per kind, so they can be
+# combined.
 DAYS_BEFORE_TODAY = {"malformed_events": 1, "renamed_column": 2, "duplicate_events": 3}
 
 
@@ -86,8 +88,14 @@ def malformed_events(directory: Path, manifest: Manifest) -> dict:
     template = existing.slice(0, 1).to_pylist()[0]
     at = datetime.combine(day, time(12), tzinfo=UTC)
     no_id = {**template, "messageId": None, "timestamp": at, "receivedAt": at + timedelta(seconds=1)}
-    unknown = {**template, "messageId": f"msg-fault-{day.isoformat()}-unknown-account", "groupId": UNKNOWN_ACCOUNT,
-               "userId": "usr_999999_0", "timestamp": at, "receivedAt": at + timedelta(seconds=2)}
+    unknown = {
+        **template,
+        "messageId": f"msg-fault-{day.isoformat()}-unknown-account",
+        "groupId": UNKNOWN_ACCOUNT,
+        "userId": "usr_999999_0",
+        "timestamp": at,
+        "receivedAt": at + timedelta(seconds=2),
+    }
     injected = []
     backup = _backup(directory, path)
     if path.suffix == ".parquet":
@@ -96,8 +104,12 @@ def malformed_events(directory: Path, manifest: Manifest) -> dict:
         first = existing.num_rows
         injected = [
             {"row": first, "problem": "missing_message_id", "messageId": None},
-            {"row": first + 1, "problem": "unknown_account", "messageId": unknown["messageId"],
-             "groupId": UNKNOWN_ACCOUNT},
+            {
+                "row": first + 1,
+                "problem": "unknown_account",
+                "messageId": unknown["messageId"],
+                "groupId": UNKNOWN_ACCOUNT,
+            },
         ]
     else:
         lines = path.read_text().splitlines()
@@ -112,8 +124,12 @@ def malformed_events(directory: Path, manifest: Manifest) -> dict:
         injected = [
             {"line": first, "problem": "unparseable_json", "messageId": None},
             {"line": first + 1, "problem": "missing_message_id", "messageId": None},
-            {"line": first + 2, "problem": "unknown_account", "messageId": unknown["messageId"],
-             "groupId": UNKNOWN_ACCOUNT},
+            {
+                "line": first + 2,
+                "problem": "unknown_account",
+                "messageId": unknown["messageId"],
+                "groupId": UNKNOWN_ACCOUNT,
+            },
         ]
     return {
         "file": str(path.relative_to(directory)),
@@ -128,13 +144,15 @@ def malformed_events(directory: Path, manifest: Manifest) -> dict:
 
 
 def renamed_column(directory: Path, manifest: Manifest) -> dict:
-    """One day's file has `groupId` renamed to `group_id` (an upstream schema change): every row of it lacks the
-    account key a loader requires."""
+    """One day's file has `groupId` renamed to `group_id` (an upstream schema change): every row of it lacks
+    the account key a loader requires."""
     day, path = _day_file(directory, manifest, "renamed_column")
     backup = _backup(directory, path)
     if path.suffix == ".parquet":
         table = pq.read_table(path)
-        table = table.rename_columns(["group_id" if name == "groupId" else name for name in table.column_names])
+        table = table.rename_columns(
+            ["group_id" if name == "groupId" else name for name in table.column_names]
+        )
         DayFileWriter(directory / "events", "parquet").write(table, day)
         rows = table.num_rows
     else:
@@ -174,8 +192,9 @@ def duplicate_events(directory: Path, manifest: Manifest) -> dict:
 
 
 def bad_survey_rows(directory: Path, manifest: Manifest) -> dict:
-    """A manual CSV upload (beside the tool's monthly exports) with three unloadable rows: score 11, a score that
-    is not a number, and no account_id. Kept apart from the monthly files so `advance` never rewrites it."""
+    """A manual CSV upload (beside the tool's monthly exports) with three unloadable rows: score 11, a score
+    that is not a number, and no account_id. Kept apart from the monthly files so `advance` never rewrites
+    it."""
     folder = directory / "surveys_csv"
     exports = sorted(folder.glob("responses_????_??.csv"))
     if not exports:
@@ -184,16 +203,24 @@ def bad_survey_rows(directory: Path, manifest: Manifest) -> dict:
         reader = csv.DictReader(handle)
         columns, template = list(reader.fieldnames or []), next(reader)
     submitted = datetime.combine(manifest.today - timedelta(days=1), time(10), tzinfo=UTC)
-    bad = [("score_out_of_range", {"score": "11"}), ("score_not_numeric", {"score": "ten"}),
-           ("missing_account_id", {"account_id": ""})]
+    bad = [
+        ("score_out_of_range", {"score": "11"}),
+        ("score_not_numeric", {"score": "ten"}),
+        ("missing_account_id", {"account_id": ""}),
+    ]
     path = folder / f"responses_{manifest.today - timedelta(days=1):%Y_%m}_manual_upload.csv"
     injected = []
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         for k, (problem, change) in enumerate(bad, start=1):
-            row = {**template, "response_id": f"ext-fault-{k}", "submitted_at": f"{submitted:%Y-%m-%dT%H:%M:%SZ}",
-                   "comment": "", **change}
+            row = {
+                **template,
+                "response_id": f"ext-fault-{k}",
+                "submitted_at": f"{submitted:%Y-%m-%dT%H:%M:%SZ}",
+                "comment": "",
+                **change,
+            }
             writer.writerow(row)
             injected.append({"line": k + 1, "problem": problem, "response_id": row["response_id"]})
     return {
@@ -241,4 +268,3 @@ def revert(directory: Path) -> list[str]:
     shutil.rmtree(directory / "truth" / BACKUP_DIR, ignore_errors=True)
     _save(directory, {"faults": []})
     return [record["kind"] for record in records["faults"]]
-

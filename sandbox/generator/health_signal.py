@@ -1,10 +1,10 @@
 """Can a health score see churn coming in this sandbox? A prototype to tune the simulation, not product code.
 
-For monthly snapshots of history, every paying account gets the signals the product's dbt health score will use,
-computed as of the snapshot from what the vendors expose (rendered world tables, event files, survey CSVs) — never
-from ground truth, which only gives the label: does the account churn within the next 90 days. It reports the
-ROC AUC of a weighted component score and of each signal alone, so the simulation can keep churn predictable but
-not trivial.
+For monthly snapshots of history, every paying account gets the signals the product's dbt health score will
+use, computed as of the snapshot from what the vendors expose (rendered world tables, event files, survey
+CSVs) — never from ground truth, which only gives the label: does the account churn within the next 90 days.
+It reports the ROC AUC of a weighted component score and of each signal alone, so the simulation can keep
+churn predictable but not trivial.
 
     python -m sandbox.generator.health_signal data/sandbox
 """
@@ -15,7 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sandbox.generator.views import connect
@@ -34,6 +33,7 @@ paying as (  -- accounts with a paid recurring line covering the snapshot, and i
     from snapshots as sn
     join stripe_invoice_lines as l
         on to_timestamp(l.period_start) < sn.as_of and sn.as_of <= to_timestamp(l.period_end) and l.amount > 0
+        and not l.proration
     join stripe_invoices as i on i.id = l.invoice and i.status <> 'void'
     join stripe_prices as p on p.id = l.price and p.recurring_usage_type = 'licensed'
     join stripe_subscriptions as s on s.id = l.subscription
@@ -52,7 +52,8 @@ usage as (
         coalesce(sum(d.users) filter (where d.day >= p.as_of - 28), 0) / 28.0 as users_30,
         coalesce(sum(d.events) filter (where d.day >= p.as_of - 28), 0) as events_30,
         coalesce(sum(d.events) filter (where d.day < p.as_of - 28), 0) as events_prev_30
-    from paying as p left join daily as d on d.account_id = p.account_id and d.day between p.as_of - 56 and p.as_of - 1
+    from paying as p
+    left join daily as d on d.account_id = p.account_id and d.day between p.as_of - 56 and p.as_of - 1
     group by all
 ),
 breadth as (
@@ -76,9 +77,11 @@ support as (
     select p.as_of, p.account_id,
         count(*) filter (where t.createdate < p.as_of and (t.closed_date is null or t.closed_date >= p.as_of))
             as open_tickets,
-        count(*) filter (where t.hs_ticket_priority in ('HIGH', 'URGENT') and t.createdate >= p.as_of - interval 30 day
-                         and t.createdate < p.as_of) as high_tickets_30,
-        count(*) filter (where t.createdate >= p.as_of - interval 90 day and t.createdate < p.as_of) as tickets_90
+        count(*) filter (where t.hs_ticket_priority in ('HIGH', 'URGENT')
+                         and t.createdate >= p.as_of - interval 30 day and t.createdate < p.as_of)
+            as high_tickets_30,
+        count(*) filter (where t.createdate >= p.as_of - interval 90 day and t.createdate < p.as_of)
+            as tickets_90
     from paying as p join companies as c using (account_id)
     left join hubspot_tickets as t on t.company_id = c.company_id
     group by all
@@ -92,7 +95,8 @@ touch as (
 champion as (
     select p.as_of, p.account_id,
         count(*) filter (where k.cs_is_champion = 'true' and k.createdate < p.as_of
-                         and (k.cs_left_company_date is null or k.cs_left_company_date >= p.as_of)) > 0 as has_champion
+                         and (k.cs_left_company_date is null or k.cs_left_company_date >= p.as_of)) > 0
+            as has_champion
     from paying as p join companies as c using (account_id)
     left join hubspot_contacts as k on k.company_id = c.company_id
     group by all
@@ -101,8 +105,8 @@ billing as (
     select p.as_of, p.account_id,
         count(distinct i.id) filter (where i.attempt_count > 1) as failed_payments_90
     from paying as p join stripe_customers as c using (account_id)
-    left join stripe_invoices as i on i.customer = c.id and to_timestamp(i.created) >= p.as_of - interval 90 day
-        and to_timestamp(i.created) < p.as_of
+    left join stripe_invoices as i on i.customer = c.id
+        and to_timestamp(i.created) >= p.as_of - interval 90 day and to_timestamp(i.created) < p.as_of
     group by all
 ),
 line_history as (
@@ -116,7 +120,7 @@ line_history as (
     join stripe_prices as pr on pr.id = l.price and pr.recurring_usage_type = 'licensed'
     join stripe_subscriptions as s on s.id = l.subscription
     join stripe_customers as c on c.id = s.customer
-    where l.amount > 0
+    where l.amount > 0 and not l.proration
     window w as (partition by l.subscription order by l.period_start)
 ),
 downgrades as (
@@ -132,9 +136,9 @@ labels as (  -- ground truth, for the label only
         and ch.on_date >= p.as_of and ch.on_date < p.as_of + $horizon
     group by all
 )
-select p.as_of, p.account_id, co.cs_segment as segment, p.seats, u.users_30, u.events_30, u.events_prev_30, b.features_30, n.nps,
-    s.open_tickets, s.high_tickets_30, s.tickets_90, t.days_since_touch, ch.has_champion, bi.failed_payments_90,
-    coalesce(d.downgrades_90, 0) as downgrades_90, l.churns
+select p.as_of, p.account_id, co.cs_segment as segment, p.seats, u.users_30, u.events_30, u.events_prev_30,
+    b.features_30, n.nps, s.open_tickets, s.high_tickets_30, s.tickets_90, t.days_since_touch,
+    ch.has_champion, bi.failed_payments_90, coalesce(d.downgrades_90, 0) as downgrades_90, l.churns
 from paying as p
 join companies as co using (account_id)
 join usage as u using (as_of, account_id)
@@ -162,27 +166,37 @@ def signals(directory: Path) -> pd.DataFrame:
 
 
 def components(frame: pd.DataFrame) -> pd.DataFrame:
-    """Component scores 0–100 (higher is healthier), as the dbt health score defines them; NaN when no data."""
+    """Component scores 0–100 (higher is healthier), as the dbt health score defines them; NaN when no
+    data."""
     utilisation = frame["users_30"] / frame["seats"].clip(lower=1)
     # Utilisation differs by segment (big seat counts include occasional viewers): benchmark it per segment,
     # as the dbt seeds will (the median account of its segment scores 50).
     benchmark = utilisation.groupby(frame["segment"]).transform("median")
     trend = (frame["events_30"] + 1) / (frame["events_prev_30"] + 1)
     touch = frame["days_since_touch"].astype(float)
-    return pd.DataFrame({
-        "usage": (utilisation / benchmark * 50).clip(0, 100),
-        "usage_trend": (100 * trend - 20).clip(0, 100),
-        "adoption": (frame["features_30"] / 8 * 100).clip(0, 100),
-        "sentiment": frame["nps"].astype(float) * 10,
-        "support": (100 - 12 * frame["open_tickets"] - 12 * frame["high_tickets_30"]).clip(0, 100),
-        "relationship": 0.6 * frame["has_champion"].astype(float) * 100
-        + 0.4 * (100 - touch.fillna(365) / 90 * 100).clip(0, 100),
-        "billing": (100 - 50 * frame["failed_payments_90"] - 40 * frame["downgrades_90"]).clip(0, 100),
-    })
+    return pd.DataFrame(
+        {
+            "usage": (utilisation / benchmark * 50).clip(0, 100),
+            "usage_trend": (100 * trend - 20).clip(0, 100),
+            "adoption": (frame["features_30"] / 8 * 100).clip(0, 100),
+            "sentiment": frame["nps"].astype(float) * 10,
+            "support": (100 - 12 * frame["open_tickets"] - 12 * frame["high_tickets_30"]).clip(0, 100),
+            "relationship": 0.6 * frame["has_champion"].astype(float) * 100
+            + 0.4 * (100 - touch.fillna(365) / 90 * 100).clip(0, 100),
+            "billing": (100 - 50 * frame["failed_payments_90"] - 40 * frame["downgrades_90"]).clip(0, 100),
+        }
+    )
 
 
-WEIGHTS = {"usage": 0.25, "usage_trend": 0.25, "adoption": 0.1, "sentiment": 0.15, "support": 0.1,
-           "relationship": 0.1, "billing": 0.05}
+WEIGHTS = {
+    "usage": 0.25,
+    "usage_trend": 0.25,
+    "adoption": 0.1,
+    "sentiment": 0.15,
+    "support": 0.1,
+    "relationship": 0.1,
+    "billing": 0.05,
+}
 
 
 def health_score(parts: pd.DataFrame, weights: dict[str, float] = WEIGHTS) -> pd.Series:
@@ -208,8 +222,12 @@ def report(directory: Path) -> dict[str, float]:
     parts = components(frame)
     score = health_score(parts)
     label = frame["churns"].astype(bool)
-    result = {"snapshots": float(frame["as_of"].nunique()), "account_snapshots": float(len(frame)),
-              "churn_rate_90d": float(label.mean()), "health_score": roc_auc(-score, label)}
+    result = {
+        "snapshots": float(frame["as_of"].nunique()),
+        "account_snapshots": float(len(frame)),
+        "churn_rate_90d": float(label.mean()),
+        "health_score": roc_auc(-score, label),
+    }
     for name in parts.columns:
         result[name] = roc_auc(-parts[name].fillna(50), label)
     result["churners_scored_green"] = float((score[label] >= 70).mean())

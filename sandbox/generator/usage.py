@@ -1,9 +1,10 @@
 """Product usage: Segment-spec `track` events, vectorised per day and streamed to one file per received day.
 
-Daily active users follow seats, latent health, weekdays and the fade before churn; feature breadth follows each
-account's adoption of features. Accounts are drawn in fixed blocks, each (day, block) from its own random stream,
-so a day's events never depend on the cut-off nor on how many accounts signed up later: advancing only writes the
-new days' files. A few events arrive late (received 1–3 days after they happened) and a few are sent twice.
+Daily active users follow seats, latent health, weekdays and the fade before churn; feature breadth follows
+each account's adoption of features. Accounts are drawn in fixed blocks, each (day, block) from its own random
+stream, so a day's events never depend on the cut-off nor on how many accounts signed up later: advancing only
+writes the new days' files. A few events arrive late (received 1–3 days after they happened) and a few are
+sent twice.
 """
 
 from __future__ import annotations
@@ -104,9 +105,9 @@ def fade(days: int) -> np.ndarray:
 class UsageModel:
     """Per day × account inputs of the event simulation (seats, utilisation) and the event-rate calibration.
 
-    `days` covers every day to render and the scale's reference history; the rate per active user is calibrated
-    so that the reference history holds about `events_target` events, from accounts that signed up in it only
-    (a fixed set), so the rate never depends on the cut-off.
+    `days` covers every day to render and the scale's reference history; the rate per active user is
+    calibrated so that the reference history holds about `events_target` events, from accounts that signed up
+    in it only (a fixed set), so the rate never depends on the cut-off.
     """
 
     def __init__(
@@ -140,6 +141,10 @@ class UsageModel:
                     b = min(days, (period.end.date() - start).days, ended)
                     if b > a:
                         self.seats[a:b, i] = period.seats
+                    if period.mid_term_seats is not None:
+                        c = max(a, (period.mid_term_seats[0].date() - start).days)
+                        if b > c:
+                            self.seats[c:b, i] = period.mid_term_seats[1]
             health = np.asarray(account.health, dtype=np.float32)[
                 np.minimum(month_of_day, len(account.health) - 1)
             ]
@@ -157,14 +162,19 @@ class UsageModel:
         reference = sum(1 for a in accounts if (a.signup.date() - start).days < reference_days)
         expected_active = math.fsum(
             float(self.weekday[d])
-            * float(np.dot((self.seats[d, :reference] * user_weight(self.seats[d, :reference])).astype(np.float64),
-                           self.util[d, :reference].astype(np.float64)))
+            * float(
+                np.dot(
+                    (self.seats[d, :reference] * user_weight(self.seats[d, :reference])).astype(np.float64),
+                    self.util[d, :reference].astype(np.float64),
+                )
+            )
             for d in range(min(days, reference_days))
         )
         self.events_per_active_user = events_target / max(expected_active, 1.0)
         self.accounts = n
         self.account_ids = pa.array([a.account_id for a in accounts], pa.string())
-        # Every user id an account can have ("usr_<num>_<k>", k below its most seats), taken per event by offset.
+        # Every user id an account can have ("usr_<num>_<k>", k below its most seats), taken per event by
+        # offset.
         most_seats = self.seats.max(axis=0)[:n].astype(np.int64)
         self.user_offset = np.concatenate([[0], np.cumsum(most_seats)[:-1]]).astype(np.int64)
         self.user_ids = pa.array(
@@ -324,8 +334,8 @@ def write_events(
     """Write the files of received days [first_day, cutoff_day). Returns the number of event rows written.
 
     Days from first_day - 3 are simulated again (identically) to collect their late events; their truth files
-    are rewritten with the same content. Files are written by one background thread (Parquet and DuckDB release
-    the GIL) while the next day is simulated, with at most one day in flight to keep memory flat.
+    are rewritten with the same content. Files are written by one background thread (Parquet and DuckDB
+    release the GIL) while the next day is simulated, with at most one day in flight to keep memory flat.
     """
     out.mkdir(parents=True, exist_ok=True)
     daily_dir = truth_dir / "usage_daily"
@@ -363,7 +373,8 @@ def write_events(
 
 
 def with_duplicates(seed: int, d: int, received: list[pa.Table], schema: pa.Schema) -> pa.Table:
-    """A received day's events plus a few re-sent by the client (same messageId, a little later), by arrival."""
+    """A received day's events plus a few re-sent by the client (same messageId, a little later), by
+    arrival."""
     day_table = pa.concat_tables(received) if received else schema.empty_table()
     rng = np.random.default_rng([seed, 11, d])
     dup_mask = rng.random(day_table.num_rows) < DUPLICATE_SHARE

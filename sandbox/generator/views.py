@@ -1,8 +1,9 @@
-"""A rendered sandbox as DuckDB views: for the generator's own checks, the health-signal prototype and debugging.
+"""A rendered sandbox as DuckDB views: for the generator's own checks, the health-signal prototype and
+debugging.
 
-Only what a vendor would expose is under the plain names (world tables, `events`, `survey_csv`, and the dbt seed
-`fx_rates_monthly`); ground truth is under `truth_*`, so a check that must not peek at it shows at a glance when
-it does.
+Only what a vendor would expose is under the plain names (world tables, `events`, `survey_csv`, and the dbt
+seed `fx_rates_monthly`); ground truth is under `truth_*`, so a check that must not peek at it shows at a
+glance when it does.
 """
 
 from __future__ import annotations

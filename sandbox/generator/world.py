@@ -1,4 +1,5 @@
-"""Generate the sandbox world (and advance its clock): simulate, render as of today, write files and ground truth."""
+"""Generate the sandbox world (and advance its clock): simulate, render as of today, write files and ground
+truth."""
 
 from __future__ import annotations
 
@@ -38,281 +39,281 @@ from sandbox.manifest import HORIZON_END, LAUNCH_DATE, Manifest, Scale, check_to
 FX_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "fx_rates_monthly.csv"
 
 TS = pa.timestamp("us", tz="UTC")
-S, I, F, B, D = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
+STR, INT, FLOAT, BOOL, DATE = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
 SCHEMAS: dict[str, pa.Schema] = {
     "hubspot_owners": pa.schema(
         [
-            ("id", S),
-            ("email", S),
-            ("firstName", S),
-            ("lastName", S),
-            ("userId", I),
-            ("team", S),
+            ("id", STR),
+            ("email", STR),
+            ("firstName", STR),
+            ("lastName", STR),
+            ("userId", INT),
+            ("team", STR),
             ("createdAt", TS),
             ("updatedAt", TS),
-            ("archived", B),
+            ("archived", BOOL),
         ]
     ),
     "hubspot_companies": pa.schema(
         [
-            ("id", S),
-            ("name", S),
-            ("domain", S),
-            ("industry", S),
-            ("numberofemployees", I),
-            ("country", S),
-            ("lifecyclestage", S),
-            ("hubspot_owner_id", S),
-            ("account_id", S),
-            ("cs_segment", S),
+            ("id", STR),
+            ("name", STR),
+            ("domain", STR),
+            ("industry", STR),
+            ("numberofemployees", INT),
+            ("country", STR),
+            ("lifecyclestage", STR),
+            ("hubspot_owner_id", STR),
+            ("account_id", STR),
+            ("cs_segment", STR),
             ("createdate", TS),
             ("hs_lastmodifieddate", TS),
-            ("archived", B),
+            ("archived", BOOL),
         ]
     ),
     "hubspot_contacts": pa.schema(
         [
-            ("id", S),
-            ("company_id", S),
-            ("email", S),
-            ("firstname", S),
-            ("lastname", S),
-            ("jobtitle", S),
-            ("cs_is_champion", S),
-            ("cs_left_company", S),
-            ("cs_left_company_date", D),
+            ("id", STR),
+            ("company_id", STR),
+            ("email", STR),
+            ("firstname", STR),
+            ("lastname", STR),
+            ("jobtitle", STR),
+            ("cs_is_champion", STR),
+            ("cs_left_company", STR),
+            ("cs_left_company_date", DATE),
             ("createdate", TS),
             ("lastmodifieddate", TS),
-            ("archived", B),
+            ("archived", BOOL),
         ]
     ),
     "hubspot_deals": pa.schema(
         [
-            ("id", S),
-            ("company_id", S),
-            ("dealname", S),
-            ("amount", F),
-            ("dealstage", S),
-            ("pipeline", S),
-            ("dealtype", S),
-            ("cs_deal_kind", S),
+            ("id", STR),
+            ("company_id", STR),
+            ("dealname", STR),
+            ("amount", FLOAT),
+            ("dealstage", STR),
+            ("pipeline", STR),
+            ("dealtype", STR),
+            ("cs_deal_kind", STR),
             ("closedate", TS),
-            ("hubspot_owner_id", S),
+            ("hubspot_owner_id", STR),
             ("createdate", TS),
             ("hs_lastmodifieddate", TS),
-            ("archived", B),
+            ("archived", BOOL),
         ]
     ),
     "hubspot_tickets": pa.schema(
         [
-            ("id", S),
-            ("company_id", S),
-            ("subject", S),
-            ("content", S),
-            ("hs_pipeline", S),
-            ("hs_pipeline_stage", S),
-            ("hs_ticket_priority", S),
+            ("id", STR),
+            ("company_id", STR),
+            ("subject", STR),
+            ("content", STR),
+            ("hs_pipeline", STR),
+            ("hs_pipeline_stage", STR),
+            ("hs_ticket_priority", STR),
             ("closed_date", TS),
-            ("hubspot_owner_id", S),
+            ("hubspot_owner_id", STR),
             ("createdate", TS),
             ("hs_lastmodifieddate", TS),
-            ("archived", B),
+            ("archived", BOOL),
         ]
     ),
     "hubspot_engagements": pa.schema(
         [
-            ("id", S),
-            ("object_type", S),
-            ("company_id", S),
-            ("contact_id", S),
-            ("hubspot_owner_id", S),
+            ("id", STR),
+            ("object_type", STR),
+            ("company_id", STR),
+            ("contact_id", STR),
+            ("hubspot_owner_id", STR),
             ("hs_timestamp", TS),
-            ("title", S),
-            ("body", S),
+            ("title", STR),
+            ("body", STR),
             ("hs_createdate", TS),
             ("hs_lastmodifieddate", TS),
-            ("archived", B),
+            ("archived", BOOL),
         ]
     ),
     "stripe_customers": pa.schema(
         [
-            ("id", S),
-            ("account_id", S),
-            ("name", S),
-            ("email", S),
-            ("currency", S),
-            ("created", I),
-            ("address_country", S),
-            ("delinquent", B),
-            ("updated", I),
+            ("id", STR),
+            ("account_id", STR),
+            ("name", STR),
+            ("email", STR),
+            ("currency", STR),
+            ("created", INT),
+            ("address_country", STR),
+            ("delinquent", BOOL),
+            ("updated", INT),
         ]
     ),
-    "stripe_products": pa.schema([("id", S), ("name", S), ("active", B), ("created", I)]),
+    "stripe_products": pa.schema([("id", STR), ("name", STR), ("active", BOOL), ("created", INT)]),
     "stripe_prices": pa.schema(
         [
-            ("id", S),
-            ("product", S),
-            ("currency", S),
-            ("unit_amount", I),
-            ("type", S),
-            ("recurring_interval", S),
-            ("recurring_interval_count", I),
-            ("recurring_usage_type", S),
-            ("nickname", S),
-            ("lookup_key", S),
-            ("active", B),
-            ("created", I),
+            ("id", STR),
+            ("product", STR),
+            ("currency", STR),
+            ("unit_amount", INT),
+            ("type", STR),
+            ("recurring_interval", STR),
+            ("recurring_interval_count", INT),
+            ("recurring_usage_type", STR),
+            ("nickname", STR),
+            ("lookup_key", STR),
+            ("active", BOOL),
+            ("created", INT),
         ]
     ),
     "stripe_coupons": pa.schema(
         [
-            ("id", S),
-            ("name", S),
-            ("percent_off", F),
-            ("amount_off", I),
-            ("currency", S),
-            ("duration", S),
-            ("duration_in_months", I),
-            ("valid", B),
-            ("created", I),
+            ("id", STR),
+            ("name", STR),
+            ("percent_off", FLOAT),
+            ("amount_off", INT),
+            ("currency", STR),
+            ("duration", STR),
+            ("duration_in_months", INT),
+            ("valid", BOOL),
+            ("created", INT),
         ]
     ),
     "stripe_discounts": pa.schema(
-        [("id", S), ("coupon", S), ("customer", S), ("subscription", S), ("start", I), ("end", I)]
+        [("id", STR), ("coupon", STR), ("customer", STR), ("subscription", STR), ("start", INT), ("end", INT)]
     ),
     "stripe_subscriptions": pa.schema(
         [
-            ("id", S),
-            ("customer", S),
-            ("status", S),
-            ("currency", S),
-            ("created", I),
-            ("start_date", I),
-            ("billing_cycle_anchor", I),
-            ("trial_start", I),
-            ("trial_end", I),
-            ("cancel_at_period_end", B),
-            ("cancel_at", I),
-            ("canceled_at", I),
-            ("ended_at", I),
-            ("cancellation_reason", S),
-            ("collection_method", S),
-            ("latest_invoice", S),
-            ("discount_ids", S),
-            ("updated", I),
+            ("id", STR),
+            ("customer", STR),
+            ("status", STR),
+            ("currency", STR),
+            ("created", INT),
+            ("start_date", INT),
+            ("billing_cycle_anchor", INT),
+            ("trial_start", INT),
+            ("trial_end", INT),
+            ("cancel_at_period_end", BOOL),
+            ("cancel_at", INT),
+            ("canceled_at", INT),
+            ("ended_at", INT),
+            ("cancellation_reason", STR),
+            ("collection_method", STR),
+            ("latest_invoice", STR),
+            ("discount_ids", STR),
+            ("updated", INT),
         ]
     ),
     "stripe_subscription_items": pa.schema(
         [
-            ("id", S),
-            ("subscription", S),
-            ("price", S),
-            ("quantity", I),
-            ("current_period_start", I),
-            ("current_period_end", I),
-            ("created", I),
+            ("id", STR),
+            ("subscription", STR),
+            ("price", STR),
+            ("quantity", INT),
+            ("current_period_start", INT),
+            ("current_period_end", INT),
+            ("created", INT),
         ]
     ),
     "stripe_invoices": pa.schema(
         [
-            ("id", S),
-            ("number", S),
-            ("customer", S),
-            ("subscription", S),
-            ("status", S),
-            ("billing_reason", S),
-            ("currency", S),
-            ("created", I),
-            ("period_start", I),
-            ("period_end", I),
-            ("due_date", I),
-            ("subtotal", I),
-            ("tax", I),
-            ("total", I),
-            ("amount_due", I),
-            ("amount_paid", I),
-            ("amount_remaining", I),
-            ("attempt_count", I),
-            ("finalized_at", I),
-            ("paid_at", I),
-            ("voided_at", I),
-            ("marked_uncollectible_at", I),
-            ("updated", I),
+            ("id", STR),
+            ("number", STR),
+            ("customer", STR),
+            ("subscription", STR),
+            ("status", STR),
+            ("billing_reason", STR),
+            ("currency", STR),
+            ("created", INT),
+            ("period_start", INT),
+            ("period_end", INT),
+            ("due_date", INT),
+            ("subtotal", INT),
+            ("tax", INT),
+            ("total", INT),
+            ("amount_due", INT),
+            ("amount_paid", INT),
+            ("amount_remaining", INT),
+            ("attempt_count", INT),
+            ("finalized_at", INT),
+            ("paid_at", INT),
+            ("voided_at", INT),
+            ("marked_uncollectible_at", INT),
+            ("updated", INT),
         ]
     ),
     "stripe_invoice_lines": pa.schema(
         [
-            ("id", S),
-            ("invoice", S),
-            ("currency", S),
-            ("amount", I),
-            ("description", S),
-            ("quantity", I),
-            ("period_start", I),
-            ("period_end", I),
-            ("price", S),
-            ("product", S),
-            ("parent_type", S),
-            ("subscription", S),
-            ("subscription_item", S),
-            ("invoice_item", S),
-            ("proration", B),
-            ("discount_amounts", S),
-            ("tax_amount", I),
-            ("unit_amount_decimal", S),
+            ("id", STR),
+            ("invoice", STR),
+            ("currency", STR),
+            ("amount", INT),
+            ("description", STR),
+            ("quantity", INT),
+            ("period_start", INT),
+            ("period_end", INT),
+            ("price", STR),
+            ("product", STR),
+            ("parent_type", STR),
+            ("subscription", STR),
+            ("subscription_item", STR),
+            ("invoice_item", STR),
+            ("proration", BOOL),
+            ("discount_amounts", STR),
+            ("tax_amount", INT),
+            ("unit_amount_decimal", STR),
         ]
     ),
     "stripe_events": pa.schema(
         [
-            ("id", S),
-            ("type", S),
-            ("created", I),
-            ("object_type", S),
-            ("object_id", S),
-            ("previous_attributes", S),
+            ("id", STR),
+            ("type", STR),
+            ("created", INT),
+            ("object_type", STR),
+            ("object_id", STR),
+            ("previous_attributes", STR),
         ]
     ),
     "typeform_responses": pa.schema(
         [
-            ("response_id", S),
-            ("form_id", S),
+            ("response_id", STR),
+            ("form_id", STR),
             ("landed_at", TS),
             ("submitted_at", TS),
-            ("account_id", S),
-            ("email", S),
-            ("score", I),
-            ("comment", S),
+            ("account_id", STR),
+            ("email", STR),
+            ("score", INT),
+            ("comment", STR),
         ]
     ),
 }
 TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     "accounts": pa.schema(
         [
-            ("account_id", S),
-            ("hubspot_company_id", S),
-            ("stripe_customer_id", S),
-            ("segment", S),
-            ("currency", S),
-            ("signup_date", D),
-            ("owner_id", S),
-            ("onboarding_stalled", B),
+            ("account_id", STR),
+            ("hubspot_company_id", STR),
+            ("stripe_customer_id", STR),
+            ("segment", STR),
+            ("currency", STR),
+            ("signup_date", DATE),
+            ("owner_id", STR),
+            ("onboarding_stalled", BOOL),
         ]
     ),
     "mrr_monthly": pa.schema(
         [
-            ("account_id", S),
-            ("month", D),
-            ("currency", S),
-            ("mrr_local", F),
-            ("mrr_usd", F),
-            ("movement_type", S),
-            ("movement_usd", F),
+            ("account_id", STR),
+            ("month", DATE),
+            ("currency", STR),
+            ("mrr_local", FLOAT),
+            ("mrr_usd", FLOAT),
+            ("movement_type", STR),
+            ("movement_usd", FLOAT),
         ]
     ),
     "churn_events": pa.schema(
-        [("account_id", S), ("subscription_id", S), ("event", S), ("on_date", D), ("reason", S)]
+        [("account_id", STR), ("subscription_id", STR), ("event", STR), ("on_date", DATE), ("reason", STR)]
     ),
-    "champions": pa.schema([("account_id", S), ("contact_id", S), ("left_on", D)]),
+    "champions": pa.schema([("account_id", STR), ("contact_id", STR), ("left_on", DATE)]),
 }
 CSV_COLUMNS = ("response_id", "submitted_at", "account_id", "email", "score", "comment")
 
@@ -327,16 +328,16 @@ def load_fx() -> FxTable:
     return FxTable(rates)
 
 
-# Stories are decided this far beyond the last day rendered: what is visible at a cut-off can depend on decisions
-# taken up to ~80 days later (usage fades before a churn), and everything decided before the story horizon is the
-# same whatever the horizon (company.py), so the margin only has to cover that look-ahead.
+# Stories are decided this far beyond the last day rendered: what is visible at a cut-off can depend on
+# decisions taken up to ~140 days later (usage fades before a churn, dunning), and everything decided before
+# the story horizon is the same whatever the horizon (company.py), so the margin only has to cover that.
 STORY_MARGIN_DAYS = 150
-assert STORY_MARGIN_DAYS > DECAY_DAYS[1] + DUNNING_DAYS, "the margin must cover the longest look-ahead"
+assert DECAY_DAYS[1] + DUNNING_DAYS < STORY_MARGIN_DAYS, "the margin must cover the longest look-ahead"
 
 
 def simulate(manifest: Manifest) -> tuple[Window, list[Account]]:
-    """Every account that signed up before the cut-off (and the leads about to), or within the scale's reference
-    history (which calibrates the event rate), numbered 1..n in sign-up order."""
+    """Every account that signed up before the cut-off (and the leads about to), or within the scale's
+    reference history (which calibrates the event rate), numbered 1..n in sign-up order."""
     scale = manifest.scale_spec
     reference_end = manifest.start_date + timedelta(days=scale.history_days)
     limit = at_midnight(max(manifest.today + timedelta(days=LEAD_DAYS_MAX + 1), reference_end))
@@ -380,7 +381,8 @@ def generate(
 
 
 def advance(out: Path, days: int, progress: Progress | None = None) -> Manifest:
-    """Move the sandbox's today forward: the next `days` days happen (new events, changes, tickets, surveys)."""
+    """Move the sandbox's today forward: the next `days` days happen (new events, changes, tickets,
+    surveys)."""
     manifest = Manifest.read(out)
     if days < 1:
         raise ValueError("advance needs --days >= 1")

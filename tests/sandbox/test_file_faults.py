@@ -1,5 +1,5 @@
-"""File faults: each corrupts exactly what its record in truth/injected_faults.json says, deterministically and
-reversibly, and survives `advance`."""
+"""File faults: each corrupts exactly what its record in truth/injected_faults.json says, deterministically
+and reversibly, and survives `advance`."""
 
 from __future__ import annotations
 
@@ -35,8 +35,11 @@ def sandbox_dir(pristine, tmp_path) -> Path:
 
 
 def hashes(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def event_rows(path: Path) -> tuple[list[dict], int]:
@@ -87,11 +90,17 @@ def test_bad_survey_rows_are_the_three_unloadable_ones(sandbox_dir):
     record = inject(sandbox_dir, "bad_survey_rows")
     with (sandbox_dir / record["file"]).open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    unloadable = [row for row in rows if not row["account_id"] or not row["score"].isdigit()
-                  or not 0 <= int(row["score"]) <= 10]
+    unloadable = [
+        row
+        for row in rows
+        if not row["account_id"] or not row["score"].isdigit() or not 0 <= int(row["score"]) <= 10
+    ]
     assert len(unloadable) == len(rows) == record["expected_quarantined"] == 3
-    assert {i["problem"] for i in record["injected"]} == {"score_out_of_range", "score_not_numeric",
-                                                          "missing_account_id"}
+    assert {i["problem"] for i in record["injected"]} == {
+        "score_out_of_range",
+        "score_not_numeric",
+        "missing_account_id",
+    }
 
 
 def test_injection_is_deterministic_and_revert_restores_every_file(pristine, tmp_path):
@@ -120,7 +129,9 @@ def test_a_fault_is_injected_once_and_survives_advance(sandbox_dir):
 
 def test_inject_command(sandbox_dir):
     runner = CliRunner()
-    result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--fault", "renamed_column"])
+    result = runner.invoke(
+        main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--fault", "renamed_column"]
+    )
     assert result.exit_code == 0 and "renamed_column" in result.output
     result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--fault", "no_such_fault"])
     assert result.exit_code != 0 and "unknown file fault" in result.output

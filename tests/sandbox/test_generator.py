@@ -1,5 +1,5 @@
-"""The sandbox generator: deterministic, prefix-stable, its ground truth consistent with what it renders, and every
-story the product must handle present even at the tiny scale."""
+"""The sandbox generator: deterministic, prefix-stable, its ground truth consistent with what it renders, and
+every story the product must handle present even at the tiny scale."""
 
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ recurring_discounts as (
     group by l.id
 ),
 recurring_lines as (
-    select l.subscription, to_timestamp(l.period_start) as period_start, to_timestamp(l.period_end) as period_end,
+    select l.subscription, to_timestamp(l.period_start) as period_start,
+        to_timestamp(l.period_end) as period_end,
         (l.amount - coalesce(rd.amount, 0)) / 100.0
             / (if(p.recurring_interval = 'year', 12, 1) * p.recurring_interval_count) as mrr_local
     from stripe_invoice_lines as l
@@ -111,7 +112,9 @@ recurring_lines as (
     where i.status <> 'void' and p.type = 'recurring' and p.recurring_usage_type = 'licensed'
       and not l.proration and l.parent_type = 'subscription_item_details'
 ),
-last_rates as (select currency, arg_max(usd_per_unit, month) as usd_per_unit from fx_rates_monthly group by 1),
+last_rates as (
+    select currency, arg_max(usd_per_unit, month) as usd_per_unit from fx_rates_monthly group by 1
+),
 subscriptions as (
     select s.id, c.account_id, upper(s.currency) as currency, to_timestamp(s.ended_at) as ended_at,
         coalesce(fx.usd_per_unit, last_rates.usd_per_unit) as rate
@@ -119,7 +122,8 @@ subscriptions as (
     join stripe_customers as c on c.id = s.customer
     join last_rates on last_rates.currency = upper(s.currency)
     left join fx_rates_monthly as fx
-        on fx.currency = upper(s.currency) and fx.month = date_trunc('month', to_timestamp(s.start_date))::date
+        on fx.currency = upper(s.currency)
+        and fx.month = date_trunc('month', to_timestamp(s.start_date))::date
 )
 select s.account_id, m.month, sum(l.mrr_local) as mrr_local, sum(l.mrr_local * s.rate) as mrr_usd
 from months as m
@@ -217,7 +221,8 @@ def test_first_use_truth_matches_the_first_event_of_each_kind(con):
     mismatches = con.execute("""
         with files as (select groupId as account_id, event, min(timestamp)::date as first_date from events
                        group by all)
-        select count(*) from (select * from truth_feature_first_used where first_date < date '2026-10-29') as t
+        select count(*)
+        from (select * from truth_feature_first_used where first_date < date '2026-10-29') as t
         full join (select * from files where first_date < date '2026-10-29') as f using (account_id, event)
         where t.first_date is distinct from f.first_date
     """).fetchone()[0]
@@ -231,12 +236,12 @@ SUBSCRIPTION_LINES = """
         p.recurring_interval_count,
         case split_part(p.lookup_key, '_', 1) when 'starter' then 1 when 'growth' then 2 else 3 end as tier,
         lag(l.quantity) over w as previous_quantity,
-        lag(case split_part(p.lookup_key, '_', 1) when 'starter' then 1 when 'growth' then 2 else 3 end) over w
-            as previous_tier
+        lag(case split_part(p.lookup_key, '_', 1) when 'starter' then 1 when 'growth' then 2 else 3 end)
+            over w as previous_tier
     from stripe_invoice_lines as l
     join stripe_invoices as i on i.id = l.invoice and i.status <> 'void'
     join stripe_prices as p on p.id = l.price and p.recurring_usage_type = 'licensed'
-    where l.amount > 0
+    where l.amount > 0 and not l.proration
     window w as (partition by l.subscription order by l.period_start)
 """
 STORIES = {
@@ -251,6 +256,7 @@ STORIES = {
     "annual plan": f"select count(*) from ({SUBSCRIPTION_LINES}) where recurring_interval = 'year'",
     "seat expansion": f"select count(*) from ({SUBSCRIPTION_LINES}) where quantity > previous_quantity",
     "seat contraction": f"select count(*) from ({SUBSCRIPTION_LINES}) where quantity < previous_quantity",
+    "mid-term seats prorated": "select count(*) from stripe_invoice_lines where proration and amount > 0",
     "plan upgrade": f"select count(*) from ({SUBSCRIPTION_LINES}) where tier > previous_tier",
     "plan downgrade": f"select count(*) from ({SUBSCRIPTION_LINES}) where tier < previous_tier",
     "churn immediately": "select count(*) from stripe_subscriptions s join stripe_subscription_items i "
@@ -277,9 +283,11 @@ STORIES = {
     "USD customer": "select count(*) from stripe_customers where currency = 'usd'",
     "EUR customer": "select count(*) from stripe_customers where currency = 'eur'",
     "GBP customer": "select count(*) from stripe_customers where currency = 'gbp'",
-    "failed payment recovered": "select count(*) from stripe_invoices where status = 'paid' and attempt_count > 1",
+    "failed payment recovered": "select count(*) from stripe_invoices where status = 'paid' "
+    "and attempt_count > 1",
     "past_due subscription at today": "select count(*) from stripe_subscriptions where status = 'past_due'",
-    "open invoice at today": "select count(*) from stripe_invoices where status = 'open' and attempt_count > 1",
+    "open invoice at today": "select count(*) from stripe_invoices where status = 'open' "
+    "and attempt_count > 1",
     "uncollectible invoice": "select count(*) from stripe_invoices where status = 'uncollectible'",
     "several CSMs with different book sizes in each team": """
         select count(*) from (
@@ -324,11 +332,13 @@ STORIES = {
     "usage fades before churn": """
         select count(*) from (
             select s.id,
-                count(*) filter (where e.timestamp >= to_timestamp(s.ended_at) - interval 30 day) as last_month,
+                count(*) filter (where e.timestamp >= to_timestamp(s.ended_at) - interval 30 day)
+                    as last_month,
                 count(*) filter (where e.timestamp < to_timestamp(s.ended_at) - interval 60 day) as before
             from stripe_subscriptions s join stripe_customers c on c.id = s.customer
             join events e on e.groupId = c.account_id
-                and e.timestamp between to_timestamp(s.ended_at) - interval 90 day and to_timestamp(s.ended_at)
+                and e.timestamp between to_timestamp(s.ended_at) - interval 90 day
+                and to_timestamp(s.ended_at)
             where s.status = 'canceled' and s.ended_at > coalesce(s.trial_end, 0) + 90 * 86400
             group by 1
         ) where last_month * 2 < before""",
@@ -341,10 +351,12 @@ def test_every_story_is_present_at_the_tiny_scale(con):
     assert not missing, f"stories missing: {missing} (counts: {counts})"
 
 
-# ---------------------------------------------------------------------------------------------- signal quality
+# ---------------------------------------------------------------------------------------------- signal
+# quality
 def test_a_health_score_from_observable_data_sees_churn_coming_but_not_all_of_it(tmp_path):
-    """At the small scale, a weighted component score (no ground truth but the labels) ranks accounts that churn
-    within 90 days well above the others, clearly better than any one signal, and some churn stays a surprise."""
+    """At the small scale, a weighted component score (no ground truth but the labels) ranks accounts that
+    churn within 90 days well above the others, clearly better than any one signal, and some churn stays a
+    surprise."""
     directory = tmp_path / "small"
     generate(directory, 42, resolve_scale("small"), TODAY)
     figures = report(directory)
