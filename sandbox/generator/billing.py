@@ -444,7 +444,8 @@ class StripeRenderer:
                 "billing_cycle_anchor": unix(sub.trial_end if sub.trial_end else sub.created),
                 "trial_start": unix(sub.created) if sub.trial_end else None,
                 "trial_end": unix(sub.trial_end),
-                "cancel_at_period_end": bool(cancel_known and sub.cancel_at_period_end and not ended),
+                # Stays true once the subscription has ended (Stripe: "will or did cancel at period end").
+                "cancel_at_period_end": bool(cancel_known and sub.cancel_at_period_end),
                 "cancel_at": unix(sub.ended_at) if cancel_known and sub.cancel_at_period_end else None,
                 "canceled_at": unix(sub.cancel_requested_at) if cancel_known else None,
                 "ended_at": unix(sub.ended_at) if ended else None,

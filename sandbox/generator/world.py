@@ -534,22 +534,34 @@ def write_truth(
                             "reason": sub.end_reason,
                         }
                     )
-        # The first champion is contact 0; each replacement is added after the account's original contacts.
-        for j, (left, _) in enumerate(account.champion_left):
-            if left < cutoff:
-                k = 0 if j == 0 else account.contacts + j - 1
-                rows["champions"].append(
-                    {
-                        "account_id": account.account_id,
-                        "contact_id": str(CONTACT_ID_BASE + account.num * 100 + k),
-                        "left_on": left.date(),
-                    }
-                )
+        rows["champions"].extend(champion_rows(account, cutoff))
     rows["mrr_monthly"] = mrr_truth_rows(accounts, manifest.start_date, cutoff, fx)
     for name, schema in TRUTH_SCHEMAS.items():
         pq.write_table(pa.Table.from_pylist(rows[name], schema=schema), folder / f"{name}.parquet")
     shutil.copyfile(FX_SEED, folder / "fx_rates_monthly.csv")
     (folder / "README.md").write_text(TRUTH_README.format(today=manifest.today))
+
+
+def champion_rows(account: Account, cutoff: datetime) -> list[dict]:
+    """Every champion the CRM shows at the cut-off, in order: contact 0 first, each replacement added after
+    the account's original contacts (as crm.py numbers them); left_on is null while the champion is still
+    there."""
+    rows, k, since = [], 0, account.signup
+    for j, (left, replaced) in enumerate([*account.champion_left, (None, None)]):
+        if since >= cutoff:
+            break
+        gone = left is not None and left < cutoff
+        rows.append(
+            {
+                "account_id": account.account_id,
+                "contact_id": str(CONTACT_ID_BASE + account.num * 100 + k),
+                "left_on": left.date() if gone else None,
+            }
+        )
+        if not gone or replaced is None:
+            break
+        k, since = account.contacts + j, replaced
+    return rows
 
 
 TRUTH_README = """# Ground truth (as of {today})

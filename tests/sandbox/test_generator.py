@@ -229,6 +229,22 @@ def test_first_use_truth_matches_the_first_event_of_each_kind(con):
     assert mismatches == 0
 
 
+def test_champion_truth_matches_the_crm_contacts(con):
+    compared = con.execute("""
+        with crm as (
+            select k.id as contact_id, k.cs_left_company, k.cs_left_company_date
+            from hubspot_contacts k join hubspot_companies c on c.id = k.company_id
+            where k.cs_is_champion = 'true' and c.account_id in (select account_id from truth_accounts)
+        )
+        select count(*) filter (where crm.contact_id is null or t.contact_id is null
+                                  or (t.left_on is null) <> (crm.cs_left_company = 'false')
+                                  or t.left_on is distinct from crm.cs_left_company_date) as mismatches,
+            count(*) filter (where t.left_on is not null) as departures
+        from truth_champions t full join crm using (contact_id)
+    """).fetchone()
+    assert compared[0] == 0 and compared[1] > 10
+
+
 # --------------------------------------------------------------------------------------------------- stories
 MILESTONES = "('Integration Connected', 'Teammate Invited', 'Report Created', 'Dashboard Shared')"
 SUBSCRIPTION_LINES = """
