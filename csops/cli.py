@@ -35,7 +35,8 @@ def _progress(name: str, done: int, total: int) -> None:
     "--today",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
-    help="The simulation's today (default: the real date, UTC).",
+    help="The simulation's today, a cut-off: 2024-12-31 .. 2034-11-01 (the company launched 2024-11-01; "
+    "default: the real date, UTC).",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 @click.option(
@@ -49,9 +50,12 @@ def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -
     from sandbox.manifest import resolve_scale
 
     day = today.date() if today else datetime.now(UTC).date()
-    spec = resolve_scale(scale, accounts=accounts, events=events)
     started = datetime.now(UTC)
-    manifest = generate(out, seed, spec, day, events_format, progress=_progress)
+    try:
+        spec = resolve_scale(scale, accounts=accounts, events=events)
+        manifest = generate(out, seed, spec, day, events_format, progress=_progress)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     seconds = (datetime.now(UTC) - started).total_seconds()
     click.echo(
         f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, "
@@ -68,7 +72,10 @@ def sandbox_advance(directory: Path, days: int) -> None:
     """Move the simulation's today forward: new events, subscription changes, tickets, surveys."""
     from sandbox.generator.world import advance
 
-    manifest = advance(directory, days, progress=_progress)
+    try:
+        manifest = advance(directory, days, progress=_progress)
+    except (ValueError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"sandbox today is now {manifest.today}")
 
 

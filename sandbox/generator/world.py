@@ -440,8 +440,13 @@ def render(out: Path, manifest: Manifest, first_event_day: int, progress: Progre
 
 
 def write_world(
-    out: Path, manifest: Manifest, window: Window, accounts: list[Account], owners, cutoff: datetime
-):
+    out: Path,
+    manifest: Manifest,
+    window: Window,
+    accounts: list[Account],
+    owners: dict[str, list[dict]],
+    cutoff: datetime,
+) -> None:
     """The vendor tables (`world/`) and the survey CSVs, one system at a time so its rows are freed early."""
     world = out / "world"
     world.mkdir(parents=True, exist_ok=True)
