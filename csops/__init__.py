@@ -1,1 +1,1 @@
-"""csops command-line front door: wires commands to ingestion/, dbt_project/, orchestration/, activation/, sandbox/."""
+"""csops front door: wires commands to ingestion/, dbt_project/, orchestration/, activation/, sandbox/."""

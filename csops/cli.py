@@ -41,10 +41,13 @@ def _progress(name: str, done: int, total: int) -> None:
     "--today",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
-    help="The simulation's today (default: the real date, UTC).",
+    help="The simulation's today, a cut-off: 2024-12-31 .. 2034-11-01 (the company launched 2024-11-01; "
+    "default: the real date, UTC).",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
-@click.option("--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
+@click.option(
+    "--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True
+)
 @click.option("--accounts", type=int, default=None, help="Override the scale's account count.")
 @click.option("--events", type=int, default=None, help="Override the scale's approximate event count.")
 def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -> None:
@@ -53,29 +56,72 @@ def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -
     from sandbox.manifest import resolve_scale
 
     day = today.date() if today else datetime.now(UTC).date()
-    spec = resolve_scale(scale, accounts=accounts, events=events)
     started = datetime.now(UTC)
-    manifest = generate(out, seed, spec, day, events_format, progress=_progress)
+    try:
+        spec = resolve_scale(scale, accounts=accounts, events=events)
+        manifest = generate(out, seed, spec, day, events_format, progress=_progress)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     seconds = (datetime.now(UTC) - started).total_seconds()
     click.echo(
-        f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, ~{manifest.events:,} events, "
-        f"{manifest.start_date} .. {manifest.today}) in {seconds:.1f}s"
+        f"sandbox generated in {out} ({spec.name}: {manifest.accounts} accounts, "
+        f"~{manifest.events:,} events, {manifest.start_date} .. {manifest.today}) in {seconds:.1f}s"
     )
 
 
 @sandbox.command("advance")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
+)
 @click.option("--days", type=int, required=True, help="How many days happen.")
 def sandbox_advance(directory: Path, days: int) -> None:
     """Move the simulation's today forward: new events, subscription changes, tickets, surveys."""
     from sandbox.generator.world import advance
 
-    manifest = advance(directory, days, progress=_progress)
+    try:
+        manifest = advance(directory, days, progress=_progress)
+    except (ValueError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"sandbox today is now {manifest.today}")
 
 
+@sandbox.command("inject")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
+)
+@click.option(
+    "--fault",
+    "kind",
+    default=None,
+    help="malformed_events | renamed_column | bad_survey_rows | duplicate_events (sandbox/README.md).",
+)
+@click.option("--revert", is_flag=True, help="Undo every injected file fault instead.")
+def sandbox_inject(directory: Path, kind: str | None, revert: bool) -> None:
+    """Corrupt the sandbox's event or survey files like a bad drop would; recorded in
+    truth/injected_faults.json."""
+    from sandbox.generator.faults import FaultError, inject
+    from sandbox.generator.faults import revert as revert_faults
+
+    if revert == (kind is not None):
+        raise click.UsageError("give either --fault KIND or --revert")
+    if revert:
+        kinds = revert_faults(directory)
+        click.echo(f"reverted: {', '.join(kinds) or 'nothing was injected'}")
+        return
+    try:
+        record = inject(directory, kind)
+    except (FaultError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"injected {kind} into {record['file']} (expect {record['expected_quarantined']} quarantined rows; "
+        "details in truth/injected_faults.json)"
+    )
+
+
 @sandbox.command("serve")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
+)
 @click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port (printed).")
 @click.option(
     "--fault",

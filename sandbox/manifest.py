@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 MANIFEST_FILE = "manifest.json"
@@ -20,7 +20,8 @@ TYPEFORM_FORM_ID = "NpsQ3x7k"
 
 @dataclass(frozen=True)
 class Scale:
-    """How big the simulated company is. `events` is the approximate usage event count over the history."""
+    """How big the simulated company is: `accounts` sign up and about `events` usage events happen during the
+    first `history_days` days after launch (the reference history; a later `today` shows a bigger company)."""
 
     name: str
     accounts: int
@@ -35,9 +36,24 @@ SCALES: dict[str, Scale] = {
     "large": Scale("large", accounts=20_000, events=100_000_000),
 }
 
-# Room after the first `today` for `csops sandbox advance`: the simulation covers it from the start so that
-# advancing reveals days that were already decided (history before the old cut-off never changes).
-ADVANCE_HORIZON_DAYS = 366
+# The simulated company launched on this day, whatever `today` is: the simulation's clock never depends on the
+# cut-off, so a sandbox generated at T and advanced N days equals one generated at T+N (history never
+# changes). With the default reference history (730 days), `--today 2026-11-01` shows exactly the scale's
+# accounts.
+LAUNCH_DATE = date(2024, 11, 1)
+# The simulation is defined up to this day (the latest `today`); `today` needs some history after the launch.
+HORIZON_END = date(2034, 11, 1)
+MIN_HISTORY_DAYS = 60
+
+
+def check_today(today: date) -> None:
+    """Refuse a cut-off outside the simulated horizon, saying which dates work."""
+    earliest = LAUNCH_DATE + timedelta(days=MIN_HISTORY_DAYS)
+    if not earliest <= today <= HORIZON_END:
+        raise ValueError(
+            f"today must be between {earliest} and {HORIZON_END} (the simulated company launched on "
+            f"{LAUNCH_DATE}), not {today}"
+        )
 
 
 def resolve_scale(name: str, accounts: int | None = None, events: int | None = None) -> Scale:
@@ -69,7 +85,7 @@ class Manifest:
 
     @property
     def scale_spec(self) -> Scale:
-        return Scale(self.scale, self.accounts, self.events, (self.today - self.start_date).days)
+        return Scale(self.scale, self.accounts, self.events)
 
     def write(self, directory: Path) -> None:
         data = asdict(self)
@@ -82,7 +98,8 @@ class Manifest:
         path = directory / MANIFEST_FILE
         if not path.exists():
             raise FileNotFoundError(
-                f"no sandbox at {directory} ({MANIFEST_FILE} missing): run `csops sandbox generate --out {directory}`"
+                f"no sandbox at {directory} ({MANIFEST_FILE} missing): "
+                f"run `csops sandbox generate --out {directory}`"
             )
         data = json.loads(path.read_text())
         for key in ("start_date", "today", "horizon_end"):

@@ -1,15 +1,18 @@
-"""Stripe's view of the simulated company: catalogue, customers, subscriptions, invoices, events — as of a cut-off.
+"""Stripe's view of the simulated company: catalogue, customers, subscriptions, invoices, events — as of a
+cut-off.
 
-Also the MRR ground truth, computed from the simulated subscription state (periods, seats, plans, coupons), not
-from the rendered invoices, with the metric rules of dbt_project/DECISIONLOG.md.
+Also the MRR ground truth, computed from the simulated subscription state (periods, seats, plans, coupons),
+not from the rendered invoices, with the metric rules of dbt_project/DECISIONLOG.md.
 """
 
 from __future__ import annotations
 
+import base64
+import bisect
 import hashlib
 import json
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sandbox.generator.calendar import INTERVAL_MONTHS, at_midnight, months_between, next_month_start, unix
@@ -27,16 +30,13 @@ TAX_RATE = {"USD": 0.0, "EUR": 0.20, "GBP": 0.20}
 CATALOGUE_CREATED = 1_600_000_000  # 2020-09-13: the catalogue predates every simulation
 
 
+_ID_CHARS = bytes.maketrans(b"+/", b"xQ")
+
+
 def stripe_id(prefix: str, *parts: object) -> str:
-    """A Stripe-looking id, stable for the same parts."""
+    """A Stripe-looking id (prefix and 16 alphanumerics), stable for the same parts."""
     digest = hashlib.sha1(":".join(map(str, parts)).encode()).digest()
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    number = int.from_bytes(digest[:12], "big")
-    chars = []
-    for _ in range(16):
-        number, rem = divmod(number, 62)
-        chars.append(alphabet[rem])
-    return f"{prefix}_{''.join(chars)}"
+    return f"{prefix}_{base64.b64encode(digest[:12]).translate(_ID_CHARS).decode()}"
 
 
 def unit_amount(plan: str, interval: str, currency: str) -> int:
@@ -80,24 +80,26 @@ def is_recurring_coupon(key: str) -> bool:
     return coupon_spec(key)[3] in ("forever", "repeating")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Ground truth
 
 
-@dataclass(frozen=True)
 class FxTable:
-    """Monthly rates to USD; a month after the last row uses the last row's rate (the dbt rule too)."""
+    """Monthly rates to USD; a month after the last row uses the last row's rate (the dbt rule too), a month
+    before the first row the first row's."""
 
-    rates: dict[tuple[date, str], float]
+    def __init__(self, rates: dict[tuple[date, str], float]):
+        self._months: dict[str, list[date]] = {}
+        self._rates: dict[str, list[float]] = {}
+        for (month, currency), rate in sorted(rates.items()):
+            self._months.setdefault(currency, []).append(month)
+            self._rates.setdefault(currency, []).append(rate)
 
     def rate(self, currency: str, on: date) -> float:
         if currency == "USD":
             return 1.0
-        month = on.replace(day=1)
-        candidates = [m for (m, c) in self.rates if c == currency and m <= month]
-        if not candidates:
-            candidates = [min(m for (m, c) in self.rates if c == currency)]
-        return self.rates[(max(candidates), currency)]
+        index = bisect.bisect_right(self._months[currency], on.replace(day=1)) - 1
+        return self._rates[currency][max(index, 0)]
 
 
 def period_mrr_local(account: Account, sub: Subscription, period: Period, first_paid: bool) -> float:
@@ -167,7 +169,7 @@ def mrr_truth_rows(accounts: Iterable[Account], start: date, cutoff: datetime, f
     return rows
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Rendering the Stripe objects as of a cut-off
 
 
@@ -175,45 +177,86 @@ def catalogue(seed: int) -> dict[str, list[dict]]:
     products, prices, coupons = [], [], []
     for plan in PLANS:
         product = stripe_id("prod", seed, plan)
-        products.append({"id": product, "name": f"Acme Analytics {plan.title()}", "active": True,
-                         "created": CATALOGUE_CREATED})
+        products.append(
+            {
+                "id": product,
+                "name": f"Acme Analytics {plan.title()}",
+                "active": True,
+                "created": CATALOGUE_CREATED,
+            }
+        )
         for interval in INTERVAL_MONTHS:
             for currency in SEAT_PRICE_MONTH[plan]:
-                prices.append({
-                    "id": price_id(seed, plan, interval, currency), "product": product, "currency": currency.lower(),
-                    "unit_amount": unit_amount(plan, interval, currency), "type": "recurring",
-                    "recurring_interval": "year" if interval == "year" else "month",
-                    "recurring_interval_count": 3 if interval == "quarter" else 1,
-                    "recurring_usage_type": "licensed", "nickname": f"{plan.title()} per seat ({interval}ly)",
-                    "lookup_key": f"{plan}_{interval}_{currency.lower()}", "active": True,
-                    "created": CATALOGUE_CREATED,
-                })
+                prices.append(
+                    {
+                        "id": price_id(seed, plan, interval, currency),
+                        "product": product,
+                        "currency": currency.lower(),
+                        "unit_amount": unit_amount(plan, interval, currency),
+                        "type": "recurring",
+                        "recurring_interval": "year" if interval == "year" else "month",
+                        "recurring_interval_count": 3 if interval == "quarter" else 1,
+                        "recurring_usage_type": "licensed",
+                        "nickname": f"{plan.title()} per seat ({interval}ly)",
+                        "lookup_key": f"{plan}_{interval}_{currency.lower()}",
+                        "active": True,
+                        "created": CATALOGUE_CREATED,
+                    }
+                )
     overage = stripe_id("prod", seed, "overage")
     onboarding = stripe_id("prod", seed, "onboarding")
     products.append({"id": overage, "name": "API overage", "active": True, "created": CATALOGUE_CREATED})
-    products.append({"id": onboarding, "name": "Onboarding package", "active": True, "created": CATALOGUE_CREATED})
+    products.append(
+        {"id": onboarding, "name": "Onboarding package", "active": True, "created": CATALOGUE_CREATED}
+    )
     for currency in OVERAGE_UNIT_PRICE:
-        prices.append({
-            "id": stripe_id("price", seed, "overage", currency), "product": overage, "currency": currency.lower(),
-            "unit_amount": OVERAGE_UNIT_PRICE[currency], "type": "recurring", "recurring_interval": "month",
-            "recurring_interval_count": 1, "recurring_usage_type": "metered", "nickname": "API calls over plan",
-            "lookup_key": f"overage_{currency.lower()}", "active": True, "created": CATALOGUE_CREATED,
-        })
-        prices.append({
-            "id": stripe_id("price", seed, "onboarding", currency), "product": onboarding,
-            "currency": currency.lower(), "unit_amount": ONBOARDING_FEE[currency], "type": "one_time",
-            "recurring_interval": None, "recurring_interval_count": None, "recurring_usage_type": None,
-            "nickname": "Onboarding package", "lookup_key": f"onboarding_{currency.lower()}", "active": True,
-            "created": CATALOGUE_CREATED,
-        })
+        prices.append(
+            {
+                "id": stripe_id("price", seed, "overage", currency),
+                "product": overage,
+                "currency": currency.lower(),
+                "unit_amount": OVERAGE_UNIT_PRICE[currency],
+                "type": "recurring",
+                "recurring_interval": "month",
+                "recurring_interval_count": 1,
+                "recurring_usage_type": "metered",
+                "nickname": "API calls over plan",
+                "lookup_key": f"overage_{currency.lower()}",
+                "active": True,
+                "created": CATALOGUE_CREATED,
+            }
+        )
+        prices.append(
+            {
+                "id": stripe_id("price", seed, "onboarding", currency),
+                "product": onboarding,
+                "currency": currency.lower(),
+                "unit_amount": ONBOARDING_FEE[currency],
+                "type": "one_time",
+                "recurring_interval": None,
+                "recurring_interval_count": None,
+                "recurring_usage_type": None,
+                "nickname": "Onboarding package",
+                "lookup_key": f"onboarding_{currency.lower()}",
+                "active": True,
+                "created": CATALOGUE_CREATED,
+            }
+        )
     for key, percent, amount_off, duration, months in COUPONS:
-        for currency in (amount_off or {None: None}):
-            coupons.append({
-                "id": coupon_id(seed, key, currency), "name": key.replace("_", " ").title(), "percent_off": percent,
-                "amount_off": None if currency is None else amount_off[currency],
-                "currency": None if currency is None else currency.lower(), "duration": duration,
-                "duration_in_months": months, "valid": True, "created": CATALOGUE_CREATED,
-            })
+        for currency in amount_off or {None: None}:
+            coupons.append(
+                {
+                    "id": coupon_id(seed, key, currency),
+                    "name": key.replace("_", " ").title(),
+                    "percent_off": percent,
+                    "amount_off": None if currency is None else amount_off[currency],
+                    "currency": None if currency is None else currency.lower(),
+                    "duration": duration,
+                    "duration_in_months": months,
+                    "valid": True,
+                    "created": CATALOGUE_CREATED,
+                }
+            )
     return {"stripe_products": products, "stripe_prices": prices, "stripe_coupons": coupons}
 
 
@@ -224,26 +267,40 @@ class StripeRenderer:
         self.seed = seed
         self.cutoff = cutoff
         self.tables: dict[str, list[dict]] = {
-            name: [] for name in ("stripe_customers", "stripe_subscriptions", "stripe_subscription_items",
-                                  "stripe_discounts", "stripe_invoices", "stripe_invoice_lines", "stripe_events")
+            name: []
+            for name in (
+                "stripe_customers",
+                "stripe_subscriptions",
+                "stripe_subscription_items",
+                "stripe_discounts",
+                "stripe_invoices",
+                "stripe_invoice_lines",
+                "stripe_events",
+            )
         }
-        self._invoice_number = 0
+        self._invoice_number = 0  # per customer, like Stripe's customer invoice prefix sequence
 
     def visible(self, moment: datetime | None) -> bool:
         return moment is not None and moment < self.cutoff
 
     def event(self, moment: datetime, kind: str, object_type: str, object_id: str, previous=None) -> None:
         if self.visible(moment):
-            self.tables["stripe_events"].append({
-                "id": stripe_id("evt", self.seed, kind, object_id, moment.isoformat()), "type": kind,
-                "created": unix(moment), "object_type": object_type, "object_id": object_id,
-                "previous_attributes": json.dumps(previous or {}),
-            })
+            self.tables["stripe_events"].append(
+                {
+                    "id": stripe_id("evt", self.seed, kind, object_id, moment.isoformat()),
+                    "type": kind,
+                    "created": unix(moment),
+                    "object_type": object_type,
+                    "object_id": object_id,
+                    "previous_attributes": json.dumps(previous or {}),
+                }
+            )
 
     def render_account(self, account: Account) -> None:
         if not self.visible(account.signup):
             return
         seed, currency = self.seed, account.currency
+        self._invoice_number = 0
         customer = stripe_id("cus", seed, account.num)
         customer_events = [account.signup]
         delinquent = False
@@ -252,18 +309,27 @@ class StripeRenderer:
             if not self.visible(sub.created):
                 continue
             delinquent |= self.render_subscription(account, customer, sub, customer_events)
-        self.tables["stripe_customers"].append({
-            "id": customer, "account_id": account.account_id, "name": f"Customer {account.account_id}",
-            "email": f"billing@{account.account_id.replace('_', '')}.example.com", "currency": currency.lower(),
-            "created": unix(account.signup), "address_country": account.country, "delinquent": delinquent,
-            "updated": unix(max(customer_events)),
-        })
+        self.tables["stripe_customers"].append(
+            {
+                "id": customer,
+                "account_id": account.account_id,
+                "name": f"Customer {account.account_id}",
+                "email": f"billing@{account.account_id.replace('_', '')}.example.com",
+                "currency": currency.lower(),
+                "created": unix(account.signup),
+                "address_country": account.country,
+                "delinquent": delinquent,
+                "updated": unix(max(customer_events)),
+            }
+        )
 
     def render_subscription(self, account: Account, customer: str, sub: Subscription, touched: list) -> bool:
-        seed, currency, cutoff = self.seed, account.currency, self.cutoff
+        seed, currency = self.seed, account.currency
         sub_id = stripe_id("sub", seed, account.num, sub.number)
         item_id = stripe_id("si", seed, account.num, sub.number)
-        metered_item = stripe_id("si", seed, account.num, sub.number, "metered") if sub.has_metered_item else None
+        metered_item = (
+            stripe_id("si", seed, account.num, sub.number, "metered") if sub.has_metered_item else None
+        )
         periods = [p for p in sub.periods if self.visible(p.start)]
         current = periods[-1]
         changes: list[datetime] = [sub.created]
@@ -272,11 +338,16 @@ class StripeRenderer:
         if sub.discount is not None and self.visible(sub.discount.start):
             discount_id = stripe_id("di", seed, account.num, sub.number)
             amount_off = coupon_spec(sub.discount.coupon)[2]
-            self.tables["stripe_discounts"].append({
-                "id": discount_id, "coupon": coupon_id(seed, sub.discount.coupon, currency if amount_off else None),
-                "customer": customer, "subscription": sub_id, "start": unix(sub.discount.start),
-                "end": unix(sub.discount.end),
-            })
+            self.tables["stripe_discounts"].append(
+                {
+                    "id": discount_id,
+                    "coupon": coupon_id(seed, sub.discount.coupon, currency if amount_off else None),
+                    "customer": customer,
+                    "subscription": sub_id,
+                    "start": unix(sub.discount.start),
+                    "end": unix(sub.discount.end),
+                }
+            )
         latest_invoice = None
         past_due = False
         first_paid_seen = False
@@ -285,31 +356,70 @@ class StripeRenderer:
             first_paid = not period.is_trial and not first_paid_seen
             first_paid_seen = first_paid_seen or not period.is_trial
             if previous is not None:
-                prior = {"current_period_start": unix(previous.start), "current_period_end": unix(previous.end)}
+                prior = {
+                    "current_period_start": unix(previous.start),
+                    "current_period_end": unix(previous.end),
+                }
                 if previous.is_trial and not period.is_trial:
                     prior["status"] = "trialing"
                 if (previous.seats, previous.plan) != (period.seats, period.plan):
-                    prior["items"] = {"quantity": previous.seats,
-                                      "price": price_id(seed, previous.plan, sub.interval, currency)}
+                    prior["items"] = {
+                        "quantity": previous.seats,
+                        "price": price_id(seed, previous.plan, sub.interval, currency),
+                    }
                 self.event(period.start, "customer.subscription.updated", "subscription", sub_id, prior)
                 changes.append(period.start)
-            latest_invoice = self.render_invoices(account, customer, sub, sub_id, item_id, metered_item, period,
-                                                  previous, first_paid, discount_id)
+            latest_invoice = self.render_invoices(
+                account,
+                customer,
+                sub,
+                sub_id,
+                item_id,
+                metered_item,
+                period,
+                previous,
+                first_paid,
+                discount_id,
+            )
+            if period.mid_term_seats is not None and self.visible(period.mid_term_seats[0]):
+                self.event(
+                    period.mid_term_seats[0],
+                    "customer.subscription.updated",
+                    "subscription",
+                    sub_id,
+                    {"items": {"quantity": period.seats}},
+                )
+                changes.append(period.mid_term_seats[0])
             if period.failed_at is not None and self.visible(period.failed_at):
-                self.event(period.failed_at, "customer.subscription.updated", "subscription", sub_id,
-                           {"status": "active"})
+                self.event(
+                    period.failed_at,
+                    "customer.subscription.updated",
+                    "subscription",
+                    sub_id,
+                    {"status": "active"},
+                )
                 changes.append(period.failed_at)
                 past_due = not self.visible(period.paid_at) and not self.visible(sub.ended_at)
                 if self.visible(period.paid_at):
-                    self.event(period.paid_at, "customer.subscription.updated", "subscription", sub_id,
-                               {"status": "past_due"})
+                    self.event(
+                        period.paid_at,
+                        "customer.subscription.updated",
+                        "subscription",
+                        sub_id,
+                        {"status": "past_due"},
+                    )
                     changes.append(period.paid_at)
             previous = period
         cancel_known = self.visible(sub.cancel_requested_at)
         ended = self.visible(sub.ended_at)
         if cancel_known and sub.cancel_at_period_end and sub.end_reason == "cancellation_requested":
-            self.event(sub.cancel_requested_at, "customer.subscription.updated", "subscription", sub_id,
-                       {"cancel_at_period_end": False, "cancel_at": None})
+            self.event(
+                sub.cancel_requested_at,
+                "customer.subscription.updated",
+                "subscription",
+                sub_id,
+                {"cancel_at_period_end": False, "cancel_at": None},
+            )
             changes.append(sub.cancel_requested_at)
         if ended:
             self.event(sub.ended_at, "customer.subscription.deleted", "subscription", sub_id)
@@ -323,49 +433,102 @@ class StripeRenderer:
         else:
             status = "active"
         touched.extend(changes)
-        self.tables["stripe_subscriptions"].append({
-            "id": sub_id, "customer": customer, "status": status, "currency": currency.lower(),
-            "created": unix(sub.created), "start_date": unix(sub.created), "billing_cycle_anchor": unix(
-                sub.trial_end if sub.trial_end else sub.created),
-            "trial_start": unix(sub.created) if sub.trial_end else None, "trial_end": unix(sub.trial_end),
-            "cancel_at_period_end": bool(cancel_known and sub.cancel_at_period_end and not ended),
-            "cancel_at": unix(sub.ended_at) if cancel_known and sub.cancel_at_period_end else None,
-            "canceled_at": unix(sub.cancel_requested_at) if cancel_known else None,
-            "ended_at": unix(sub.ended_at) if ended else None,
-            "cancellation_reason": (sub.end_reason if sub.end_reason != "trial_not_converted"
-                                    else "cancellation_requested") if cancel_known else None,
-            "collection_method": "charge_automatically", "latest_invoice": latest_invoice,
-            "discount_ids": json.dumps([discount_id] if discount_id else []),
-            "updated": unix(max(m for m in changes if self.visible(m))),
-        })
-        self.tables["stripe_subscription_items"].append({
-            "id": item_id, "subscription": sub_id, "price": price_id(seed, current.plan, sub.interval, currency),
-            "quantity": current.seats, "current_period_start": unix(current.start),
-            "current_period_end": unix(current.end), "created": unix(sub.created),
-        })
+        self.tables["stripe_subscriptions"].append(
+            {
+                "id": sub_id,
+                "customer": customer,
+                "status": status,
+                "currency": currency.lower(),
+                "created": unix(sub.created),
+                "start_date": unix(sub.created),
+                "billing_cycle_anchor": unix(sub.trial_end if sub.trial_end else sub.created),
+                "trial_start": unix(sub.created) if sub.trial_end else None,
+                "trial_end": unix(sub.trial_end),
+                # Stays true once the subscription has ended (Stripe: "will or did cancel at period end").
+                "cancel_at_period_end": bool(cancel_known and sub.cancel_at_period_end),
+                "cancel_at": unix(sub.ended_at) if cancel_known and sub.cancel_at_period_end else None,
+                "canceled_at": unix(sub.cancel_requested_at) if cancel_known else None,
+                "ended_at": unix(sub.ended_at) if ended else None,
+                "cancellation_reason": (
+                    sub.end_reason if sub.end_reason != "trial_not_converted" else "cancellation_requested"
+                )
+                if cancel_known
+                else None,
+                "collection_method": "charge_automatically",
+                "latest_invoice": latest_invoice,
+                "discount_ids": json.dumps([discount_id] if discount_id else []),
+                "updated": unix(max(m for m in changes if self.visible(m))),
+            }
+        )
+        self.tables["stripe_subscription_items"].append(
+            {
+                "id": item_id,
+                "subscription": sub_id,
+                "price": price_id(seed, current.plan, sub.interval, currency),
+                "quantity": current.mid_term_seats[1]
+                if current.mid_term_seats and self.visible(current.mid_term_seats[0])
+                else current.seats,
+                "current_period_start": unix(current.start),
+                "current_period_end": unix(current.end),
+                "created": unix(sub.created),
+            }
+        )
         if metered_item:
-            self.tables["stripe_subscription_items"].append({
-                "id": metered_item, "subscription": sub_id, "price": stripe_id("price", seed, "overage", currency),
-                "quantity": None, "current_period_start": unix(current.start),
-                "current_period_end": unix(current.end), "created": unix(sub.created),
-            })
+            self.tables["stripe_subscription_items"].append(
+                {
+                    "id": metered_item,
+                    "subscription": sub_id,
+                    "price": stripe_id("price", seed, "overage", currency),
+                    "quantity": None,
+                    "current_period_start": unix(current.start),
+                    "current_period_end": unix(current.end),
+                    "created": unix(sub.created),
+                }
+            )
         return past_due
 
-    def render_invoices(self, account, customer, sub, sub_id, item_id, metered_item, period, previous,
-                        first_paid, discount_id) -> str | None:
-        """The invoice of one period (and the voided first attempt, when there was one). Returns the latest id."""
+    def render_invoices(
+        self, account, customer, sub, sub_id, item_id, metered_item, period, previous, first_paid, discount_id
+    ) -> str | None:
+        """The invoice of one period (and the voided first attempt, when there was one). Returns the latest
+        id."""
         attempts = [("void", period.start)] if period.voided_twin else []
         attempts.append(("live", period.start + timedelta(hours=2) if period.voided_twin else period.start))
         latest = None
         for kind, created in attempts:
             if not self.visible(created):
                 continue
-            latest = self.render_invoice(account, customer, sub, sub_id, item_id, metered_item, period, previous,
-                                         first_paid, discount_id, created, void=kind == "void")
+            latest = self.render_invoice(
+                account,
+                customer,
+                sub,
+                sub_id,
+                item_id,
+                metered_item,
+                period,
+                previous,
+                first_paid,
+                discount_id,
+                created,
+                void=kind == "void",
+            )
         return latest
 
-    def render_invoice(self, account, customer, sub, sub_id, item_id, metered_item, period, previous, first_paid,
-                       discount_id, created, void) -> str:
+    def render_invoice(
+        self,
+        account,
+        customer,
+        sub,
+        sub_id,
+        item_id,
+        metered_item,
+        period,
+        previous,
+        first_paid,
+        discount_id,
+        created,
+        void,
+    ) -> str:
         seed, currency, cur = self.seed, account.currency, account.currency.lower()
         invoice_id = stripe_id("in", seed, account.num, sub.number, unix(created), void)
         self._invoice_number += 1
@@ -374,24 +537,71 @@ class StripeRenderer:
         gross = 0 if period.is_trial else seat_price * period.seats
         discounts = []
         if not period.is_trial and discount_id and discount_applies(sub, created, first_paid):
-            discounts = [{"amount": discount_amount(sub.discount.coupon, gross, currency), "discount": discount_id}]
-        description = (f"Trial period for Acme Analytics {period.plan.title()}" if period.is_trial
-                       else f"{period.seats} × Acme Analytics {period.plan.title()} (at "
-                       f"{seat_price / 100:.2f} {cur} / {sub.interval})")
-        lines.append(self._line(invoice_id, "sub", currency, gross, description, period.seats, period.start,
-                                period.end, price_id(seed, period.plan, sub.interval, currency), sub_id, item_id,
-                                None, discounts))
+            discounts = [
+                {"amount": discount_amount(sub.discount.coupon, gross, currency), "discount": discount_id}
+            ]
+        description = (
+            f"Trial period for Acme Analytics {period.plan.title()}"
+            if period.is_trial
+            else f"{period.seats} × Acme Analytics {period.plan.title()} (at "
+            f"{seat_price / 100:.2f} {cur} / {sub.interval})"
+        )
+        lines.append(
+            self._line(
+                invoice_id,
+                "sub",
+                currency,
+                gross,
+                description,
+                period.seats,
+                period.start,
+                period.end,
+                price_id(seed, period.plan, sub.interval, currency),
+                sub_id,
+                item_id,
+                None,
+                discounts,
+            )
+        )
         if metered_item and period.overage_units and previous is not None:
             amount = period.overage_units * OVERAGE_UNIT_PRICE[currency]
-            lines.append(self._line(invoice_id, "metered", currency, amount,
-                                    f"{period.overage_units} × API overage (tier 1)", period.overage_units,
-                                    previous.start, previous.end, stripe_id("price", seed, "overage", currency),
-                                    sub_id, metered_item, None, []))
+            lines.append(
+                self._line(
+                    invoice_id,
+                    "metered",
+                    currency,
+                    amount,
+                    f"{period.overage_units} × API overage (tier 1)",
+                    period.overage_units,
+                    previous.start,
+                    previous.end,
+                    stripe_id("price", seed, "overage", currency),
+                    sub_id,
+                    metered_item,
+                    None,
+                    [],
+                )
+            )
+        if previous is not None and previous.mid_term_seats is not None:
+            lines.extend(self._proration_lines(invoice_id, account, sub, sub_id, item_id, previous))
         if period.onboarding_fee:
-            lines.append(self._line(invoice_id, "onboarding", currency, ONBOARDING_FEE[currency],
-                                    "Onboarding package", 1, created, created,
-                                    stripe_id("price", seed, "onboarding", currency), None, None,
-                                    stripe_id("ii", seed, invoice_id), []))
+            lines.append(
+                self._line(
+                    invoice_id,
+                    "onboarding",
+                    currency,
+                    ONBOARDING_FEE[currency],
+                    "Onboarding package",
+                    1,
+                    created,
+                    created,
+                    stripe_id("price", seed, "onboarding", currency),
+                    None,
+                    None,
+                    stripe_id("ii", seed, invoice_id),
+                    [],
+                )
+            )
         subtotal = sum(line["amount"] for line in lines)
         total_discount = sum(d["amount"] for d in discounts)
         tax = sum(line["tax_amount"] for line in lines)
@@ -418,34 +628,113 @@ class StripeRenderer:
             events.append((uncollectible_at, "invoice.marked_uncollectible", {"status": "open"}))
         for moment, kind, previous_attrs in events:
             self.event(moment, kind, "invoice", invoice_id, previous_attrs)
-        attempt_count = 0 if status == "draft" else (period.attempts if (period.failed_at and not void
-                                                                         and self.visible(period.failed_at)) else 1)
+        attempt_count = (
+            0
+            if status == "draft"
+            else (
+                period.attempts if (period.failed_at and not void and self.visible(period.failed_at)) else 1
+            )
+        )
         amount_paid = total if status == "paid" else 0
-        self.tables["stripe_invoices"].append({
-            "id": invoice_id, "number": f"ACME-{account.num:06d}-{self._invoice_number:05d}",
-            "customer": stripe_id("cus", seed, account.num), "subscription": sub_id, "status": status,
-            "billing_reason": "subscription_create" if period is sub.periods[0] else "subscription_cycle",
-            "currency": cur, "created": unix(created), "period_start": unix(previous.start if previous else created),
-            "period_end": unix(created), "due_date": None, "subtotal": subtotal, "tax": tax, "total": total,
-            "amount_due": total, "amount_paid": amount_paid,
-            "amount_remaining": 0 if status in ("paid", "void") else total - amount_paid,
-            "attempt_count": attempt_count, "finalized_at": unix(finalized) if self.visible(finalized) else None,
-            "paid_at": unix(paid_at), "voided_at": unix(voided_at) if self.visible(voided_at) else None,
-            "marked_uncollectible_at": unix(uncollectible_at),
-            "updated": unix(max(m for m, _, _ in events if self.visible(m))),
-        })
+        self.tables["stripe_invoices"].append(
+            {
+                "id": invoice_id,
+                "number": f"ACME-{account.num:06d}-{self._invoice_number:05d}",
+                "customer": stripe_id("cus", seed, account.num),
+                "subscription": sub_id,
+                "status": status,
+                "billing_reason": "subscription_create" if period is sub.periods[0] else "subscription_cycle",
+                "currency": cur,
+                "created": unix(created),
+                "period_start": unix(previous.start if previous else created),
+                "period_end": unix(created),
+                "due_date": None,
+                "subtotal": subtotal,
+                "tax": tax,
+                "total": total,
+                "amount_due": total,
+                "amount_paid": amount_paid,
+                "amount_remaining": 0 if status in ("paid", "void") else total - amount_paid,
+                "attempt_count": attempt_count,
+                "finalized_at": unix(finalized) if self.visible(finalized) else None,
+                "paid_at": unix(paid_at),
+                "voided_at": unix(voided_at) if self.visible(voided_at) else None,
+                "marked_uncollectible_at": unix(uncollectible_at),
+                "updated": unix(max(m for m, _, _ in events if self.visible(m))),
+            }
+        )
         self.tables["stripe_invoice_lines"].extend(lines)
         return invoice_id
 
-    def _line(self, invoice_id, key, currency, amount, description, quantity, start, end, price, sub_id, item_id,
-              invoice_item, discounts) -> dict:
+    def _proration_lines(
+        self, invoice_id, account: Account, sub: Subscription, sub_id: str, item_id: str, period: Period
+    ) -> list[dict]:
+        """Seats added mid-term, prorated on the next invoice as Stripe's create_prorations does: the unused
+        time of the old quantity credited, the remaining time of the new one charged. MRR excludes both lines
+        (the next period's regular line bills the new quantity in full)."""
+        changed_at, seats = period.mid_term_seats
+        price = price_id(self.seed, period.plan, sub.interval, account.currency)
+        seat_price = unit_amount(period.plan, sub.interval, account.currency)
+        share = (period.end - changed_at) / (period.end - period.start)
+        plan = f"Acme Analytics {period.plan.title()}"
+        return [
+            self._line(
+                invoice_id,
+                f"proration-{key}",
+                account.currency,
+                sign * round(quantity * seat_price * share),
+                f"{words} {quantity} × {plan} after {changed_at:%d %b %Y}",
+                quantity,
+                changed_at,
+                period.end,
+                price,
+                sub_id,
+                item_id,
+                None,
+                [],
+                proration=True,
+            )
+            for key, quantity, sign, words in (
+                ("unused", period.seats, -1, "Unused time on"),
+                ("remaining", seats, 1, "Remaining time on"),
+            )
+        ]
+
+    def _line(
+        self,
+        invoice_id,
+        key,
+        currency,
+        amount,
+        description,
+        quantity,
+        start,
+        end,
+        price,
+        sub_id,
+        item_id,
+        invoice_item,
+        discounts,
+        proration: bool = False,
+    ) -> dict:
         taxable = amount - sum(d["amount"] for d in discounts)
         return {
-            "id": stripe_id("il", self.seed, invoice_id, key), "invoice": invoice_id, "currency": currency.lower(),
-            "amount": amount, "description": description, "quantity": quantity, "period_start": unix(start),
-            "period_end": unix(end), "price": price, "product": None,
+            "id": stripe_id("il", self.seed, invoice_id, key),
+            "invoice": invoice_id,
+            "currency": currency.lower(),
+            "amount": amount,
+            "description": description,
+            "quantity": quantity,
+            "period_start": unix(start),
+            "period_end": unix(end),
+            "price": price,
+            "product": None,
             "parent_type": "invoice_item_details" if invoice_item else "subscription_item_details",
-            "subscription": sub_id, "subscription_item": item_id, "invoice_item": invoice_item, "proration": False,
-            "discount_amounts": json.dumps(discounts), "tax_amount": int(taxable * TAX_RATE[currency] + 0.5),
-            "unit_amount_decimal": str(amount // quantity) if quantity else "0",
+            "subscription": sub_id,
+            "subscription_item": item_id,
+            "invoice_item": invoice_item,
+            "proration": proration,
+            "discount_amounts": json.dumps(discounts),
+            "tax_amount": math.floor(taxable * TAX_RATE[currency] + 0.5),
+            "unit_amount_decimal": f"{amount / quantity:.12g}" if quantity else "0",
         }

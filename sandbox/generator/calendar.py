@@ -9,7 +9,8 @@ INTERVAL_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 
 def add_months(moment: datetime, months: int, anchor_day: int) -> datetime:
-    """`moment` moved by whole months, keeping the billing anchor day (clamped to short months, as Stripe does)."""
+    """`moment` moved by whole months, keeping the billing anchor day (clamped to short months, as Stripe
+    does)."""
     month_index = moment.month - 1 + months
     year = moment.year + month_index // 12
     month = month_index % 12 + 1

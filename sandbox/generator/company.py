@@ -1,11 +1,14 @@
 """The simulated company's customers: who they are and what happens to them, month by month.
 
-Each account's story is drawn from its own random stream (seed + account number), over the whole horizon,
-without knowing "today": rendering cuts the story at today, so advancing time only reveals what was decided.
+Time starts at the company's launch (a fixed day), never at `today`: rendering cuts the stories at today, so
+advancing time only reveals what was decided. Each account draws from its own random streams (one per concern:
+profile, health, billing), and every stream is consumed in time order. Simulating further (a later horizon)
+then only appends draws, so everything before a cut-off is identical whatever the horizon: that is what makes
+a sandbox generated at T and advanced N days byte-identical to one generated at T+N.
 
-A latent health (0..1) drifts with shocks (a champion leaves, a ticket storm, slow product-fit erosion). It drives
-what the platform can observe (usage, feature breadth, NPS, tickets, failed payments) and what it must predict
-(churn, contraction, expansion), with noise and surprise churn so the signal is real but not trivial.
+A latent health (0..1) drifts with shocks (a champion leaves, a ticket storm, slow product-fit erosion). It
+drives what the platform can observe (usage, feature breadth, NPS, tickets, failed payments) and what it must
+predict (churn, contraction, expansion), with noise and surprise churn so the signal is real but not trivial.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sandbox.generator.calendar import INTERVAL_MONTHS, add_months, month_start
+from sandbox.generator.calendar import INTERVAL_MONTHS, add_months, at_midnight, month_start
 
 SEGMENTS = ("enterprise", "mid_market", "smb")
 SEGMENT_WEIGHTS = (0.12, 0.30, 0.58)
@@ -25,7 +28,8 @@ COUNTRIES = {"USD": ("US", "US", "US", "CA"), "EUR": ("DE", "FR", "NL", "ES", "I
 PLANS = ("starter", "growth", "enterprise")
 TRIAL_DAYS = 14
 
-# Per segment: P(trial), interval mix, plan mix, median seats, CSM book size (accounts per CSM).
+# Per segment: P(trial), interval mix, plan mix, seats (median, log-sigma, min, max), CSM book size (accounts
+# per CSM), CSM touches and tickets per month, contacts (min, max).
 SEGMENT_PROFILE = {
     "enterprise": dict(
         trial=0.10,
@@ -72,6 +76,43 @@ COUPONS = (
     ("WINBACK30", 30.0, None, "repeating", 3),
 )
 
+# Product features, by index (usage.py names them). Onboarding milestones, in the order customers usually
+# reach them: Integration Connected, Teammate Invited, Report Created, Dashboard Shared.
+FEATURE_COUNT = 10
+MILESTONE_FEATURES = (2, 3, 1, 6)
+NEVER = 10**6  # adoption day of a feature never adopted
+
+# Sign-ups: a launch cohort (customers migrated at launch), then steady growth with a density rising linearly.
+LAUNCH_COHORT_SHARE = 0.22
+LAUNCH_COHORT_DAYS = 45
+GROWTH_OFFSET_DAYS = 120
+
+# Churn: a monthly hazard from latent health, multiplied while the champion is gone and after a ticket storm
+# (so those signals carry information of their own, beyond what usage shows), plus surprise churn no signal
+# predicts (budget cuts, acquisitions). Usage fades before most churns, over weeks.
+HAZARD_BASE, HAZARD_SCALE, HAZARD_POWER = 0.001, 0.9, 5
+CHAMPION_GONE_HAZARD = 2.5
+STORM_HAZARD, STORM_HAZARD_DAYS = 2.0, 90
+SURPRISE_CHURN_MONTHLY = 0.002
+DECAY_SHARE_STRONG, DECAY_SHARE_WEAK = (
+    0.9,
+    0.7,
+)  # share of churns preceded by fading usage (health < 0.5, other)
+DECAY_DAYS = (45, 110)
+MID_TERM_ADD_SHARE = 0.15  # of quarterly / annual periods of healthy accounts: seats added mid-term
+IMMEDIATE_CANCEL_SHARE = 0.2  # of monthly cancellations: effective at once instead of at period end
+PAYMENT_FAILURE = (0.04, 0.08)  # P(first charge fails) = a + b * (1 - health)
+PAYMENT_RECOVERY = (0.7, 0.25)  # P(recovered by a retry) = a + b * health
+DUNNING_DAYS = 28  # retries until the invoice is marked uncollectible and the subscription cancelled
+USAGE_INTENSITY_SIGMA = 0.7  # log-sd of team-to-team usage intensity at the same health
+SENTIMENT_SIGMA = 0.15  # sd of the per-account sentiment offset (see Account.outlook_at)
+
+# Monthly shocks to the latent health.
+CHAMPION_LEAVES_MONTHLY = 0.014
+CHAMPION_REPLACED_SHARE = 0.6
+STORM_MONTHLY = 0.02
+EROSION_SHARE = 0.18
+
 
 @dataclass
 class Discount:
@@ -97,6 +138,9 @@ class Period:
     voided_twin: bool = False  # a first invoice was voided and replaced (e.g. wrong billing address)
     onboarding_fee: bool = False  # a one-off line on this invoice
     overage_units: int = 0  # metered usage of the previous period, billed in arrears on this invoice
+    # Seats added during the period (when, new quantity): prorated on the next invoice, billed in full from
+    # the next period (which starts with them).
+    mid_term_seats: tuple[datetime, int] | None = None
 
 
 @dataclass
@@ -125,24 +169,46 @@ class Account:
     currency: str
     country: str
     signup: datetime
-    owner_index: int  # index within the segment's CSMs
-    health: list[float]  # latent health per month index (months since the simulation start)
+    owner_index: int  # position within the segment's CSM team, as a fraction of 10**6 of the team's weight
+    health: list[float]  # latent health per month index (months since launch); 0 before the signup month
     subscriptions: list[Subscription] = field(default_factory=list)
     champion_left: list[tuple[datetime, datetime | None]] = field(default_factory=list)  # (left, replaced)
     storms: list[datetime] = field(default_factory=list)  # start of each high-priority ticket storm
     decay_windows: list[tuple[datetime, datetime]] = field(default_factory=list)  # usage fades before churn
     feature_adoption_days: list[int] = field(default_factory=list)  # days after signup, per feature index
+    onboarding_stalled: bool = False  # never reaches every onboarding milestone
+    usage_intensity: float = 1.0  # how heavily this team uses the product at a given health (team culture)
+    sentiment: float = 0.0  # how the customer feels beyond what usage shows (price, support, roadmap)
     contacts: int = 3
 
     @property
     def account_id(self) -> str:
         return f"acc_{self.num:06d}"
 
+    def health_at(self, moment: datetime, window: Window) -> float:
+        return self.health[min(len(self.health) - 1, max(0, window.month_index(moment)))]
+
+    def outlook_at(self, moment: datetime, window: Window) -> float:
+        """Health as the customer experiences it (health plus sentiment): drives churn, NPS and tickets, while
+        usage follows health alone, so each signal carries information of its own."""
+        return min(0.98, max(0.02, self.health_at(moment, window) + self.sentiment))
+
+    def champion_gone(self, moment: datetime) -> bool:
+        return any(
+            left <= moment and (replaced is None or moment < replaced)
+            for left, replaced in self.champion_left
+        )
+
+    def storm_within(self, moment: datetime, days: int) -> bool:
+        return any(moment - timedelta(days=days) <= storm < moment for storm in self.storms)
+
 
 @dataclass(frozen=True)
 class Window:
+    """The simulated time: from the launch day to `end` (exclusive), up to which every story is decided."""
+
     start: date
-    end: date  # exclusive horizon end
+    end: date
 
     def month_index(self, moment: datetime | date) -> int:
         day = moment.date() if isinstance(moment, datetime) else moment
@@ -151,6 +217,42 @@ class Window:
     @property
     def months(self) -> int:
         return self.month_index(self.end) + 1
+
+    def month_start(self, index: int) -> datetime:
+        return add_months(at_midnight(month_start(self.start)), index, 1)
+
+
+# How far beyond the story horizon the latent health is simulated: decisions made in a period that starts
+# before the horizon look at the health up to a year later (annual renewals).
+HEALTH_LOOKAHEAD_MONTHS = 14
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """When account number k signs up: `accounts` sign-ups during the first `reference_days` after launch.
+
+    The cumulative sign-up intensity is inverted at k - 1 + u (u uniform per account), so sign-up days
+    increase with k, exactly `accounts` fall within the reference history, and sign-ups keep coming after it
+    at the same growth rate. The count before any cut-off is therefore fixed, whatever horizon is simulated.
+    """
+
+    accounts: int
+    reference_days: int
+
+    def _growth(self, days: float) -> float:
+        return days * days / 2 + GROWTH_OFFSET_DAYS * days
+
+    def day_of(self, position: float) -> float:
+        """Days after launch at which the cumulative intensity reaches `position` (accounts)."""
+        n, share, cohort = self.accounts, LAUNCH_COHORT_SHARE, LAUNCH_COHORT_DAYS
+        reference = self._growth(self.reference_days)
+        at_cohort_end = n * share + n * (1 - share) * self._growth(cohort) / reference
+        if position >= at_cohort_end:
+            growth = (position / n - share) * reference / (1 - share)
+            return -GROWTH_OFFSET_DAYS + math.sqrt(GROWTH_OFFSET_DAYS**2 + 2 * growth)
+        a = n * (1 - share) / (2 * reference)
+        b = n * (1 - share) * GROWTH_OFFSET_DAYS / reference + n * share / cohort
+        return (-b + math.sqrt(b * b + 4 * a * position)) / (2 * a)
 
 
 def _choice(rng: random.Random, options: tuple[tuple[str, float], ...]) -> str:
@@ -163,46 +265,128 @@ def _seats(rng: random.Random, segment: str) -> int:
 
 
 def churn_hazard(health: float) -> float:
-    """Monthly churn probability from latent health: low at good health, steep below 0.4."""
-    return 0.003 + 0.32 * (1.0 - health) ** 3
+    """Monthly churn probability from latent health: low at good health, steep below 0.5."""
+    return HAZARD_BASE + HAZARD_SCALE * (1.0 - health) ** HAZARD_POWER
 
 
-def _signup_time(rng: random.Random, window: Window, history_days: int) -> datetime:
-    horizon_days = (window.end - window.start).days
-    u = rng.random()
-    if u < 0.22:  # the launch cohort (customers migrated at launch)
-        day = rng.uniform(0, 45)
-    else:  # steady growth: density rising linearly over the horizon
-        day = horizon_days * math.sqrt(rng.uniform(0.05, 1.0))
-    start = datetime.combine(window.start, datetime.min.time(), tzinfo=UTC)
-    return start + timedelta(days=min(day, horizon_days - 1), seconds=rng.randint(8 * 3600, 20 * 3600))
+def _stream(seed: int, num: int, kind: str) -> random.Random:
+    return random.Random(f"csops-sandbox:{seed}:{num}:{kind}")
 
 
-def simulate_health(rng: random.Random, window: Window, first_month: int) -> tuple[list[float], dict]:
-    """Monthly latent health with shocks; also returns the shock months for other stories to use."""
-    months = window.months
+def simulate_health(
+    rng: random.Random, account: Account, window: Window, first_month: int, months: int
+) -> None:
+    """Monthly latent health with shocks (champion leaves, ticket storms, erosion), in time order."""
     mean = min(0.95, max(0.25, rng.betavariate(5, 2.3)))
-    health = [0.0] * months
     h = min(0.98, max(0.1, mean + rng.gauss(0, 0.1)))
-    champion_leaves = {m for m in range(first_month + 2, months) if rng.random() < 0.014}
-    storms = {m for m in range(first_month, months) if rng.random() < 0.02}
-    erosion_start = first_month + rng.randint(3, 30) if rng.random() < 0.18 else None
-    champion_gap = 0
+    erosion_start = first_month + rng.randint(3, 30) if rng.random() < EROSION_SHARE else None
+    health = [0.0] * months
+    champion_present, replaced_at = True, None
     for m in range(first_month, months):
+        begins = window.month_start(m)
+        u_leave, u_storm, noise = rng.random(), rng.random(), rng.gauss(0, 0.06)
         target = mean
         if erosion_start is not None and m >= erosion_start:
             target = max(0.05, mean - 0.05 * (m - erosion_start))
-        if m in champion_leaves:
+        if not champion_present and replaced_at is not None and replaced_at < begins:
+            champion_present = True
+        if champion_present and m >= first_month + 2 and u_leave < CHAMPION_LEAVES_MONTHLY:
+            left = begins + timedelta(days=rng.randint(0, 27), hours=rng.randint(8, 18))
+            replaced_at = None
+            if rng.random() < CHAMPION_REPLACED_SHARE:
+                replaced_at = left + timedelta(days=rng.randint(20, 130))
+            account.champion_left.append((left, replaced_at))
+            champion_present = False
             h -= 0.22
-            champion_gap = rng.randint(1, 5) if rng.random() < 0.6 else 99
-        if champion_gap > 0:
+        if not champion_present:
             target -= 0.15
-            champion_gap -= 1
-        if m in storms:
+        if u_storm < STORM_MONTHLY:
+            account.storms.append(begins + timedelta(days=rng.randint(0, 24), hours=rng.randint(7, 17)))
             h -= 0.10
-        h = h + 0.18 * (target - h) + rng.gauss(0, 0.06)
+        h = h + 0.18 * (target - h) + noise
         health[m] = min(0.98, max(0.02, h))
-    return health, {"champion_leaves": sorted(champion_leaves), "storms": sorted(storms)}
+    account.health = health
+
+
+def _adoption(rng: random.Random, account: Account, first_health: float) -> None:
+    """Feature adoption days after signup: the core feature at once, onboarding milestones in the first weeks
+    (stalled accounts stop part-way and never finish), other features by breadth, which follows health."""
+    days = [NEVER] * FEATURE_COUNT
+    days[0] = 0
+    stalled = rng.random() < 0.06 + 0.4 * (1 - first_health)
+    reached = rng.randint(0, 2) if stalled else len(MILESTONE_FEATURES)
+    day = 0.0
+    for index, feature in enumerate(MILESTONE_FEATURES):
+        day += rng.expovariate(1 / (12 if stalled else 8))
+        if index < reached:
+            days[feature] = min(85, int(day))
+    extras = [f for f in range(1, FEATURE_COUNT) if f not in MILESTONE_FEATURES]
+    breadth = round(len(extras) * min(1.0, max(0.0, first_health + rng.gauss(0, 0.15))))
+    if stalled:
+        breadth //= 2
+    for rank, feature in enumerate(extras):
+        later = rng.expovariate(1 / 40) + (100 if rng.random() < 0.1 else 20)
+        if rank < breadth:
+            days[feature] = int(later)
+    account.feature_adoption_days = days
+    account.onboarding_stalled = stalled
+
+
+def simulate_account(num: int, seed: int, window: Window, arrivals: Arrivals) -> Account:
+    """One customer's whole story up to the window's end, deterministic in (seed, num, arrivals)."""
+    profile_rng = _stream(seed, num, "profile")
+    segment = profile_rng.choices(SEGMENTS, weights=SEGMENT_WEIGHTS)[0]
+    currency = profile_rng.choices(CURRENCIES, weights=CURRENCY_WEIGHTS)[0]
+    profile = SEGMENT_PROFILE[segment]
+    signup_day = arrivals.day_of(num - 1 + profile_rng.random())
+    signup = at_midnight(window.start) + timedelta(
+        days=int(signup_day), seconds=profile_rng.randint(8 * 3600, 20 * 3600)
+    )
+    account = Account(
+        num=num,
+        segment=segment,
+        currency=currency,
+        country=profile_rng.choice(COUNTRIES[currency]),
+        signup=signup,
+        owner_index=profile_rng.randint(0, 10**6),
+        health=[],
+        contacts=profile_rng.randint(*profile["contacts"]),
+        usage_intensity=min(2.5, max(0.3, profile_rng.lognormvariate(0, USAGE_INTENSITY_SIGMA))),
+        sentiment=min(0.3, max(-0.3, profile_rng.gauss(0, SENTIMENT_SIGMA))),
+    )
+    first_month = window.month_index(signup)
+    simulate_health(
+        _stream(seed, num, "health"), account, window, first_month, window.months + HEALTH_LOOKAHEAD_MONTHS
+    )
+    _adoption(profile_rng, account, account.health[first_month])
+    _simulate_billing(_stream(seed, num, "billing"), account, window)
+    return account
+
+
+def _simulate_billing(rng: random.Random, account: Account, window: Window) -> None:
+    """Subscriptions in time order: the first one, then reactivations after churn (if health recovered)."""
+    horizon = at_midnight(window.end)
+    start = account.signup
+    number = 0
+    winback = False
+    while start < horizon:
+        number += 1
+        sub = _simulate_subscription(rng, account, window, number, start, horizon, winback)
+        account.subscriptions.append(sub)
+        if sub.ended_at is None or sub.end_reason == "trial_not_converted":
+            break
+        comeback = None
+        probe = sub.ended_at
+        for _ in range(24):
+            probe = probe + timedelta(days=30)
+            if probe >= horizon:
+                break
+            if rng.random() < 0.035 * (0.5 + account.health_at(probe, window)):
+                comeback = probe + timedelta(days=rng.randint(0, 20), seconds=rng.randint(0, 36000))
+                break
+        if comeback is None:
+            break
+        start, winback = comeback, True
 
 
 def _discount_for(rng: random.Random, interval: str, start: datetime, winback: bool) -> Discount | None:
@@ -225,104 +409,39 @@ def _next_plan(plan: str, step: int) -> str:
     return PLANS[min(len(PLANS) - 1, max(0, PLANS.index(plan) + step))]
 
 
-def simulate_account(num: int, seed: int, window: Window, history_days: int) -> Account:
-    """One customer's whole story over the horizon, deterministic in (seed, num)."""
-    rng = random.Random(f"csops-sandbox:{seed}:{num}")
-    segment = rng.choices(SEGMENTS, weights=SEGMENT_WEIGHTS)[0]
-    currency = rng.choices(CURRENCIES, weights=CURRENCY_WEIGHTS)[0]
-    profile = SEGMENT_PROFILE[segment]
-    signup = _signup_time(rng, window, history_days)
-    first_month = window.month_index(signup)
-    health, shocks = simulate_health(rng, window, first_month)
-    account = Account(
-        num=num,
-        segment=segment,
-        currency=currency,
-        country=rng.choice(COUNTRIES[currency]),
-        signup=signup,
-        owner_index=rng.randint(0, 10**6),
-        health=health,
-        contacts=rng.randint(*profile["contacts"]),
-    )
-    month_starts = [add_months(datetime.combine(window.start, datetime.min.time(), tzinfo=UTC), m, 1)
-                    for m in range(window.months)]
-    for m in shocks["champion_leaves"]:
-        left = month_starts[m] + timedelta(days=rng.randint(0, 27), hours=rng.randint(8, 18))
-        replaced = None
-        if rng.random() < 0.6:
-            replaced = left + timedelta(days=rng.randint(20, 130))
-        account.champion_left.append((left, replaced))
-    for m in shocks["storms"]:
-        account.storms.append(month_starts[m] + timedelta(days=rng.randint(0, 24), hours=rng.randint(7, 17)))
-    # Feature adoption: core feature on day 0, the others over the first months; healthier accounts adopt more.
-    breadth = 2 + round(8 * min(1.0, max(0.0, health[first_month] + rng.gauss(0, 0.15))))
-    adoption = [0]
-    for index in range(1, 10):
-        if index < breadth:
-            adoption.append(int(rng.expovariate(1 / 25)) + (0 if rng.random() > 0.1 else 100))
-        else:
-            adoption.append(10**6)  # never adopted
-    account.feature_adoption_days = adoption
-
-    horizon = datetime.combine(window.end, datetime.min.time(), tzinfo=UTC)
-
-    def h_at(moment: datetime) -> float:
-        return health[min(window.months - 1, max(0, window.month_index(moment)))]
-
-    start = signup
-    number = 0
-    winback = False
-    while start < horizon:
-        number += 1
-        sub = _simulate_subscription(rng, account, number, start, horizon, h_at, winback)
-        account.subscriptions.append(sub)
-        if sub.ended_at is None or sub.end_reason == "trial_not_converted":
-            break
-        # Reactivation: a churned customer may come back months later, if its health recovered.
-        comeback = None
-        probe = sub.ended_at
-        for _ in range(24):
-            probe = probe + timedelta(days=30)
-            if probe >= horizon:
-                break
-            if rng.random() < 0.035 * (0.5 + h_at(probe)):
-                comeback = probe + timedelta(days=rng.randint(0, 20), seconds=rng.randint(0, 36000))
-                break
-        if comeback is None or comeback >= horizon:
-            break
-        start, winback = comeback, True
-    return account
-
-
 def _simulate_subscription(
     rng: random.Random,
     account: Account,
+    window: Window,
     number: int,
     start: datetime,
     horizon: datetime,
-    h_at,
     winback: bool,
 ) -> Subscription:
+    """One subscription, period by period until it ends or a period would start at the horizon."""
     profile = SEGMENT_PROFILE[account.segment]
+
+    def h_at(moment: datetime) -> float:
+        return account.health_at(moment, window)
+
     interval = "month" if winback and account.segment == "smb" else _choice(rng, profile["intervals"])
     sub = Subscription(number=number, interval=interval, created=start)
     sub.has_metered_item = account.segment == "enterprise" and rng.random() < 0.4
     seats = _seats(rng, account.segment)
     plan = _choice(rng, profile["plans"])
+    sub.discount = _discount_for(rng, interval, start, winback)
     anchor = start
     if number == 1 and rng.random() < profile["trial"]:
         trial_end = start + timedelta(days=TRIAL_DAYS)
         sub.trial_end = trial_end
-        sub.periods.append(Period(start=start, end=trial_end, seats=seats, plan=plan, is_trial=True,
-                                  paid_at=start))
-        converts = rng.random() < 0.45 + 0.45 * h_at(start)
-        if not converts or trial_end >= horizon:
-            if not converts:
-                sub.ended_at, sub.end_reason = trial_end, "trial_not_converted"
-                sub.cancel_requested_at = trial_end
+        sub.periods.append(
+            Period(start=start, end=trial_end, seats=seats, plan=plan, is_trial=True, paid_at=start)
+        )
+        if rng.random() >= 0.45 + 0.45 * h_at(start):
+            sub.ended_at, sub.end_reason = trial_end, "trial_not_converted"
+            sub.cancel_requested_at = trial_end
             return sub
         anchor = trial_end
-    sub.discount = _discount_for(rng, interval, start, winback)
     months = INTERVAL_MONTHS[interval]
     period_index = 0
     period_start = anchor
@@ -336,16 +455,18 @@ def _simulate_subscription(
             period.voided_twin = True
         sub.periods.append(period)
         h = h_at(period_start)
-        # Payment: most charges succeed; failures grow as health falls, and some never recover.
-        if rng.random() < 0.012 + 0.05 * (1 - h):
+        # Payment: most charges succeed; failures grow as health falls; smart retries recover most within the
+        # dunning window, the rest are marked uncollectible and the subscription is cancelled.
+        if rng.random() < PAYMENT_FAILURE[0] + PAYMENT_FAILURE[1] * (1 - h):
             period.failed_at = period_start + timedelta(minutes=rng.randint(65, 150))
-            if rng.random() < 0.55 + 0.3 * h:
-                period.paid_at = period.failed_at + timedelta(days=rng.randint(2, 20), hours=rng.randint(0, 12))
+            dunning = min(timedelta(days=DUNNING_DAYS), (period_end - period_start) - timedelta(days=2))
+            if rng.random() < PAYMENT_RECOVERY[0] + PAYMENT_RECOVERY[1] * h:
+                delay = timedelta(days=rng.randint(1, dunning.days - 1), hours=rng.randint(0, 12))
+                period.paid_at = period.failed_at + delay
                 period.attempts = rng.randint(2, 4)
             else:
                 period.attempts = 4
-                # Dunning ends before the next period would start: the subscription is cancelled unpaid.
-                cancel_at = period_start + min(timedelta(days=25), (period_end - period_start) - timedelta(days=2))
+                cancel_at = period_start + dunning
                 period.uncollectible_at = cancel_at
                 sub.ended_at, sub.end_reason = cancel_at, "payment_failed"
                 sub.cancel_requested_at = cancel_at
@@ -356,20 +477,29 @@ def _simulate_subscription(
         # Churn: decided some weeks before the period ends, at the health of that moment.
         decide_at = period_end - timedelta(days=rng.randint(5, 25) if months == 1 else rng.randint(20, 75))
         decide_at = max(decide_at, period_start + timedelta(hours=1))
-        h_decide = h_at(decide_at)
-        p_churn = 1 - (1 - churn_hazard(h_decide)) ** months
-        p_churn += 0.002 * months  # budget cuts, acquisitions: churn no signal predicts
+        h_decide = account.outlook_at(decide_at, window)
+        hazard = churn_hazard(h_decide)
+        if account.champion_gone(decide_at):
+            hazard *= CHAMPION_GONE_HAZARD
+        if account.storm_within(decide_at, STORM_HAZARD_DAYS):
+            hazard *= STORM_HAZARD
+        p_churn = 1 - (1 - min(hazard, 0.9)) ** months + SURPRISE_CHURN_MONTHLY * months
         if rng.random() < p_churn:
             sub.cancel_requested_at = decide_at
             sub.end_reason = "cancellation_requested"
-            if months == 1 and h_decide < 0.3 and rng.random() < 0.25:
+            if months == 1 and rng.random() < IMMEDIATE_CANCEL_SHARE:
                 sub.ended_at = decide_at  # cancelled immediately, no refund
             else:
                 sub.cancel_at_period_end = True
                 sub.ended_at = period_end
             _add_decay(rng, account, sub.ended_at, strong=h_decide < 0.5)
             return sub
-        # Renewal: seats and plan move with health (changes apply from the next period, no proration).
+        # Mid-term: a growing customer on a quarterly or annual plan adds seats before renewal (prorated).
+        if months > 1 and h_at(period_start) > 0.6 and rng.random() < MID_TERM_ADD_SHARE:
+            changed_at = period_start + (period_end - period_start) * rng.uniform(0.2, 0.8)
+            seats += max(1, round(seats * rng.uniform(0.05, 0.3)))
+            period.mid_term_seats = (changed_at.replace(microsecond=0), seats)
+        # Renewal: seats and plan move with health (changes apply from the next period).
         h_next = h_at(period_end)
         scale = math.sqrt(months)
         if h_next > 0.62 and rng.random() < 0.10 * scale:
@@ -378,8 +508,8 @@ def _simulate_subscription(
             seats = max(1, min(seats - 1, round(seats * rng.uniform(0.55, 0.9))))
         if h_next > 0.72 and rng.random() < 0.025 * scale:
             plan = _next_plan(plan, +1)
-        elif h_next < 0.38 and rng.random() < 0.04 * scale:
-            plan = _next_plan(plan, -1)
+        elif plan != PLANS[0] and rng.random() < (0.15 if h_next < 0.55 else 0.01) * scale:
+            plan = _next_plan(plan, -1)  # struggling, or a budget cut
         period_index += 1
         period_start = period_end
     return sub
@@ -387,9 +517,5 @@ def _simulate_subscription(
 
 def _add_decay(rng: random.Random, account: Account, ended_at: datetime, strong: bool) -> None:
     """Usage fades over the weeks before most churns (not all: some churn is a surprise)."""
-    if rng.random() < (0.85 if strong else 0.55):
-        account.decay_windows.append((ended_at - timedelta(days=rng.randint(35, 80)), ended_at))
-
-
-def month_floor(moment: datetime) -> date:
-    return month_start(moment.date())
+    if rng.random() < (DECAY_SHARE_STRONG if strong else DECAY_SHARE_WEAK):
+        account.decay_windows.append((ended_at - timedelta(days=rng.randint(*DECAY_DAYS)), ended_at))

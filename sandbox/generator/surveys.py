@@ -22,13 +22,18 @@ DETRACTOR_COMMENTS = (
     "Data often looks wrong, we stopped trusting it.",
 )
 PASSIVE_COMMENTS = ("Does the job.", "Good, but onboarding new people is hard.", "Fine for dashboards.")
-PROMOTER_COMMENTS = ("Love the dashboards!", "Saves our team hours every week.", "Great support team.",
-                     "Alerts caught a problem before our customers did.")
+PROMOTER_COMMENTS = (
+    "Love the dashboards!",
+    "Saves our team hours every week.",
+    "Great support team.",
+    "Alerts caught a problem before our customers did.",
+)
 WAVE_MONTHS = (2, 5, 8, 11)
 
 
-def responses(accounts: Iterable[Account], window: Window, seed: int, form_id: str,
-              cutoff: datetime) -> tuple[list[dict], list[dict]]:
+def responses(
+    accounts: Iterable[Account], window: Window, seed: int, form_id: str, cutoff: datetime
+) -> tuple[list[dict], list[dict]]:
     """(typeform rows, csv rows) submitted before the cut-off."""
     typeform, csv_rows = [], []
     waves = []
@@ -39,16 +44,23 @@ def responses(accounts: Iterable[Account], window: Window, seed: int, form_id: s
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     for account in accounts:
         rng = random.Random(f"csops-surveys:{seed}:{account.num}")
+        paid_spans = [
+            (paid[0].start, sub.ended_at)
+            for sub in account.subscriptions
+            if (paid := [p for p in sub.periods if not p.is_trial])
+        ]
+        # Waves in time order, each drawing the same whatever comes later: stopping at the cut-off is safe.
         for wave in waves:
+            if wave >= cutoff:
+                break
             paid_since = None
-            for sub in account.subscriptions:
-                paid = [p for p in sub.periods if not p.is_trial]
-                if paid and paid[0].start <= wave and (sub.ended_at is None or sub.ended_at > wave):
-                    paid_since = paid[0].start
+            for first_paid, ended_at in paid_spans:
+                if first_paid <= wave and (ended_at is None or ended_at > wave):
+                    paid_since = first_paid
             for k in range(account.contacts):
-                answered = rng.random() < (0.4 if k == 0 else 0.2)
+                answered = rng.random() < (0.55 if k == 0 else 0.3)
                 submitted = wave + timedelta(seconds=rng.uniform(0, 10 * 86400))
-                h = account.health[min(window.months - 1, window.month_index(submitted))]
+                h = account.outlook_at(submitted, window)
                 score = int(min(10, max(0, round(2 + 9 * h + rng.gauss(0, 1.4)))))
                 comment_roll, channel_roll = rng.random(), rng.random()
                 if score <= 6:
@@ -58,21 +70,34 @@ def responses(accounts: Iterable[Account], window: Window, seed: int, form_id: s
                 else:
                     comment = rng.choice(PROMOTER_COMMENTS) if comment_roll < 0.4 else None
                 champion_gone = k == 0 and account.champion_left and account.champion_left[0][0] < submitted
-                if not answered or champion_gone or paid_since is None or wave - paid_since < timedelta(days=45):
+                if (
+                    not answered
+                    or champion_gone
+                    or paid_since is None
+                    or wave - paid_since < timedelta(days=45)
+                ):
                     continue
                 if submitted >= cutoff:
                     continue
                 email = contact_name(seed, account.num, k)[2]
                 row = {
-                    "account_id": account.account_id, "email": email, "score": score, "comment": comment,
-                    "submitted_at": submitted, "contact_id": str(CONTACT_ID_BASE + account.num * 100 + k),
+                    "account_id": account.account_id,
+                    "email": email,
+                    "score": score,
+                    "comment": comment,
+                    "submitted_at": submitted,
+                    "contact_id": str(CONTACT_ID_BASE + account.num * 100 + k),
                 }
                 token = hashlib.sha1(f"{seed}:{account.num}:{k}:{wave.isoformat()}".encode()).hexdigest()[:32]
                 if channel_roll < 0.8:
-                    typeform.append({
-                        "response_id": token, "form_id": form_id,
-                        "landed_at": submitted - timedelta(seconds=rng.randint(20, 400)), **row,
-                    })
+                    typeform.append(
+                        {
+                            "response_id": token,
+                            "form_id": form_id,
+                            "landed_at": submitted - timedelta(seconds=rng.randint(20, 400)),
+                            **row,
+                        }
+                    )
                 else:
                     csv_rows.append({"response_id": f"ext-{token[:16]}", **row})
     return typeform, csv_rows

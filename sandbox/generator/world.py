@@ -1,10 +1,10 @@
-"""Generate the sandbox world (and advance its clock): simulate, render as of today, write files and ground truth."""
+"""Generate the sandbox world (and advance its clock): simulate, render as of today, write files and ground
+truth."""
 
 from __future__ import annotations
 
 import csv
 import shutil
-from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -14,81 +14,306 @@ import pyarrow.parquet as pq
 
 from sandbox.generator.billing import FxTable, StripeRenderer, catalogue, mrr_truth_rows, stripe_id
 from sandbox.generator.calendar import at_midnight
-from sandbox.generator.company import Account, Window, simulate_account
-from sandbox.generator.crm import COMPANY_ID_BASE, CONTACT_ID_BASE, CrmRenderer, csm_owners, owner_for
+from sandbox.generator.company import (
+    DECAY_DAYS,
+    DUNNING_DAYS,
+    SEGMENT_WEIGHTS,
+    SEGMENTS,
+    Account,
+    Arrivals,
+    Window,
+    simulate_account,
+)
+from sandbox.generator.crm import (
+    COMPANY_ID_BASE,
+    CONTACT_ID_BASE,
+    LEAD_DAYS_MAX,
+    CrmRenderer,
+    csm_owners,
+    owner_for,
+)
 from sandbox.generator.surveys import responses
 from sandbox.generator.usage import UsageModel, write_events
-from sandbox.manifest import ADVANCE_HORIZON_DAYS, Manifest, Scale
+from sandbox.manifest import HORIZON_END, LAUNCH_DATE, Manifest, Scale, check_today
 
 FX_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "fx_rates_monthly.csv"
 
 TS = pa.timestamp("us", tz="UTC")
-S, I, F, B, D = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
+STR, INT, FLOAT, BOOL, DATE = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
 SCHEMAS: dict[str, pa.Schema] = {
-    "hubspot_owners": pa.schema([("id", S), ("email", S), ("firstName", S), ("lastName", S), ("userId", I),
-                                 ("team", S), ("createdAt", TS), ("updatedAt", TS), ("archived", B)]),
-    "hubspot_companies": pa.schema([("id", S), ("name", S), ("domain", S), ("industry", S), ("numberofemployees", I),
-                                    ("country", S), ("lifecyclestage", S), ("hubspot_owner_id", S),
-                                    ("account_id", S), ("cs_segment", S), ("createdate", TS),
-                                    ("hs_lastmodifieddate", TS), ("archived", B)]),
-    "hubspot_contacts": pa.schema([("id", S), ("company_id", S), ("email", S), ("firstname", S), ("lastname", S),
-                                   ("jobtitle", S), ("cs_is_champion", S), ("cs_left_company", S),
-                                   ("cs_left_company_date", D), ("createdate", TS), ("lastmodifieddate", TS),
-                                   ("archived", B)]),
-    "hubspot_deals": pa.schema([("id", S), ("company_id", S), ("dealname", S), ("amount", F), ("dealstage", S),
-                                ("pipeline", S), ("dealtype", S), ("cs_deal_kind", S), ("closedate", TS),
-                                ("hubspot_owner_id", S), ("createdate", TS), ("hs_lastmodifieddate", TS),
-                                ("archived", B)]),
-    "hubspot_tickets": pa.schema([("id", S), ("company_id", S), ("subject", S), ("content", S), ("hs_pipeline", S),
-                                  ("hs_pipeline_stage", S), ("hs_ticket_priority", S), ("closed_date", TS),
-                                  ("hubspot_owner_id", S), ("createdate", TS), ("hs_lastmodifieddate", TS),
-                                  ("archived", B)]),
-    "hubspot_engagements": pa.schema([("id", S), ("object_type", S), ("company_id", S), ("contact_id", S),
-                                      ("hubspot_owner_id", S), ("hs_timestamp", TS), ("title", S), ("body", S),
-                                      ("hs_createdate", TS), ("hs_lastmodifieddate", TS), ("archived", B)]),
-    "stripe_customers": pa.schema([("id", S), ("account_id", S), ("name", S), ("email", S), ("currency", S),
-                                   ("created", I), ("address_country", S), ("delinquent", B), ("updated", I)]),
-    "stripe_products": pa.schema([("id", S), ("name", S), ("active", B), ("created", I)]),
-    "stripe_prices": pa.schema([("id", S), ("product", S), ("currency", S), ("unit_amount", I), ("type", S),
-                                ("recurring_interval", S), ("recurring_interval_count", I),
-                                ("recurring_usage_type", S), ("nickname", S), ("lookup_key", S), ("active", B),
-                                ("created", I)]),
-    "stripe_coupons": pa.schema([("id", S), ("name", S), ("percent_off", F), ("amount_off", I), ("currency", S),
-                                 ("duration", S), ("duration_in_months", I), ("valid", B), ("created", I)]),
-    "stripe_discounts": pa.schema([("id", S), ("coupon", S), ("customer", S), ("subscription", S), ("start", I),
-                                   ("end", I)]),
-    "stripe_subscriptions": pa.schema([("id", S), ("customer", S), ("status", S), ("currency", S), ("created", I),
-                                       ("start_date", I), ("billing_cycle_anchor", I), ("trial_start", I),
-                                       ("trial_end", I), ("cancel_at_period_end", B), ("cancel_at", I),
-                                       ("canceled_at", I), ("ended_at", I), ("cancellation_reason", S),
-                                       ("collection_method", S), ("latest_invoice", S), ("discount_ids", S),
-                                       ("updated", I)]),
-    "stripe_subscription_items": pa.schema([("id", S), ("subscription", S), ("price", S), ("quantity", I),
-                                            ("current_period_start", I), ("current_period_end", I), ("created", I)]),
-    "stripe_invoices": pa.schema([("id", S), ("number", S), ("customer", S), ("subscription", S), ("status", S),
-                                  ("billing_reason", S), ("currency", S), ("created", I), ("period_start", I),
-                                  ("period_end", I), ("due_date", I), ("subtotal", I), ("tax", I), ("total", I),
-                                  ("amount_due", I), ("amount_paid", I), ("amount_remaining", I),
-                                  ("attempt_count", I), ("finalized_at", I), ("paid_at", I), ("voided_at", I),
-                                  ("marked_uncollectible_at", I), ("updated", I)]),
-    "stripe_invoice_lines": pa.schema([("id", S), ("invoice", S), ("currency", S), ("amount", I), ("description", S),
-                                       ("quantity", I), ("period_start", I), ("period_end", I), ("price", S),
-                                       ("product", S), ("parent_type", S), ("subscription", S),
-                                       ("subscription_item", S), ("invoice_item", S), ("proration", B),
-                                       ("discount_amounts", S), ("tax_amount", I), ("unit_amount_decimal", S)]),
-    "stripe_events": pa.schema([("id", S), ("type", S), ("created", I), ("object_type", S), ("object_id", S),
-                                ("previous_attributes", S)]),
-    "typeform_responses": pa.schema([("response_id", S), ("form_id", S), ("landed_at", TS), ("submitted_at", TS),
-                                     ("account_id", S), ("email", S), ("score", I), ("comment", S)]),
+    "hubspot_owners": pa.schema(
+        [
+            ("id", STR),
+            ("email", STR),
+            ("firstName", STR),
+            ("lastName", STR),
+            ("userId", INT),
+            ("team", STR),
+            ("createdAt", TS),
+            ("updatedAt", TS),
+            ("archived", BOOL),
+        ]
+    ),
+    "hubspot_companies": pa.schema(
+        [
+            ("id", STR),
+            ("name", STR),
+            ("domain", STR),
+            ("industry", STR),
+            ("numberofemployees", INT),
+            ("country", STR),
+            ("lifecyclestage", STR),
+            ("hubspot_owner_id", STR),
+            ("account_id", STR),
+            ("cs_segment", STR),
+            ("createdate", TS),
+            ("hs_lastmodifieddate", TS),
+            ("archived", BOOL),
+        ]
+    ),
+    "hubspot_contacts": pa.schema(
+        [
+            ("id", STR),
+            ("company_id", STR),
+            ("email", STR),
+            ("firstname", STR),
+            ("lastname", STR),
+            ("jobtitle", STR),
+            ("cs_is_champion", STR),
+            ("cs_left_company", STR),
+            ("cs_left_company_date", DATE),
+            ("createdate", TS),
+            ("lastmodifieddate", TS),
+            ("archived", BOOL),
+        ]
+    ),
+    "hubspot_deals": pa.schema(
+        [
+            ("id", STR),
+            ("company_id", STR),
+            ("dealname", STR),
+            ("amount", FLOAT),
+            ("dealstage", STR),
+            ("pipeline", STR),
+            ("dealtype", STR),
+            ("cs_deal_kind", STR),
+            ("closedate", TS),
+            ("hubspot_owner_id", STR),
+            ("createdate", TS),
+            ("hs_lastmodifieddate", TS),
+            ("archived", BOOL),
+        ]
+    ),
+    "hubspot_tickets": pa.schema(
+        [
+            ("id", STR),
+            ("company_id", STR),
+            ("subject", STR),
+            ("content", STR),
+            ("hs_pipeline", STR),
+            ("hs_pipeline_stage", STR),
+            ("hs_ticket_priority", STR),
+            ("closed_date", TS),
+            ("hubspot_owner_id", STR),
+            ("createdate", TS),
+            ("hs_lastmodifieddate", TS),
+            ("archived", BOOL),
+        ]
+    ),
+    "hubspot_engagements": pa.schema(
+        [
+            ("id", STR),
+            ("object_type", STR),
+            ("company_id", STR),
+            ("contact_id", STR),
+            ("hubspot_owner_id", STR),
+            ("hs_timestamp", TS),
+            ("title", STR),
+            ("body", STR),
+            ("hs_createdate", TS),
+            ("hs_lastmodifieddate", TS),
+            ("archived", BOOL),
+        ]
+    ),
+    "stripe_customers": pa.schema(
+        [
+            ("id", STR),
+            ("account_id", STR),
+            ("name", STR),
+            ("email", STR),
+            ("currency", STR),
+            ("created", INT),
+            ("address_country", STR),
+            ("delinquent", BOOL),
+            ("updated", INT),
+        ]
+    ),
+    "stripe_products": pa.schema([("id", STR), ("name", STR), ("active", BOOL), ("created", INT)]),
+    "stripe_prices": pa.schema(
+        [
+            ("id", STR),
+            ("product", STR),
+            ("currency", STR),
+            ("unit_amount", INT),
+            ("type", STR),
+            ("recurring_interval", STR),
+            ("recurring_interval_count", INT),
+            ("recurring_usage_type", STR),
+            ("nickname", STR),
+            ("lookup_key", STR),
+            ("active", BOOL),
+            ("created", INT),
+        ]
+    ),
+    "stripe_coupons": pa.schema(
+        [
+            ("id", STR),
+            ("name", STR),
+            ("percent_off", FLOAT),
+            ("amount_off", INT),
+            ("currency", STR),
+            ("duration", STR),
+            ("duration_in_months", INT),
+            ("valid", BOOL),
+            ("created", INT),
+        ]
+    ),
+    "stripe_discounts": pa.schema(
+        [("id", STR), ("coupon", STR), ("customer", STR), ("subscription", STR), ("start", INT), ("end", INT)]
+    ),
+    "stripe_subscriptions": pa.schema(
+        [
+            ("id", STR),
+            ("customer", STR),
+            ("status", STR),
+            ("currency", STR),
+            ("created", INT),
+            ("start_date", INT),
+            ("billing_cycle_anchor", INT),
+            ("trial_start", INT),
+            ("trial_end", INT),
+            ("cancel_at_period_end", BOOL),
+            ("cancel_at", INT),
+            ("canceled_at", INT),
+            ("ended_at", INT),
+            ("cancellation_reason", STR),
+            ("collection_method", STR),
+            ("latest_invoice", STR),
+            ("discount_ids", STR),
+            ("updated", INT),
+        ]
+    ),
+    "stripe_subscription_items": pa.schema(
+        [
+            ("id", STR),
+            ("subscription", STR),
+            ("price", STR),
+            ("quantity", INT),
+            ("current_period_start", INT),
+            ("current_period_end", INT),
+            ("created", INT),
+        ]
+    ),
+    "stripe_invoices": pa.schema(
+        [
+            ("id", STR),
+            ("number", STR),
+            ("customer", STR),
+            ("subscription", STR),
+            ("status", STR),
+            ("billing_reason", STR),
+            ("currency", STR),
+            ("created", INT),
+            ("period_start", INT),
+            ("period_end", INT),
+            ("due_date", INT),
+            ("subtotal", INT),
+            ("tax", INT),
+            ("total", INT),
+            ("amount_due", INT),
+            ("amount_paid", INT),
+            ("amount_remaining", INT),
+            ("attempt_count", INT),
+            ("finalized_at", INT),
+            ("paid_at", INT),
+            ("voided_at", INT),
+            ("marked_uncollectible_at", INT),
+            ("updated", INT),
+        ]
+    ),
+    "stripe_invoice_lines": pa.schema(
+        [
+            ("id", STR),
+            ("invoice", STR),
+            ("currency", STR),
+            ("amount", INT),
+            ("description", STR),
+            ("quantity", INT),
+            ("period_start", INT),
+            ("period_end", INT),
+            ("price", STR),
+            ("product", STR),
+            ("parent_type", STR),
+            ("subscription", STR),
+            ("subscription_item", STR),
+            ("invoice_item", STR),
+            ("proration", BOOL),
+            ("discount_amounts", STR),
+            ("tax_amount", INT),
+            ("unit_amount_decimal", STR),
+        ]
+    ),
+    "stripe_events": pa.schema(
+        [
+            ("id", STR),
+            ("type", STR),
+            ("created", INT),
+            ("object_type", STR),
+            ("object_id", STR),
+            ("previous_attributes", STR),
+        ]
+    ),
+    "typeform_responses": pa.schema(
+        [
+            ("response_id", STR),
+            ("form_id", STR),
+            ("landed_at", TS),
+            ("submitted_at", TS),
+            ("account_id", STR),
+            ("email", STR),
+            ("score", INT),
+            ("comment", STR),
+        ]
+    ),
 }
 TRUTH_SCHEMAS: dict[str, pa.Schema] = {
-    "accounts": pa.schema([("account_id", S), ("hubspot_company_id", S), ("stripe_customer_id", S),
-                           ("segment", S), ("currency", S), ("signup_date", D), ("owner_id", S)]),
-    "mrr_monthly": pa.schema([("account_id", S), ("month", D), ("currency", S), ("mrr_local", F), ("mrr_usd", F),
-                              ("movement_type", S), ("movement_usd", F)]),
-    "churn_events": pa.schema([("account_id", S), ("subscription_id", S), ("event", S), ("on_date", D),
-                               ("reason", S)]),
-    "champions": pa.schema([("account_id", S), ("contact_id", S), ("left_on", D)]),
+    "accounts": pa.schema(
+        [
+            ("account_id", STR),
+            ("hubspot_company_id", STR),
+            ("stripe_customer_id", STR),
+            ("segment", STR),
+            ("currency", STR),
+            ("signup_date", DATE),
+            ("owner_id", STR),
+            ("onboarding_stalled", BOOL),
+        ]
+    ),
+    "mrr_monthly": pa.schema(
+        [
+            ("account_id", STR),
+            ("month", DATE),
+            ("currency", STR),
+            ("mrr_local", FLOAT),
+            ("mrr_usd", FLOAT),
+            ("movement_type", STR),
+            ("movement_usd", FLOAT),
+        ]
+    ),
+    "churn_events": pa.schema(
+        [("account_id", STR), ("subscription_id", STR), ("event", STR), ("on_date", DATE), ("reason", STR)]
+    ),
+    "champions": pa.schema([("account_id", STR), ("contact_id", STR), ("left_on", DATE)]),
 }
 CSV_COLUMNS = ("response_id", "submitted_at", "account_id", "email", "score", "comment")
 
@@ -103,27 +328,52 @@ def load_fx() -> FxTable:
     return FxTable(rates)
 
 
+# Stories are decided this far beyond the last day rendered: what is visible at a cut-off can depend on
+# decisions taken up to ~140 days later (usage fades before a churn, dunning), and everything decided before
+# the story horizon is the same whatever the horizon (company.py), so the margin only has to cover that.
+STORY_MARGIN_DAYS = 150
+assert DECAY_DAYS[1] + DUNNING_DAYS < STORY_MARGIN_DAYS, "the margin must cover the longest look-ahead"
+
+
 def simulate(manifest: Manifest) -> tuple[Window, list[Account]]:
-    window = Window(manifest.start_date, manifest.horizon_end)
-    history_days = (manifest.horizon_end - manifest.start_date).days - ADVANCE_HORIZON_DAYS
-    # Accounts keep signing up after the first cut-off at the same pace: scale counts those of the history.
-    total = round(manifest.accounts * (1 + ADVANCE_HORIZON_DAYS / history_days * 1.6))
-    accounts = [simulate_account(num, manifest.seed, window, history_days) for num in range(1, total + 1)]
+    """Every account that signed up before the cut-off (and the leads about to), or within the scale's
+    reference history (which calibrates the event rate), numbered 1..n in sign-up order."""
+    scale = manifest.scale_spec
+    reference_end = manifest.start_date + timedelta(days=scale.history_days)
+    limit = at_midnight(max(manifest.today + timedelta(days=LEAD_DAYS_MAX + 1), reference_end))
+    window = Window(manifest.start_date, limit.date() + timedelta(days=STORY_MARGIN_DAYS))
+    arrivals = Arrivals(scale.accounts, scale.history_days)
+    accounts: list[Account] = []
+    while (account := simulate_account(len(accounts) + 1, manifest.seed, window, arrivals)).signup < limit:
+        accounts.append(account)
     return window, accounts
 
 
-def generate(out: Path, seed: int, scale: Scale, today: date, events_format: str = "parquet",
-             progress: Progress | None = None) -> Manifest:
+def generate(
+    out: Path,
+    seed: int,
+    scale: Scale,
+    today: date,
+    events_format: str = "parquet",
+    progress: Progress | None = None,
+) -> Manifest:
     """A new sandbox in `out` (replacing any sandbox there, but keeping nothing of its CRM writes)."""
     if events_format not in ("parquet", "jsonl"):
         raise ValueError(f"events format must be parquet or jsonl, not {events_format!r}")
+    check_today(today)
     for sub in ("world", "events", "truth", "surveys_csv"):
         shutil.rmtree(out / sub, ignore_errors=True)
     (out / "crm.sqlite").unlink(missing_ok=True)
-    start = today - timedelta(days=scale.history_days)
-    manifest = Manifest(seed=seed, scale=scale.name, accounts=scale.accounts, events=scale.events,
-                        start_date=start, today=today, horizon_end=today + timedelta(days=ADVANCE_HORIZON_DAYS),
-                        events_format=events_format)
+    manifest = Manifest(
+        seed=seed,
+        scale=scale.name,
+        accounts=scale.accounts,
+        events=scale.events,
+        start_date=LAUNCH_DATE,
+        today=today,
+        horizon_end=HORIZON_END,
+        events_format=events_format,
+    )
     out.mkdir(parents=True, exist_ok=True)
     render(out, manifest, first_event_day=0, progress=progress)
     manifest.write(out)
@@ -131,13 +381,16 @@ def generate(out: Path, seed: int, scale: Scale, today: date, events_format: str
 
 
 def advance(out: Path, days: int, progress: Progress | None = None) -> Manifest:
-    """Move the sandbox's today forward: the next `days` days happen (new events, changes, tickets, surveys)."""
+    """Move the sandbox's today forward: the next `days` days happen (new events, changes, tickets,
+    surveys)."""
     manifest = Manifest.read(out)
     if days < 1:
         raise ValueError("advance needs --days >= 1")
     new_today = manifest.today + timedelta(days=days)
     if new_today > manifest.horizon_end:
-        raise ValueError(f"the sandbox was simulated up to {manifest.horizon_end}; generate a new one to go further")
+        raise ValueError(
+            f"the sandbox is simulated up to {manifest.horizon_end}; it cannot advance to {new_today}"
+        )
     old_day = (manifest.today - manifest.start_date).days
     manifest.today = new_today
     render(out, manifest, first_event_day=old_day, progress=progress)
@@ -146,6 +399,9 @@ def advance(out: Path, days: int, progress: Progress | None = None) -> Manifest:
 
 
 def render(out: Path, manifest: Manifest, first_event_day: int, progress: Progress | None = None) -> None:
+    """Write everything visible at the manifest's today; event files only for received days from
+    `first_event_day` (the ones before are already there and never change)."""
+
     def step(name: str, done: int, total: int) -> None:
         if progress:
             progress(name, done, total)
@@ -153,43 +409,67 @@ def render(out: Path, manifest: Manifest, first_event_day: int, progress: Progre
     step("simulating accounts", 0, 1)
     window, accounts = simulate(manifest)
     cutoff = at_midnight(manifest.today)
-    visible = [a for a in accounts if a.signup < cutoff]
     step("simulating accounts", 1, 1)
-
-    per_segment = Counter(a.segment for a in accounts)
+    per_segment = {
+        segment: round(manifest.accounts * weight)
+        for segment, weight in zip(SEGMENTS, SEGMENT_WEIGHTS, strict=True)
+    }
     owners = csm_owners(manifest.seed, per_segment, at_midnight(manifest.start_date))
-    tables: dict[str, list[dict]] = {"hubspot_owners": [o for team in owners.values() for o in team]}
-    step("rendering CRM", 0, 1)
-    tables.update(CrmRenderer(manifest.seed, window, cutoff, owners).render(accounts))
-    step("rendering billing", 0, 1)
+    step("rendering CRM, billing, surveys", 0, 1)
+    write_world(out, manifest, window, accounts, owners, cutoff)
+    write_truth(
+        out / "truth", manifest, [a for a in accounts if a.signup < cutoff], owners, cutoff, load_fx()
+    )
+    step("rendering CRM, billing, surveys", 1, 1)
+
+    step("usage events", 0, 1)
+    cutoff_day = (manifest.today - manifest.start_date).days
+    reference_days = manifest.scale_spec.history_days
+    model = UsageModel(
+        accounts, window, manifest.seed, max(cutoff_day, reference_days), reference_days, manifest.events
+    )
+    write_events(
+        model,
+        out / "events",
+        out / "truth",
+        first_event_day,
+        cutoff_day,
+        manifest.events_format,
+        progress=(lambda d, n: step("usage events", d, n)),
+    )
+
+
+def write_world(
+    out: Path,
+    manifest: Manifest,
+    window: Window,
+    accounts: list[Account],
+    owners: dict[str, list[dict]],
+    cutoff: datetime,
+) -> None:
+    """The vendor tables (`world/`) and the survey CSVs, one system at a time so its rows are freed early."""
+    world = out / "world"
+    world.mkdir(parents=True, exist_ok=True)
+
+    def write(tables: dict[str, list[dict]]) -> None:
+        for name, rows in tables.items():
+            pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[name]), world / f"{name}.parquet")
+
+    write({"hubspot_owners": [o for team in owners.values() for o in team]})
+    write(CrmRenderer(manifest.seed, window, cutoff, owners).render(accounts))
     stripe = StripeRenderer(manifest.seed, cutoff)
     for account in accounts:
         stripe.render_account(account)
-    tables.update(stripe.tables)
-    tables.update(catalogue(manifest.seed))
+    tables = {**stripe.tables, **catalogue(manifest.seed)}
     product_of_price = {p["id"]: p["product"] for p in tables["stripe_prices"]}
     for line in tables["stripe_invoice_lines"]:
         line["product"] = product_of_price[line["price"]]
     tables["stripe_events"].sort(key=lambda e: (e["created"], e["id"]))
+    write(tables)
+    del stripe, tables
     typeform, csv_rows = responses(accounts, window, manifest.seed, manifest.typeform_form_id, cutoff)
-    tables["typeform_responses"] = typeform
-
-    world = out / "world"
-    world.mkdir(parents=True, exist_ok=True)
-    for name, schema in SCHEMAS.items():
-        rows = tables.get(name, [])
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), world / f"{name}.parquet")
-
+    write({"typeform_responses": typeform})
     write_survey_csv(out / "surveys_csv", csv_rows)
-    fx = load_fx()
-    write_truth(out / "truth", manifest, visible, owners, cutoff, fx)
-
-    step("usage events", 0, 1)
-    model = UsageModel(accounts, window, manifest.seed, manifest.events,
-                       (manifest.horizon_end - manifest.start_date).days - ADVANCE_HORIZON_DAYS)
-    cutoff_day = (manifest.today - manifest.start_date).days
-    write_events(model, out / "events", out / "truth" / "usage_daily", first_event_day, cutoff_day,
-                 manifest.events_format, progress=(lambda d, n: step("usage events", d, n)))
 
 
 def write_survey_csv(folder: Path, rows: list[dict]) -> None:
@@ -203,47 +483,90 @@ def write_survey_csv(folder: Path, rows: list[dict]) -> None:
             writer = csv.writer(handle)
             writer.writerow(CSV_COLUMNS)
             for row in month_rows:
-                writer.writerow([row["response_id"], row["submitted_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                 row["account_id"], row["email"], row["score"], row["comment"] or ""])
+                writer.writerow(
+                    [
+                        row["response_id"],
+                        row["submitted_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        row["account_id"],
+                        row["email"],
+                        row["score"],
+                        row["comment"] or "",
+                    ]
+                )
 
 
-def write_truth(folder: Path, manifest: Manifest, accounts: list[Account], owners, cutoff: datetime,
-                fx: FxTable) -> None:
+def write_truth(
+    folder: Path, manifest: Manifest, accounts: list[Account], owners, cutoff: datetime, fx: FxTable
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rows = {name: [] for name in TRUTH_SCHEMAS}
     for account in accounts:
-        rows["accounts"].append({
-            "account_id": account.account_id, "hubspot_company_id": str(COMPANY_ID_BASE + account.num),
-            "stripe_customer_id": stripe_id("cus", manifest.seed, account.num), "segment": account.segment,
-            "currency": account.currency, "signup_date": account.signup.date(),
-            "owner_id": owner_for(account, owners)["id"],
-        })
+        rows["accounts"].append(
+            {
+                "account_id": account.account_id,
+                "hubspot_company_id": str(COMPANY_ID_BASE + account.num),
+                "stripe_customer_id": stripe_id("cus", manifest.seed, account.num),
+                "segment": account.segment,
+                "currency": account.currency,
+                "signup_date": account.signup.date(),
+                "owner_id": owner_for(account, owners)["id"],
+                "onboarding_stalled": account.onboarding_stalled,
+            }
+        )
         had_mrr = False
         for sub in account.subscriptions:
             sub_id = stripe_id("sub", manifest.seed, account.num, sub.number)
             paid = [p for p in sub.periods if not p.is_trial]
             if paid and paid[0].start < cutoff:
                 if had_mrr:
-                    rows["churn_events"].append({"account_id": account.account_id, "subscription_id": sub_id,
-                                                 "event": "reactivation", "on_date": paid[0].start.date(),
-                                                 "reason": "resubscribed"})
+                    rows["churn_events"].append(
+                        {
+                            "account_id": account.account_id,
+                            "subscription_id": sub_id,
+                            "event": "reactivation",
+                            "on_date": paid[0].start.date(),
+                            "reason": "resubscribed",
+                        }
+                    )
                 had_mrr = True
                 if sub.ended_at is not None and sub.ended_at < cutoff:
-                    rows["churn_events"].append({"account_id": account.account_id, "subscription_id": sub_id,
-                                                 "event": "churn", "on_date": sub.ended_at.date(),
-                                                 "reason": sub.end_reason})
-        # The first champion is contact 0; each replacement is added after the account's original contacts.
-        for j, (left, _) in enumerate(account.champion_left):
-            if left < cutoff:
-                k = 0 if j == 0 else account.contacts + j - 1
-                rows["champions"].append({"account_id": account.account_id,
-                                          "contact_id": str(CONTACT_ID_BASE + account.num * 100 + k),
-                                          "left_on": left.date()})
+                    rows["churn_events"].append(
+                        {
+                            "account_id": account.account_id,
+                            "subscription_id": sub_id,
+                            "event": "churn",
+                            "on_date": sub.ended_at.date(),
+                            "reason": sub.end_reason,
+                        }
+                    )
+        rows["champions"].extend(champion_rows(account, cutoff))
     rows["mrr_monthly"] = mrr_truth_rows(accounts, manifest.start_date, cutoff, fx)
     for name, schema in TRUTH_SCHEMAS.items():
         pq.write_table(pa.Table.from_pylist(rows[name], schema=schema), folder / f"{name}.parquet")
     shutil.copyfile(FX_SEED, folder / "fx_rates_monthly.csv")
     (folder / "README.md").write_text(TRUTH_README.format(today=manifest.today))
+
+
+def champion_rows(account: Account, cutoff: datetime) -> list[dict]:
+    """Every champion the CRM shows at the cut-off, in order: contact 0 first, each replacement added after
+    the account's original contacts (as crm.py numbers them); left_on is null while the champion is still
+    there."""
+    rows, k, since = [], 0, account.signup
+    for j, (left, replaced) in enumerate([*account.champion_left, (None, None)]):
+        if since >= cutoff:
+            break
+        gone = left is not None and left < cutoff
+        rows.append(
+            {
+                "account_id": account.account_id,
+                "contact_id": str(CONTACT_ID_BASE + account.num * 100 + k),
+                "left_on": left.date() if gone else None,
+            }
+        )
+        if not gone or replaced is None:
+            break
+        k, since = account.contacts + j, replaced
+    return rows
 
 
 TRUTH_README = """# Ground truth (as of {today})
