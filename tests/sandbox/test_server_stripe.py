@@ -122,7 +122,7 @@ def test_invoice_lines_via_sdk(client, table):
         assert served.parent.type == row["parent_type"]
         if row["parent_type"] == "subscription_item_details":
             details = served.parent.subscription_item_details
-            assert details.subscription == row["subscription"] and details.proration is False
+            assert details.subscription == row["subscription"] and details.proration is row["proration"]
         discounts = json.loads(row["discount_amounts"])
         assert [d.amount for d in served.discount_amounts] == [d["amount"] for d in discounts]
 
