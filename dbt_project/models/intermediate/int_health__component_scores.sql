@@ -351,6 +351,12 @@ signals as (
         avg(coalesce(usage_daily.active_users, 0)) over (
             partition by grid.account_id order by grid.day rows between 55 preceding and 28 preceding
         ) as active_users_prior_28d,
+        sum(coalesce(usage_daily.events, 0)) over (
+            partition by grid.account_id order by grid.day rows between 27 preceding and current row
+        ) as events_28d,
+        sum(coalesce(usage_daily.events, 0)) over (
+            partition by grid.account_id order by grid.day rows between 55 preceding and 28 preceding
+        ) as events_prior_28d,
         sum(case when grid.is_customer then 1 else 0 end) over (
             partition by grid.account_id order by grid.day rows between 55 preceding and 28 preceding
         ) as customer_days_prior_28d,
@@ -422,8 +428,9 @@ measures as (
             when signals.seats > 0 then signals.active_users_28d / signals.seats
         end as utilisation,
         case
-            when signals.customer_days_prior_28d = 28 and signals.active_users_prior_28d > 0
-                then (signals.active_users_28d - signals.active_users_prior_28d) / signals.active_users_prior_28d
+            -- Activity of the last 28 days against the 28 before (+1 smooths accounts with little activity).
+            when signals.customer_days_prior_28d = 28
+                then (signals.events_28d + 1.0) / (signals.events_prior_28d + 1.0) - 1
         end as usage_trend,
         {{ dbt.datediff(touch_anchor, 'signals.day', 'day') }} as days_since_touch,  -- noqa: LT05
         signals.champions_present = 0 and signals.champion_left_on is not null as is_champion_left_unreplaced,
@@ -449,13 +456,15 @@ measures as (
 
 peer_utilisation as (
 
-    -- The peer benchmark used when usage_target_utilisation is 0: what a good (75th percentile) customer does.
+    -- The peer benchmark used when usage_target_utilisation is 0: the median customer of the same segment
+    -- that day (seat counts and habits differ by segment: a 1,000-seat account is not a 5-seat team).
     select
         day,
-        {{ percentile_cont('utilisation', 0.75) }} as p75_utilisation
+        segment,
+        {{ percentile_cont('utilisation', 0.5) }} as median_utilisation
     from measures
     where is_customer and utilisation is not null and first_activity_date <= day
-    group by day
+    group by day, segment
 
 ),
 
@@ -465,12 +474,39 @@ targets as (
         measures.*,
         case
             when parameters.usage_target_utilisation > 0 then parameters.usage_target_utilisation
-            else greatest(coalesce(peer_utilisation.p75_utilisation, 0), 0.01)
+            else greatest(2 * coalesce(peer_utilisation.median_utilisation, 0), 0.01)
         end as target_utilisation
     from measures
     cross join parameters
     left join peer_utilisation
-        on measures.day = peer_utilisation.day
+        on measures.day = peer_utilisation.day and measures.segment = peer_utilisation.segment
+
+),
+
+usage_parts as (
+
+    -- Usage has two parts: the level (active users per seat against the target) and the trend (activity of
+    -- the last 28 days against the 28 before). The trend is unknown for the first 8 weeks of a customer.
+    select
+        measures.*,
+        case
+            when measures.first_activity_date is null or measures.first_activity_date > measures.day then null
+            else least(100.0, 100.0 * coalesce(measures.utilisation, 0) / measures.target_utilisation)
+        end as usage_level_score,
+        case
+            when measures.first_activity_date is null or measures.first_activity_date > measures.day then null
+            when measures.usage_trend is not null
+                then greatest(
+                    0.0,
+                    least(
+                        100.0,
+                        100.0 * (1 + measures.usage_trend - parameters.usage_trend_floor)
+                        / (parameters.usage_trend_full - parameters.usage_trend_floor)
+                    )
+                )
+        end as usage_trend_score
+    from targets as measures
+    cross join parameters
 
 ),
 
@@ -479,21 +515,10 @@ components as (
     select
         measures.*,
         case
-            when measures.first_activity_date is null or measures.first_activity_date > measures.day then null
-            when measures.usage_trend is null
-                then least(100.0, 100.0 * coalesce(measures.utilisation, 0) / measures.target_utilisation)
+            when measures.usage_trend_score is null then measures.usage_level_score
             else
-                (1 - parameters.usage_trend_weight)
-                * least(100.0, 100.0 * coalesce(measures.utilisation, 0) / measures.target_utilisation)
-                + parameters.usage_trend_weight
-                * greatest(
-                    0.0,
-                    least(
-                        100.0,
-                        100.0 * (measures.usage_trend - parameters.usage_trend_floor)
-                        / (0 - parameters.usage_trend_floor)
-                    )
-                )
+                (1 - parameters.usage_trend_weight) * measures.usage_level_score
+                + parameters.usage_trend_weight * measures.usage_trend_score
         end as usage_score,
         case
             when measures.first_activity_date is null or measures.first_activity_date > measures.day then null
@@ -531,7 +556,7 @@ components as (
             - case when measures.is_recently_downgraded then parameters.billing_downgrade_penalty else 0 end
         ) as billing_score
 
-    from targets as measures
+    from usage_parts as measures
     cross join parameters
 
 ),
@@ -546,6 +571,8 @@ final as (
         components.seats,
         components.mrr_usd,
         components.usage_score,
+        components.usage_level_score,
+        components.usage_trend_score,
         components.adoption_score,
         components.sentiment_score,
         components.support_score,

@@ -1,7 +1,7 @@
 {#- The health_parameters seed as one row, so models read `parameters.status_green_min` instead of numbers. -#}
 {%- set names = [
     'status_green_min', 'status_red_below', 'usage_target_utilisation', 'usage_trend_weight',
-    'usage_trend_floor', 'adoption_target_features', 'sentiment_half_life_days', 'support_open_ticket_penalty',
+    'usage_trend_floor', 'usage_trend_full', 'adoption_target_features', 'sentiment_half_life_days', 'support_open_ticket_penalty',
     'support_high_priority_penalty', 'relationship_touch_days_enterprise', 'relationship_touch_days_mid_market',
     'relationship_touch_days_smb', 'relationship_champion_left_penalty', 'billing_failed_payment_penalty',
     'billing_downgrade_penalty', 'at_risk_score_drop', 'at_risk_renewal_days', 'detractor_lookback_days',

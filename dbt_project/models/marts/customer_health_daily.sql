@@ -33,6 +33,9 @@ weighted as (
     select
         components.*,
         parameters.weight_usage,
+        -- Usage weighs through its two parts, so an unknown trend re-normalises like any missing component.
+        parameters.weight_usage * (1 - parameters.usage_trend_weight) as weight_usage_level,
+        parameters.weight_usage * parameters.usage_trend_weight as weight_usage_trend,
         parameters.weight_adoption,
         parameters.weight_sentiment,
         parameters.weight_support,
@@ -50,14 +53,16 @@ overall as (
     select
         weighted.*,
         (
-            coalesce(weighted.usage_score * weighted.weight_usage, 0)
+            coalesce(weighted.usage_level_score * weighted.weight_usage_level, 0)
+            + coalesce(weighted.usage_trend_score * weighted.weight_usage_trend, 0)
             + coalesce(weighted.adoption_score * weighted.weight_adoption, 0)
             + coalesce(weighted.sentiment_score * weighted.weight_sentiment, 0)
             + coalesce(weighted.support_score * weighted.weight_support, 0)
             + coalesce(weighted.relationship_score * weighted.weight_relationship, 0)
             + coalesce(weighted.billing_score * weighted.weight_billing, 0)
         ) / nullif(
-            case when weighted.usage_score is null then 0 else weighted.weight_usage end
+            case when weighted.usage_level_score is null then 0 else weighted.weight_usage_level end
+            + case when weighted.usage_trend_score is null then 0 else weighted.weight_usage_trend end
             + case when weighted.adoption_score is null then 0 else weighted.weight_adoption end
             + case when weighted.sentiment_score is null then 0 else weighted.weight_sentiment end
             + case when weighted.support_score is null then 0 else weighted.weight_support end
