@@ -10,8 +10,15 @@ from pathlib import Path
 import duckdb
 
 HORIZON_DAYS = 90
-COMPONENTS = ("health_score", "usage_score", "adoption_score", "sentiment_score", "support_score",
-              "relationship_score", "billing_score")
+COMPONENTS = (
+    "health_score",
+    "usage_score",
+    "adoption_score",
+    "sentiment_score",
+    "support_score",
+    "relationship_score",
+    "billing_score",
+)
 
 
 def snapshots(warehouse: Path, truth_dir: Path, as_of: str) -> list[dict]:

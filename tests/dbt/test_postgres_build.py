@@ -28,8 +28,14 @@ def postgres_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
     admin.autocommit = True
     admin.cursor().execute(f"create database {name}")
-    for key, value in {"CSOPS_TARGET": "postgres", "CSOPS_PG_HOST": "127.0.0.1", "CSOPS_PG_PORT": "5432",
-                       "CSOPS_PG_USER": "postgres", "CSOPS_PG_DATABASE": name, "CSOPS_PG_SCHEMA": "csops"}.items():
+    for key, value in {
+        "CSOPS_TARGET": "postgres",
+        "CSOPS_PG_HOST": "127.0.0.1",
+        "CSOPS_PG_PORT": "5432",
+        "CSOPS_PG_USER": "postgres",
+        "CSOPS_PG_DATABASE": name,
+        "CSOPS_PG_SCHEMA": "csops",
+    }.items():
         monkeypatch.setenv(key, value)
     try:
         yield name
@@ -47,7 +53,11 @@ def test_dbt_build_is_green_on_postgres_with_the_true_mrr(
     dbt = Path(sys.executable).with_name("dbt")
     result = subprocess.run(
         [str(dbt), "build", "--profiles-dir", ".", "--target", "postgres"],
-        cwd=DBT_PROJECT, env=env, capture_output=True, text=True, check=False,
+        cwd=DBT_PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "ERROR=0" in result.stdout and "PASS=" in result.stdout

@@ -43,12 +43,23 @@ def world_rows(sandbox: Path, table: str) -> int:
     return pq.read_metadata(sandbox / "world" / f"{table}.parquet").num_rows
 
 
+UNTHROTTLED = ["hubspot:window:off", "hubspot:search_window:off", "typeform:window:off"]
+
+
 @pytest.fixture()
 def served(fresh_sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
-    """A sandbox of this test's own, served, with the product's environment pointing at it."""
-    with running_server(fresh_sandbox) as url:
+    """A sandbox of this test's own, served, with the product's environment pointing at it. The vendors' standing
+    rate limits are off here (and so is our client-side throttle) to keep these tests quick; the session sandbox
+    keeps them on, and the faults below are explicit."""
+    with running_server(fresh_sandbox, faults=UNTHROTTLED) as url:
         for key, value in environment(fresh_sandbox, url).items():
             monkeypatch.setenv(key, value)
+        for key in (
+            "SOURCES__HUBSPOT__SEARCH_REQUESTS_PER_SECOND",
+            "SOURCES__HUBSPOT__REQUESTS_PER_SECOND",
+            "SOURCES__SURVEYS__TYPEFORM_REQUESTS_PER_SECOND",
+        ):
+            monkeypatch.setenv(key, "0")
         yield fresh_sandbox, url
 
 
@@ -266,3 +277,33 @@ def test_bad_survey_csv_rows_are_quarantined(
     assert count(warehouse, "raw_surveys.quarantine", "reason like '%outside 0-10%'") == 1
     assert count(warehouse, "raw_surveys.quarantine", "reason like '%not a whole number%'") == 1
     assert count(warehouse, "raw_surveys.quarantine", "reason like 'missing account id%'") == 1
+
+
+@pytest.mark.parametrize("kind", ["malformed_events", "renamed_column", "bad_survey_rows", "duplicate_events"])
+def test_injected_file_faults_are_quarantined_exactly_as_the_sandbox_recorded(
+    served: tuple[Path, str], warehouse: Path, kind: str
+) -> None:
+    """The sandbox writes what it broke (truth/injected_faults.json); the load must set aside exactly that."""
+    from sandbox.generator.faults import inject
+
+    sandbox, _ = served
+    record = inject(sandbox, kind)
+    sources = ["surveys"] if kind == "bad_survey_rows" else ["hubspot", "stripe", "usage"]  # CRM: known accounts
+    reports = {r.source: r for r in ingest(sources, warehouse=warehouse)}
+    quarantined = reports["surveys" if kind == "bad_survey_rows" else "usage"].quarantined
+    assert quarantined == record["expected_quarantined"]
+    if kind == "duplicate_events":
+        events_dir = sandbox / "events"
+        with duckdb.connect() as con:
+            distinct = con.execute(
+                f"select count(distinct messageId) from read_parquet('{events_dir}/*/*.parquet')"
+            ).fetchone()[0]
+        assert count(warehouse, "raw_usage.events") == distinct
+    if kind == "malformed_events":
+        reasons = [
+            r[0]
+            for r in duckdb.connect(str(warehouse), read_only=True)
+            .execute("select reason from raw_usage.quarantine")
+            .fetchall()
+        ]
+        assert any("unknown account 'acc_999999'" in r for r in reasons)

@@ -91,9 +91,7 @@ def test_bad_survey_rows_are_the_three_unloadable_ones(sandbox_dir):
     with (sandbox_dir / record["file"]).open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     unloadable = [
-        row
-        for row in rows
-        if not row["account_id"] or not row["score"].isdigit() or not 0 <= int(row["score"]) <= 10
+        row for row in rows if not row["account_id"] or not row["score"].isdigit() or not 0 <= int(row["score"]) <= 10
     ]
     assert len(unloadable) == len(rows) == record["expected_quarantined"] == 3
     assert {i["problem"] for i in record["injected"]} == {
@@ -129,9 +127,7 @@ def test_a_fault_is_injected_once_and_survives_advance(sandbox_dir):
 
 def test_inject_command(sandbox_dir):
     runner = CliRunner()
-    result = runner.invoke(
-        main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--fault", "renamed_column"]
-    )
+    result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--fault", "renamed_column"])
     assert result.exit_code == 0 and "renamed_column" in result.output
     result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--fault", "no_such_fault"])
     assert result.exit_code != 0 and "unknown file fault" in result.output

@@ -312,11 +312,9 @@ STORIES = {
     "USD customer": "select count(*) from stripe_customers where currency = 'usd'",
     "EUR customer": "select count(*) from stripe_customers where currency = 'eur'",
     "GBP customer": "select count(*) from stripe_customers where currency = 'gbp'",
-    "failed payment recovered": "select count(*) from stripe_invoices where status = 'paid' "
-    "and attempt_count > 1",
+    "failed payment recovered": "select count(*) from stripe_invoices where status = 'paid' and attempt_count > 1",
     "past_due subscription at today": "select count(*) from stripe_subscriptions where status = 'past_due'",
-    "open invoice at today": "select count(*) from stripe_invoices where status = 'open' "
-    "and attempt_count > 1",
+    "open invoice at today": "select count(*) from stripe_invoices where status = 'open' and attempt_count > 1",
     "uncollectible invoice": "select count(*) from stripe_invoices where status = 'uncollectible'",
     "several CSMs with different book sizes in each team": """
         select count(*) from (
@@ -328,8 +326,7 @@ STORIES = {
                 on books.hubspot_owner_id = o.id
             group by o.team
         ) where owners >= 2 and spread > 0 having count(*) = 3""",
-    "champion left": "select count(*) from hubspot_contacts where cs_is_champion = 'true' "
-    "and cs_left_company = 'true'",
+    "champion left": "select count(*) from hubspot_contacts where cs_is_champion = 'true' and cs_left_company = 'true'",
     "champion replaced": "select count(*) from hubspot_contacts gone join hubspot_contacts new "
     "on new.company_id = gone.company_id and new.cs_is_champion = 'true' "
     "and new.createdate > gone.cs_left_company_date where gone.cs_left_company = 'true'",
