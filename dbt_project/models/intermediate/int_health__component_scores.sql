@@ -425,12 +425,12 @@ measures as (
         latest_response.nps_from_champion,
         latest_response.nps_age_days,
         case
-            when signals.seats > 0 then signals.active_users_28d / signals.seats
+            when signals.seats > 0 then cast(signals.active_users_28d as {{ type_double() }}) / signals.seats
         end as utilisation,
         case
             -- Activity of the last 28 days against the 28 before (+1 smooths accounts with little activity).
             when signals.customer_days_prior_28d = 28
-                then (signals.events_28d + 1.0) / (signals.events_prior_28d + 1.0) - 1
+                then cast(signals.events_28d + 1 as {{ type_double() }}) / (signals.events_prior_28d + 1) - 1
         end as usage_trend,
         {{ dbt.datediff(touch_anchor, 'signals.day', 'day') }} as days_since_touch,  -- noqa: LT05
         signals.champions_present = 0 and signals.champion_left_on is not null as is_champion_left_unreplaced,

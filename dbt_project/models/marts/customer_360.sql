@@ -188,7 +188,9 @@ final as (
         coalesce(usage_30d.monthly_active_users, 0) as monthly_active_users,
         case
             when current_subscriptions.seats > 0
-                then coalesce(usage_30d.monthly_active_users, 0) * 1.0 / current_subscriptions.seats
+                then
+                    cast(coalesce(usage_30d.monthly_active_users, 0) as {{ type_double() }})
+                    / current_subscriptions.seats
         end as seat_utilisation_30d,
         health.active_users_trend_28d,
         health.features_used_30d,

@@ -48,7 +48,7 @@ final as (
         cast(new_customers as bigint) as new_customers,
         cast(reactivated_customers as bigint) as reactivated_customers,
         cast(churned_customers as bigint) as churned_customers,
-        case when starting_customers > 0 then churned_customers * 1.0 / starting_customers end
+        case when starting_customers > 0 then cast(churned_customers as {{ type_double() }}) / starting_customers end
             as logo_churn_rate,
         case
             when starting_mrr_usd > 0
