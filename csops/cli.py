@@ -45,9 +45,7 @@ def _progress(name: str, done: int, total: int) -> None:
     "default: the real date, UTC).",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
-@click.option(
-    "--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True
-)
+@click.option("--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
 @click.option("--accounts", type=int, default=None, help="Override the scale's account count.")
 @click.option("--events", type=int, default=None, help="Override the scale's approximate event count.")
 def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -> None:
@@ -70,9 +68,7 @@ def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -
 
 
 @sandbox.command("advance")
-@click.option(
-    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
-)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 @click.option("--days", type=int, required=True, help="How many days happen.")
 def sandbox_advance(directory: Path, days: int) -> None:
     """Move the simulation's today forward: new events, subscription changes, tickets, surveys."""
@@ -86,9 +82,7 @@ def sandbox_advance(directory: Path, days: int) -> None:
 
 
 @sandbox.command("inject")
-@click.option(
-    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
-)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 @click.option(
     "--fault",
     "kind",
@@ -119,9 +113,7 @@ def sandbox_inject(directory: Path, kind: str | None, revert: bool) -> None:
 
 
 @sandbox.command("serve")
-@click.option(
-    "--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True
-)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 @click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port (printed).")
 @click.option(
     "--fault",
@@ -174,7 +166,7 @@ def run(sandbox_dir: Path | None, select: tuple[str, ...]) -> None:
     from orchestration.run import run_graph
 
     with _environment(sandbox_dir):
-        outcome = run_graph(select=list(select) or None)
+        outcome = run_graph(select=list(select) or None, quiet=True)
     _print_outcome(outcome)
     if not outcome.success:
         raise SystemExit(1)
@@ -236,7 +228,7 @@ def demo(scale: str, seed: int, directory: Path) -> None:
     reset_warehouse(warehouse_path())
     click.echo("2/3 serving it on 127.0.0.1 and running the whole graph (dlt -> dbt -> checks -> CRM push)")
     with _environment(directory):
-        outcome = run_graph()
+        outcome = run_graph(quiet=True)
     _print_outcome(outcome)
     click.echo("3/3 summary")
     for line in demo_lines(warehouse_path(), manifest, directory, outcome):

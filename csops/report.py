@@ -101,18 +101,15 @@ def demo_lines(warehouse: Path, manifest: Any, sandbox_dir: Path, outcome: Any) 
         ]
         for schema, table, count in raw_table_rows(con):
             lines.append(f"  {schema}.{table}: {count:,}")
-        quarantined = _rows(
-            con,
-            " union all ".join(
-                f"select '{d}', count(*) from {d}.quarantine"
-                for d in RAW_DATASETS
-                if _rows(
-                    con,
-                    "select 1 from information_schema.tables where table_schema = ? and table_name = 'quarantine'",
-                    [d],
-                )
-            ),
-        )
+        with_quarantine = [
+            d
+            for d in RAW_DATASETS
+            if _rows(
+                con, "select 1 from information_schema.tables where table_schema = ? and table_name = 'quarantine'", [d]
+            )
+        ]
+        union = " union all ".join(f"select '{d}', count(*) from {d}.quarantine" for d in with_quarantine)
+        quarantined = _rows(con, union) if union else []
         for dataset, count in quarantined:
             lines.append(f"  {dataset}.quarantine: {count} rows set aside (see the reason column)")
         lines += _marts_lines(con)

@@ -6,13 +6,16 @@ schedule use the instance's normal executor.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
+import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import AssetKey, AssetSelection, DagsterInstance
+from dagster import AssetKey, AssetSelection, DagsterInstance, InitLoggerContext, logger
 
 
 @dataclass
@@ -24,6 +27,36 @@ class RunOutcome:
     failed_steps: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     step_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class StepProgress(logging.Handler):
+    """One line per step to stderr: what long work is doing, without Dagster's full debug log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+        kind = getattr(event, "event_type_value", None)
+        step = getattr(event, "step_key", None)
+        if kind == "STEP_START":
+            self.started[step] = _time.monotonic()
+            print(f"  ... {step}", file=sys.stderr, flush=True)
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            seconds = _time.monotonic() - self.started.get(step, _time.monotonic())
+            mark = "ok" if kind == "STEP_SUCCESS" else "FAILED"
+            print(f"  {mark:>3} {step} ({seconds:.1f}s)", file=sys.stderr, flush=True)
+
+
+@logger(description="One line per step (the CLI's progress).")
+def step_progress_logger(init_context: InitLoggerContext) -> logging.Logger:
+    progress = logging.getLogger("csops.steps")
+    progress.setLevel(logging.DEBUG)
+    progress.propagate = False
+    if not progress.handlers:
+        progress.addHandler(StepProgress())
+    return progress
 
 
 def instance_for(home: Path | None = None) -> DagsterInstance:
@@ -39,9 +72,13 @@ def instance_for(home: Path | None = None) -> DagsterInstance:
 
 
 def run_graph(
-    select: Sequence[str] | None = None, instance: DagsterInstance | None = None, raise_on_error: bool = False
+    select: Sequence[str] | None = None,
+    instance: DagsterInstance | None = None,
+    raise_on_error: bool = False,
+    quiet: bool = False,
 ) -> RunOutcome:
-    """Materialize everything (or the assets matching `select`, e.g. ["marts/*"]) in one in-process run."""
+    """Materialize everything (or the assets matching `select`, e.g. ["marts/*"]) in one in-process run.
+    `quiet` replaces Dagster's console log by one line per step."""
     from orchestration.definitions import defs
 
     instance = instance or instance_for()
@@ -52,7 +89,11 @@ def run_graph(
             selection = selection | AssetSelection.key_prefixes(pattern.rstrip("*").rstrip("/").split("/"))
         job = job.get_subset(asset_selection=set(selection.resolve(defs.resolve_asset_graph())))
     started = time.monotonic()
-    result = job.execute_in_process(instance=instance, raise_on_error=raise_on_error)
+    run_config = None
+    if quiet:
+        job = job.with_logger_defs({"progress": step_progress_logger})
+        run_config = {"loggers": {"progress": {}}}
+    result = job.execute_in_process(instance=instance, raise_on_error=raise_on_error, run_config=run_config)
     outcome = RunOutcome(success=result.success, run_id=result.run_id, seconds=time.monotonic() - started)
     for event in result.all_events:
         if event.event_type_value == "ASSET_MATERIALIZATION":
