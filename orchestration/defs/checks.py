@@ -17,7 +17,7 @@ from dagster import (
     asset_check,
 )
 
-from orchestration.settings import Settings
+from orchestration.settings import WAREHOUSE_POOL, Settings
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ def validate(suite_name: str, warehouse: str) -> AssetCheckResult:
     asset=AssetKey(["marts", "at_risk_accounts"]),
     name="gx_at_risk_accounts",
     blocking=True,
+    pool=WAREHOUSE_POOL,  # opens the warehouse: DuckDB lets no reader in while another process writes it
     description="Great Expectations suite on the at-risk list the CRM sync pushes (blocks the sync).",
 )
 def gx_at_risk_accounts(context: AssetCheckExecutionContext) -> AssetCheckResult:
@@ -111,6 +112,7 @@ def gx_at_risk_accounts(context: AssetCheckExecutionContext) -> AssetCheckResult
     asset=AssetKey(["marts", "customer_health_daily"]),
     name="gx_customer_health_today",
     blocking=True,
+    pool=WAREHOUSE_POOL,  # opens the warehouse: DuckDB lets no reader in while another process writes it
     description="Great Expectations suite on today's health scores the CRM sync pushes (blocks the sync).",
 )
 def gx_customer_health_today(context: AssetCheckExecutionContext) -> AssetCheckResult:

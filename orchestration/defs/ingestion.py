@@ -39,6 +39,7 @@ class CsopsDltTranslator(DagsterDltTranslator):
         source = data.resource.source_name
         return spec.replace_attributes(
             key=AssetKey(["dlt", source, data.resource.name]),
+            group_name="ingestion",
             owners=OWNERS,
             description=f"{DESCRIPTIONS.get(source, '')} Raw table {DATASETS.get(source, '')}.{data.resource.name}.",
             deps=[],

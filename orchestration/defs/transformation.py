@@ -2,6 +2,7 @@
 (error-severity tests are blocking), row counts and key figures as materialization metadata."""
 
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -18,15 +19,16 @@ def manifest_is_stale(project: DbtProject) -> bool:
     if not project.manifest_path.exists():
         return True
     written = project.manifest_path.stat().st_mtime
-    sources = [project.project_dir / "dbt_project.yml", project.project_dir / "profiles.yml"]
+    sources = [project.project_dir / name for name in ("dbt_project.yml", "profiles.yml", "packages.yml")]
     for folder in ("models", "macros", "seeds", "tests", "snapshots"):
         sources.extend((project.project_dir / folder).rglob("*"))
     return any(path.is_file() and path.stat().st_mtime > written for path in sources)
 
 
-# `dagster dev` re-parses on every load; elsewhere (tests, the CLI, a deployment without a packaged manifest)
-# parse only when the project changed since the manifest was written.
-DBT_PROJECT.prepare_if_dev()
+# Parse only when the project changed since the manifest was written: `dagster dev`'s "Reload definitions" picks
+# up an edited model, and the processes that load this module for each run and step (the run worker, one per step
+# under the multiprocess executor) reuse the manifest instead of re-parsing concurrently into the same target/.
+# (DbtProject.prepare_if_dev() would parse unconditionally in every one of them under `dagster dev`.)
 if manifest_is_stale(DBT_PROJECT):
     DBT_PROJECT.preparer.prepare(DBT_PROJECT)
 
@@ -92,7 +94,8 @@ def warehouse_facts(warehouse: str, tables: list[str]) -> dict[str, dict[str, An
                 columns = [d[0] for d in cursor.description]
                 facts[name].update(
                     {
-                        c: (float(v) if isinstance(v, (int, float)) and v is not None else v)
+                        # counts stay integers; DECIMAL amounts become floats (Dagster metadata has no decimal)
+                        c: (float(v) if isinstance(v, Decimal) else v)
                         for c, v in zip(columns, row or [], strict=False)
                         if v is not None
                     }
@@ -109,18 +112,25 @@ def warehouse_facts(warehouse: str, tables: list[str]) -> dict[str, dict[str, An
 )
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     warehouse = str(Settings.from_env().warehouse)
+    invocation = dbt.cli(["build"], context=context)
     outputs: list[Output] = []
-    for event in dbt.cli(["build"], context=context).stream():
+    for event in invocation.stream():
         if isinstance(event, Output):
             outputs.append(event)  # released after the build, with facts read from the warehouse
         else:
             yield event
-    relations = {}
+    # dbt's events name the node (metadata "unique_id"); the manifest knows the relation it built (schema.alias).
+    nodes = invocation.manifest["nodes"]
+    relations: dict[str, str] = {}
     for output in outputs:
-        relation = (output.metadata or {}).get("dagster/relation_identifier")
-        name = output.output_name
-        relations[name] = str(relation.value).split(".", 1)[-1] if relation else None
-    facts = warehouse_facts(warehouse, [r for r in relations.values() if r and r.count(".") == 1])
+        unique_id = (output.metadata or {}).get("unique_id")
+        node = nodes.get(getattr(unique_id, "value", unique_id)) or {}
+        if (
+            node.get("resource_type") in ("model", "seed", "snapshot")
+            and node.get("config", {}).get("materialized") != "ephemeral"
+        ):
+            relations[output.output_name] = f"{node['schema']}.{node['alias']}"
+    facts = warehouse_facts(warehouse, sorted(set(relations.values())))
     for output in outputs:
         table = relations.get(output.output_name)
         extra = facts.get(table.split(".")[-1], {}) if table else {}

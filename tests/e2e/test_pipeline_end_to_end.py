@@ -11,6 +11,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 import requests
+from dagster import AssetKey
 
 from sandbox.connect import environment
 from sandbox.manifest import Manifest
@@ -39,9 +40,11 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             patch.setenv(key, value)
         from orchestration.run import instance_for, run_graph
 
-        outcome = run_graph(instance=instance_for(root / "dagster_home"))
+        instance = instance_for(root / "dagster_home")
+        outcome = run_graph(instance=instance)
         yield {
             "outcome": outcome,
+            "instance": instance,
             "warehouse": warehouse,
             "sandbox": sandbox_dir,
             "url": base_url,
@@ -140,6 +143,32 @@ def test_customer_360_has_every_account_the_sandbox_knows(pipeline_run: dict) ->
         "left join marts.customer_360 c using (account_id) where c.account_id is null",
     )
     assert missing == []
+
+
+def test_materializations_carry_row_counts_and_key_figures_equal_to_the_truth(pipeline_run: dict) -> None:
+    def metadata(key: str) -> dict:
+        event = pipeline_run["instance"].get_latest_materialization_event(AssetKey.from_user_string(key))
+        assert event is not None, key
+        return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+    truth = pipeline_run["sandbox"] / "truth"
+    with duckdb.connect() as con:
+        (mrr_today,) = con.execute(
+            f"select sum(mrr_usd) from read_parquet('{truth}/mrr_monthly.parquet') "
+            f"where month = (select max(month) from read_parquet('{truth}/mrr_monthly.parquet'))"
+        ).fetchone()
+    assert metadata("marts/mrr_summary")["total_mrr_usd"] == pytest.approx(mrr_today, abs=0.01)
+    assert metadata("marts/customer_360")["total_mrr_usd"] == pytest.approx(mrr_today, abs=0.01)
+    at_risk, arr_at_risk = query(
+        pipeline_run["warehouse"], "select count(*), sum(arr_at_stake_usd) from marts.at_risk_accounts"
+    )[0]
+    figures = metadata("marts/at_risk_accounts")
+    assert figures["dagster/row_count"] == figures["at_risk_accounts"] == at_risk > 0
+    assert figures["arr_at_risk_usd"] == pytest.approx(float(arr_at_risk))
+    companies = pq.read_metadata(pipeline_run["sandbox"] / "world" / "hubspot_companies.parquet").num_rows
+    assert metadata("dlt/hubspot/companies")["rows_loaded"] == companies
+    assert metadata("staging/stg_hubspot__companies")["dagster/row_count"] == companies
+    assert metadata("seeds/playbooks")["dagster/row_count"] > 0
 
 
 def test_the_serving_copy_holds_the_marts_for_bi_readers(pipeline_run: dict) -> None:

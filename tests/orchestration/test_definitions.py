@@ -1,0 +1,347 @@
+"""The code location as Dagster sees it, checked against what it is built from (the dlt sources, dbt's manifest,
+dagster.yaml, workspace.yaml), so a resource, model or test that does not make it into the graph fails here.
+No network and no runs: loading the definitions takes a few seconds (one dbt parse when the project changed)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    build_run_status_sensor_context,
+    job,
+    op,
+)
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GROUPS = {"ingestion", "staging", "intermediate", "marts", "activation"}
+LAYERS = ("staging", "intermediate", "marts")
+CRM_SYNC = AssetKey(["activation", "crm_sync"])
+
+
+@pytest.fixture(scope="module")
+def defs() -> Definitions:
+    """The Definitions object of the module workspace.yaml loads (as `dagster dev` does)."""
+    workspace = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())
+    (location,) = workspace["load_from"]
+    module = importlib.import_module(location["python_module"]["module_name"])
+    found = [value for value in vars(module).values() if isinstance(value, Definitions)]
+    assert len(found) == 1, f"{module.__name__} should hold exactly one Definitions object"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def graph(defs: Definitions) -> AssetGraph:
+    return defs.resolve_asset_graph()
+
+
+@pytest.fixture(scope="module")
+def manifest(defs: Definitions) -> dict[str, Any]:
+    from orchestration.defs.transformation import DBT_PROJECT
+
+    return json.loads(DBT_PROJECT.manifest_path.read_text())
+
+
+def dbt_nodes(manifest: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
+    return [node for node in manifest["nodes"].values() if node["resource_type"] == resource_type]
+
+
+def dlt_resources() -> dict[str, list[str]]:
+    """Each dlt source's resources, straight from the sources (built with placeholder settings)."""
+    from orchestration.defs.ingestion import SPEC_SOURCES
+
+    return {name: list(make().selected_resources.keys()) for name, make in SPEC_SOURCES.items()}
+
+
+def model_key(node: dict[str, Any]) -> AssetKey:
+    if node["resource_type"] == "seed":
+        return AssetKey(["seeds", node["name"]])
+    layer = next(part for part in node["fqn"] if part in LAYERS)
+    return AssetKey([layer, node["name"]])
+
+
+def test_the_code_location_named_in_workspace_yaml_loads(defs: Definitions) -> None:
+    Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def("nightly_refresh") is not None
+
+
+def test_every_dlt_resource_is_an_ingestion_asset_keyed_by_source_and_resource(graph: AssetGraph) -> None:
+    resources = dlt_resources()
+    assert set(resources) == {"hubspot", "stripe", "usage", "surveys"}
+    for source, names in resources.items():
+        assert names, f"dlt source {source} has no resources"
+        for name in names:
+            key = AssetKey(["dlt", source, name])
+            assert key in graph.get_all_asset_keys(), f"{key.to_user_string()} is not an asset"
+            node = graph.get(key)
+            assert node.is_materializable
+            assert node.group_name == "ingestion", f"{key.to_user_string()} is in group {node.group_name}"
+
+
+def test_every_dbt_model_and_seed_is_an_asset_in_its_layer_group(graph: AssetGraph, manifest: dict) -> None:
+    models, seeds = dbt_nodes(manifest, "model"), dbt_nodes(manifest, "seed")
+    assert len(models) > 20 and seeds
+    for node in models:
+        asset = graph.get(model_key(node))
+        assert asset.is_materializable
+        assert asset.group_name == model_key(node).path[0], f"{node['name']} is in group {asset.group_name}"
+    for node in seeds:
+        assert graph.get(model_key(node)).group_name == "staging"
+    # Snapshots, when the project gets some, must be assets too.
+    for node in dbt_nodes(manifest, "snapshot"):
+        assert any(key.path[-1] == node["name"] for key in graph.get_all_asset_keys()), node["name"]
+
+
+def test_the_graph_is_exactly_dlt_dbt_the_serving_copy_and_the_crm_sync_in_five_groups(
+    graph: AssetGraph, manifest: dict
+) -> None:
+    expected = {AssetKey(["dlt", source, name]) for source, names in dlt_resources().items() for name in names}
+    expected |= {model_key(node) for kind in ("model", "seed") for node in dbt_nodes(manifest, kind)}
+    expected |= {AssetKey(["serving", "marts"]), CRM_SYNC}
+    assert set(graph.get_all_asset_keys()) == expected
+    # No external stand-ins: a dbt source that misses its dlt asset would show up as a non-materializable asset.
+    assert all(graph.get(key).is_materializable for key in expected)
+    assert {graph.get(key).group_name for key in expected} == GROUPS
+
+
+def test_the_crm_sync_is_in_the_activation_group_downstream_of_the_marts_it_pushes(graph: AssetGraph) -> None:
+    sync = graph.get(CRM_SYNC)
+    assert sync.group_name == "activation"
+    assert {
+        AssetKey(["marts", "at_risk_accounts"]),
+        AssetKey(["marts", "customer_health_daily"]),
+        AssetKey(["marts", "cs_playbook_tasks"]),
+    } <= set(sync.parent_keys)
+
+
+def test_every_asset_has_a_team_owner_and_its_own_description(graph: AssetGraph) -> None:
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners and all(owner.startswith("team:") for owner in node.owners), key.to_user_string()
+        # dagster-dbt appends the model's SQL to its description: the YAML description must come before it.
+        own_description = (node.description or "").split("#### Raw SQL")[0].strip()
+        assert len(own_description) > 20, f"{key.to_user_string()} has no description"
+
+
+def test_marts_carry_their_documented_column_schema(graph: AssetGraph, manifest: dict) -> None:
+    for node in dbt_nodes(manifest, "model"):
+        if model_key(node).path[0] != "marts":
+            continue
+        schema = graph.get(model_key(node)).metadata.get("dagster/column_schema")
+        assert schema is not None, node["name"]
+        assert [column.name for column in schema.columns] == list(node["columns"])
+        assert all(column.description for column in schema.columns), node["name"]
+
+
+def test_dbt_sources_are_the_dlt_assets_so_lineage_runs_from_dlt_to_staging(graph: AssetGraph, manifest: dict) -> None:
+    from ingestion.pipeline import DATASETS
+
+    resources = dlt_resources()
+    for source in manifest["sources"].values():
+        # dbt reads the dataset dlt writes; dlt names a nested table "<resource>__<field>".
+        assert source["schema"] == DATASETS[source["source_name"]], source["unique_id"]
+        assert source["name"].split("__")[0] in resources[source["source_name"]], source["unique_id"]
+    staging = [node for node in dbt_nodes(manifest, "model") if model_key(node).path[0] == "staging"]
+    for node in staging:
+        read = [manifest["sources"][uid] for uid in node["depends_on"]["nodes"] if uid.startswith("source.")]
+        expected = {AssetKey(["dlt", s["source_name"], s["name"].split("__")[0]]) for s in read}
+        assert expected, f"{node['name']} reads no source"
+        assert expected <= set(graph.get(model_key(node)).parent_keys), node["name"]
+    assert (
+        AssetKey(["dlt", "hubspot", "companies"])
+        in graph.get(AssetKey(["staging", "stg_hubspot__companies"])).parent_keys
+    )
+
+
+def test_dbt_tests_are_asset_checks_blocking_when_their_severity_is_error(graph: AssetGraph, manifest: dict) -> None:
+    specs = {spec.key: spec for assets_def in graph.assets_defs for spec in assets_def.check_specs}
+    # Tests on dbt sources (the dlt tables) run too, but Dagster records them as observations, not checks.
+    tests = [
+        node
+        for node in dbt_nodes(manifest, "test")
+        if (node.get("attached_node") or "").startswith(("model.", "seed."))
+    ]
+    assert len(tests) > 50
+    for test in tests:
+        attached = manifest["nodes"][test["attached_node"]]
+        spec = specs.get(AssetCheckKey(model_key(attached), test["name"]))
+        assert spec is not None, f"dbt test {test['name']} is not an asset check"
+        assert spec.blocking == (test["config"]["severity"].lower() == "error"), test["name"]
+    # The CRM push is guarded: each mart it reads has blocking checks.
+    for parent in graph.get(CRM_SYNC).parent_keys:
+        assert any(spec.blocking for key, spec in specs.items() if key.asset_key == parent), parent
+
+
+def test_great_expectations_suites_are_blocking_checks_on_what_the_crm_sync_reads(graph: AssetGraph) -> None:
+    specs = {spec.key: spec for assets_def in graph.assets_defs for spec in assets_def.check_specs}
+    for asset, name in (
+        (AssetKey(["marts", "at_risk_accounts"]), "gx_at_risk_accounts"),
+        (AssetKey(["marts", "customer_health_daily"]), "gx_customer_health_today"),
+    ):
+        spec = specs.get(AssetCheckKey(asset, name))
+        assert spec is not None, f"missing GX check {name}"
+        assert spec.blocking
+        assert asset in graph.get(CRM_SYNC).parent_keys
+
+
+def test_a_great_expectations_suite_fails_on_a_broken_at_risk_list(tmp_path: Path) -> None:
+    import duckdb
+
+    from orchestration.defs.checks import validate
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            """create table marts.at_risk_accounts as select * from (values
+                ('acc_1', 1, 'save_play', 'red health', 20.0, 1000.0, 'red'),
+                ('acc_1', 2, 'save_play', 'red health', 130.0, 1000.0, 'purple'))
+               t(account_id, priority_rank, recommended_playbook, risk_reasons, health_score, arr_at_stake_usd,
+                 health_status)"""
+        )
+    result = validate("at_risk_accounts", str(warehouse))
+    assert not result.passed
+    failures = " ".join(result.metadata["failures"].value)
+    assert "expect_column_values_to_be_unique(account_id)" in failures
+    assert "expect_column_values_to_be_between(health_score)" in failures
+    assert "expect_column_values_to_be_in_set(health_status)" in failures
+    assert "expect_column_values_to_not_be_null" not in failures  # only what is broken is reported
+
+
+def test_every_step_that_opens_the_warehouse_runs_in_the_warehouse_pool(graph: AssetGraph) -> None:
+    from orchestration.settings import WAREHOUSE_POOL
+
+    for assets_def in graph.assets_defs:  # dlt, dbt, serving copy, CRM sync, GX checks
+        assert assets_def.node_def.pool == WAREHOUSE_POOL, assets_def.node_def.name
+    # ... and dagster.yaml lets one such step run at a time.
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_nightly_runs_carry_the_tag_dagster_yaml_limits_to_one_at_a_time(defs: Definitions) -> None:
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
+    tags = defs.resolve_job_def("nightly_refresh").tags
+    assert any(tags.get(limit["key"]) == limit["value"] and limit["limit"] == 1 for limit in limits)
+
+
+def test_the_nightly_schedule_refreshes_everything_and_runs_by_default(defs: Definitions, graph: AssetGraph) -> None:
+    from orchestration.settings import Settings
+
+    schedule = defs.resolve_schedule_def("nightly_refresh_schedule")
+    assert schedule.job_name == "nightly_refresh"
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING
+    settings = Settings.from_env()
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (settings.nightly_cron, settings.timezone)
+    selected = defs.resolve_job_def("nightly_refresh").asset_layer.selected_asset_keys
+    assert set(selected) == set(graph.get_all_asset_keys())  # load, build, publish and the CRM push
+
+
+def test_the_nightly_schedule_takes_its_cron_and_timezone_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from orchestration.defs.automation import nightly_schedule
+    from orchestration.settings import Settings
+
+    monkeypatch.setenv("CSOPS_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    for name in ("CSOPS_NIGHTLY_CRON", "CSOPS_TIMEZONE", "CSOPS_SCHEDULE_RUNNING"):
+        monkeypatch.delenv(name, raising=False)
+    default = nightly_schedule(Settings.from_env())
+    assert (default.cron_schedule, default.execution_timezone) == ("0 2 * * *", "UTC")
+    assert default.default_status == DefaultScheduleStatus.RUNNING
+
+    monkeypatch.setenv("CSOPS_NIGHTLY_CRON", "30 5 * * 1-5")
+    monkeypatch.setenv("CSOPS_TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("CSOPS_SCHEDULE_RUNNING", "false")
+    custom = nightly_schedule(Settings.from_env())
+    assert (custom.cron_schedule, custom.execution_timezone) == ("30 5 * * 1-5", "Europe/Paris")
+    assert custom.default_status == DefaultScheduleStatus.STOPPED
+
+
+def test_the_run_failure_sensor_is_on_by_default_and_watches_every_job(defs: Definitions) -> None:
+    sensor = defs.resolve_sensor_def("run_failure_alert")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    assert sensor._run_status == DagsterRunStatus.FAILURE
+    assert not sensor._monitored_jobs
+
+
+@pytest.fixture()
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A local HTTP endpoint recording the JSON bodies posted to it."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failed_run_is_reported_to_the_alert_webhook(
+    webhook: tuple[str, list[dict]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from orchestration.defs.automation import run_failure_alert
+
+    url, received = webhook
+    monkeypatch.setenv("CSOPS_ALERT_WEBHOOK_URL", url)
+    monkeypatch.setenv("CSOPS_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+
+    @op
+    def load_hubspot() -> None:
+        raise RuntimeError("HubSpot answered 401")
+
+    @job
+    def nightly_like() -> None:
+        load_hubspot()
+
+    with DagsterInstance.ephemeral() as instance:
+        result = nightly_like.execute_in_process(instance=instance, raise_on_error=False)
+        assert not result.success
+        context = build_run_status_sensor_context(
+            sensor_name="run_failure_alert",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        ).for_run_failure()
+        run_failure_alert(context)
+    assert len(received) == 1
+    assert f"run {result.run_id} of nightly_like failed" in received[0]["text"]
+
+
+def test_raw_dlt_assets_have_a_freshness_policy_from_the_environment(graph: AssetGraph) -> None:
+    from orchestration.settings import Settings
+
+    hours = Settings.from_env().freshness_hours
+    for source, names in dlt_resources().items():
+        for name in names:
+            policy = graph.get(AssetKey(["dlt", source, name])).freshness_policy
+            assert policy is not None, f"dlt/{source}/{name} has no freshness policy"
+            assert policy.fail_window.to_timedelta() == timedelta(hours=hours)
