@@ -98,8 +98,7 @@ class Manifest:
         path = directory / MANIFEST_FILE
         if not path.exists():
             raise FileNotFoundError(
-                f"no sandbox at {directory} ({MANIFEST_FILE} missing): "
-                f"run `csops sandbox generate --out {directory}`"
+                f"no sandbox at {directory} ({MANIFEST_FILE} missing): run `csops sandbox generate --out {directory}`"
             )
         data = json.loads(path.read_text())
         for key in ("start_date", "today", "horizon_end"):

@@ -206,9 +206,7 @@ def catalogue(seed: int) -> dict[str, list[dict]]:
     overage = stripe_id("prod", seed, "overage")
     onboarding = stripe_id("prod", seed, "onboarding")
     products.append({"id": overage, "name": "API overage", "active": True, "created": CATALOGUE_CREATED})
-    products.append(
-        {"id": onboarding, "name": "Onboarding package", "active": True, "created": CATALOGUE_CREATED}
-    )
+    products.append({"id": onboarding, "name": "Onboarding package", "active": True, "created": CATALOGUE_CREATED})
     for currency in OVERAGE_UNIT_PRICE:
         prices.append(
             {
@@ -327,9 +325,7 @@ class StripeRenderer:
         seed, currency = self.seed, account.currency
         sub_id = stripe_id("sub", seed, account.num, sub.number)
         item_id = stripe_id("si", seed, account.num, sub.number)
-        metered_item = (
-            stripe_id("si", seed, account.num, sub.number, "metered") if sub.has_metered_item else None
-        )
+        metered_item = stripe_id("si", seed, account.num, sub.number, "metered") if sub.has_metered_item else None
         periods = [p for p in sub.periods if self.visible(p.start)]
         current = periods[-1]
         changes: list[datetime] = [sub.created]
@@ -537,9 +533,7 @@ class StripeRenderer:
         gross = 0 if period.is_trial else seat_price * period.seats
         discounts = []
         if not period.is_trial and discount_id and discount_applies(sub, created, first_paid):
-            discounts = [
-                {"amount": discount_amount(sub.discount.coupon, gross, currency), "discount": discount_id}
-            ]
+            discounts = [{"amount": discount_amount(sub.discount.coupon, gross, currency), "discount": discount_id}]
         description = (
             f"Trial period for Acme Analytics {period.plan.title()}"
             if period.is_trial
@@ -631,9 +625,7 @@ class StripeRenderer:
         attempt_count = (
             0
             if status == "draft"
-            else (
-                period.attempts if (period.failed_at and not void and self.visible(period.failed_at)) else 1
-            )
+            else (period.attempts if (period.failed_at and not void and self.visible(period.failed_at)) else 1)
         )
         amount_paid = total if status == "paid" else 0
         self.tables["stripe_invoices"].append(

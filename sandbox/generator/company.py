@@ -194,10 +194,7 @@ class Account:
         return min(0.98, max(0.02, self.health_at(moment, window) + self.sentiment))
 
     def champion_gone(self, moment: datetime) -> bool:
-        return any(
-            left <= moment and (replaced is None or moment < replaced)
-            for left, replaced in self.champion_left
-        )
+        return any(left <= moment and (replaced is None or moment < replaced) for left, replaced in self.champion_left)
 
     def storm_within(self, moment: datetime, days: int) -> bool:
         return any(moment - timedelta(days=days) <= storm < moment for storm in self.storms)
@@ -273,9 +270,7 @@ def _stream(seed: int, num: int, kind: str) -> random.Random:
     return random.Random(f"csops-sandbox:{seed}:{num}:{kind}")
 
 
-def simulate_health(
-    rng: random.Random, account: Account, window: Window, first_month: int, months: int
-) -> None:
+def simulate_health(rng: random.Random, account: Account, window: Window, first_month: int, months: int) -> None:
     """Monthly latent health with shocks (champion leaves, ticket storms, erosion), in time order."""
     mean = min(0.95, max(0.25, rng.betavariate(5, 2.3)))
     h = min(0.98, max(0.1, mean + rng.gauss(0, 0.1)))
@@ -355,9 +350,7 @@ def simulate_account(num: int, seed: int, window: Window, arrivals: Arrivals) ->
         sentiment=min(0.3, max(-0.3, profile_rng.gauss(0, SENTIMENT_SIGMA))),
     )
     first_month = window.month_index(signup)
-    simulate_health(
-        _stream(seed, num, "health"), account, window, first_month, window.months + HEALTH_LOOKAHEAD_MONTHS
-    )
+    simulate_health(_stream(seed, num, "health"), account, window, first_month, window.months + HEALTH_LOOKAHEAD_MONTHS)
     _adoption(profile_rng, account, account.health[first_month])
     _simulate_billing(_stream(seed, num, "billing"), account, window)
     return account
@@ -434,9 +427,7 @@ def _simulate_subscription(
     if number == 1 and rng.random() < profile["trial"]:
         trial_end = start + timedelta(days=TRIAL_DAYS)
         sub.trial_end = trial_end
-        sub.periods.append(
-            Period(start=start, end=trial_end, seats=seats, plan=plan, is_trial=True, paid_at=start)
-        )
+        sub.periods.append(Period(start=start, end=trial_end, seats=seats, plan=plan, is_trial=True, paid_at=start))
         if rng.random() >= 0.45 + 0.45 * h_at(start):
             sub.ended_at, sub.end_reason = trial_end, "trial_not_converted"
             sub.cancel_requested_at = trial_end

@@ -416,8 +416,7 @@ class CrmRenderer:
                 previous = paid[index - 1] if index else None
                 if previous is not None and period.seats > previous.seats and account.segment != "smb":
                     delta = (
-                        period_mrr_local(account, sub, period, False)
-                        - period_mrr_local(account, sub, previous, False)
+                        period_mrr_local(account, sub, period, False) - period_mrr_local(account, sub, previous, False)
                     ) * 12
                     add(
                         "Expansion",
@@ -487,9 +486,7 @@ class CrmRenderer:
                     "closed_date": closed if is_closed else None,
                     "hubspot_owner_id": owner["id"],
                     "createdate": created,
-                    "hs_lastmodifieddate": closed
-                    if is_closed
-                    else min(touched, self.cutoff - timedelta(seconds=1)),
+                    "hs_lastmodifieddate": closed if is_closed else min(touched, self.cutoff - timedelta(seconds=1)),
                     "archived": False,
                 }
             )

@@ -150,9 +150,7 @@ def renamed_column(directory: Path, manifest: Manifest) -> dict:
     backup = _backup(directory, path)
     if path.suffix == ".parquet":
         table = pq.read_table(path)
-        table = table.rename_columns(
-            ["group_id" if name == "groupId" else name for name in table.column_names]
-        )
+        table = table.rename_columns(["group_id" if name == "groupId" else name for name in table.column_names])
         DayFileWriter(directory / "events", "parquet").write(table, day)
         rows = table.num_rows
     else:

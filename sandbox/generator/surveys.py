@@ -70,12 +70,7 @@ def responses(
                 else:
                     comment = rng.choice(PROMOTER_COMMENTS) if comment_roll < 0.4 else None
                 champion_gone = k == 0 and account.champion_left and account.champion_left[0][0] < submitted
-                if (
-                    not answered
-                    or champion_gone
-                    or paid_since is None
-                    or wave - paid_since < timedelta(days=45)
-                ):
+                if not answered or champion_gone or paid_since is None or wave - paid_since < timedelta(days=45):
                     continue
                 if submitted >= cutoff:
                     continue

@@ -40,9 +40,7 @@ FEATURES = (
 assert len(FEATURES) == FEATURE_COUNT
 LATE_SHARE = 0.01
 DUPLICATE_SHARE = 0.003
-CORE_SHARE = (
-    0.4  # share of events on the account's first feature (dashboards), the rest spread over adopted ones
-)
+CORE_SHARE = 0.4  # share of events on the account's first feature (dashboards), the rest spread over adopted ones
 BLOCK = 1024  # accounts per random stream: fixed, so later sign-ups never shift earlier accounts' draws
 DAY_US = 86_400_000_000
 # Parquet: dictionaries where values repeat (not messageId), min/max statistics where readers filter.
@@ -68,9 +66,7 @@ TRUTH_SCHEMA = pa.schema(
         ("active_users", pa.int64()),
     ]
 )
-FIRST_USE_SCHEMA = pa.schema(
-    [("account_id", pa.string()), ("event", pa.string()), ("first_date", pa.date32())]
-)
+FIRST_USE_SCHEMA = pa.schema([("account_id", pa.string()), ("event", pa.string()), ("first_date", pa.date32())])
 
 
 @dataclass
@@ -145,9 +141,7 @@ class UsageModel:
                         c = max(a, (period.mid_term_seats[0].date() - start).days)
                         if b > c:
                             self.seats[c:b, i] = period.mid_term_seats[1]
-            health = np.asarray(account.health, dtype=np.float32)[
-                np.minimum(month_of_day, len(account.health) - 1)
-            ]
+            health = np.asarray(account.health, dtype=np.float32)[np.minimum(month_of_day, len(account.health) - 1)]
             util = np.clip((0.12 + 0.8 * health) * account.usage_intensity, 0.03, 0.97)
             for begin, end in account.decay_windows:
                 a, b = (begin.date() - start).days, (end.date() - start).days
@@ -213,9 +207,7 @@ class UsageModel:
         user = (rng.random(total) * active[local]).astype(np.int32)
         acct = local + block * BLOCK
         adopted = np.maximum((self.adoption[cols] <= (d - self.signup_day[cols])[:, None]).sum(axis=1), 1)
-        pick = np.where(
-            rng.random(total) < CORE_SHARE, 0, (rng.random(total) * adopted[local]).astype(np.int32)
-        )
+        pick = np.where(rng.random(total) < CORE_SHARE, 0, (rng.random(total) * adopted[local]).astype(np.int32))
         feature = self.order[acct, pick]
         event_us = (np.clip(rng.normal(14 * 3600, 3.2 * 3600, total), 0, 86399.999) * 1e6).astype(np.int64)
         late = rng.random(total) < LATE_SHARE
@@ -227,9 +219,7 @@ class UsageModel:
 
     def day(self, d: int) -> DayEvents:
         """Events that happened on day `d`, with their received times, and that day's truth."""
-        blocks = [
-            (block, part) for block in range(self.blocks) if (part := self._block(d, block)) is not None
-        ]
+        blocks = [(block, part) for block in range(self.blocks) if (part := self._block(d, block)) is not None]
         active = np.zeros(self.blocks * BLOCK, dtype=np.int64)
         for block, part in blocks:
             active[block * BLOCK : (block + 1) * BLOCK] = part[0]
@@ -250,12 +240,8 @@ class UsageModel:
                 "event": pc.take(self.event_names, features),
                 "userId": pc.take(self.user_ids, pa.array(self.user_offset[acct] + user)),
                 "groupId": pc.take(self.account_ids, accounts),
-                "timestamp": pa.array(
-                    day_start + event_us.astype("timedelta64[us]"), pa.timestamp("us", tz="UTC")
-                ),
-                "receivedAt": pa.array(
-                    day_start + received_us.astype("timedelta64[us]"), pa.timestamp("us", tz="UTC")
-                ),
+                "timestamp": pa.array(day_start + event_us.astype("timedelta64[us]"), pa.timestamp("us", tz="UTC")),
+                "receivedAt": pa.array(day_start + received_us.astype("timedelta64[us]"), pa.timestamp("us", tz="UTC")),
                 "properties": pc.take(self.properties, features),
             },
             schema=EVENT_SCHEMA,
@@ -267,9 +253,7 @@ class UsageModel:
         active = active[:n]
         slot_start = np.cumsum(active) - active
         seen = np.bincount(slot_start[acct] + user, minlength=int(active.sum())) > 0
-        per_account_users = np.bincount(np.repeat(np.arange(n), active), weights=seen, minlength=n).astype(
-            np.int64
-        )
+        per_account_users = np.bincount(np.repeat(np.arange(n), active), weights=seen, minlength=n).astype(np.int64)
         has = per_account_events > 0
         truth = pa.table(
             {
@@ -353,9 +337,7 @@ def write_events(
                 pending[d + int(after)].append(day.events.filter(pa.array(day.received_after_days == after)))
             received = pending.pop(d, []) if d >= first_day else None
             pending.pop(d, None)
-            day_table = (
-                None if received is None else with_duplicates(model.seed, d, received, day.events.schema)
-            )
+            day_table = None if received is None else with_duplicates(model.seed, d, received, day.events.schema)
             if in_flight is not None:
                 in_flight.result()
             in_flight = writer.submit(
@@ -390,9 +372,7 @@ def with_duplicates(seed: int, d: int, received: list[pa.Table], schema: pa.Sche
     return day_table.sort_by("receivedAt")
 
 
-def _write_files(
-    files: DayFileWriter, day: date, truth: pa.Table, events: pa.Table | None, daily_dir: Path
-) -> None:
+def _write_files(files: DayFileWriter, day: date, truth: pa.Table, events: pa.Table | None, daily_dir: Path) -> None:
     pq.write_table(truth, daily_dir / f"{day.isoformat()}.parquet")
     if events is not None:
         files.write(events, day)

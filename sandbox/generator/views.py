@@ -31,8 +31,7 @@ def connect(directory: Path, memory_limit: str = "2GB") -> duckdb.DuckDBPyConnec
     reader = "read_parquet" if manifest.events_format == "parquet" else "read_json_auto"
     if any((directory / "events").glob(f"*/*.{manifest.events_format}")):
         con.execute(
-            f"create view events as select * from {reader}('{pattern}', hive_partitioning = false, "
-            "filename = true)"
+            f"create view events as select * from {reader}('{pattern}', hive_partitioning = false, filename = true)"
         )
     if any((directory / "surveys_csv").glob("*.csv")):
         con.execute(

@@ -388,9 +388,7 @@ def advance(out: Path, days: int, progress: Progress | None = None) -> Manifest:
         raise ValueError("advance needs --days >= 1")
     new_today = manifest.today + timedelta(days=days)
     if new_today > manifest.horizon_end:
-        raise ValueError(
-            f"the sandbox is simulated up to {manifest.horizon_end}; it cannot advance to {new_today}"
-        )
+        raise ValueError(f"the sandbox is simulated up to {manifest.horizon_end}; it cannot advance to {new_today}")
     old_day = (manifest.today - manifest.start_date).days
     manifest.today = new_today
     render(out, manifest, first_event_day=old_day, progress=progress)
@@ -411,15 +409,12 @@ def render(out: Path, manifest: Manifest, first_event_day: int, progress: Progre
     cutoff = at_midnight(manifest.today)
     step("simulating accounts", 1, 1)
     per_segment = {
-        segment: round(manifest.accounts * weight)
-        for segment, weight in zip(SEGMENTS, SEGMENT_WEIGHTS, strict=True)
+        segment: round(manifest.accounts * weight) for segment, weight in zip(SEGMENTS, SEGMENT_WEIGHTS, strict=True)
     }
     owners = csm_owners(manifest.seed, per_segment, at_midnight(manifest.start_date))
     step("rendering CRM, billing, surveys", 0, 1)
     write_world(out, manifest, window, accounts, owners, cutoff)
-    write_truth(
-        out / "truth", manifest, [a for a in accounts if a.signup < cutoff], owners, cutoff, load_fx()
-    )
+    write_truth(out / "truth", manifest, [a for a in accounts if a.signup < cutoff], owners, cutoff, load_fx())
     step("rendering CRM, billing, surveys", 1, 1)
 
     step("usage events", 0, 1)
