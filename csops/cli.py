@@ -268,3 +268,20 @@ def lint_sql() -> None:
         sqlfluff = Path(sys.executable).with_name("sqlfluff")
         result = subprocess.run([str(sqlfluff), "lint", "models"], cwd="dbt_project", env=env, check=False)
     raise SystemExit(result.returncode)
+
+
+def entrypoint() -> None:
+    """The `csops` console script: runs the command, then leaves without the interpreter's module teardown, where
+    DuckDB 2.0's Python bindings print spurious "nanobind: leaked ..." lines after work that finished cleanly."""
+    code = 0
+    try:
+        main()
+    except SystemExit as stop:
+        if isinstance(stop.code, int):
+            code = stop.code
+        elif stop.code is not None:
+            print(stop.code, file=sys.stderr)
+            code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

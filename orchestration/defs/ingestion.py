@@ -77,7 +77,12 @@ def build_source_assets(name: str) -> Any:
             resource = result.asset_key.path[-1]
             yield MaterializeResult(
                 asset_key=result.asset_key,
-                metadata={**(result.metadata or {}), "quarantined_rows": quarantine.get(resource, 0)},
+                metadata={
+                    **(result.metadata or {}),
+                    # dagster-dlt names the table after the dlt schema; the warehouse table is in the dataset.
+                    "dagster/table_name": f"{DATASETS[name]}.{resource}",
+                    "quarantined_rows": quarantine.get(resource, 0),
+                },
             )
 
     return source_assets

@@ -1,8 +1,10 @@
 """The dbt project as Dagster assets: models, seeds and snapshots in groups by layer, dbt tests as asset checks
 (error-severity tests are blocking), row counts and key figures as materialization metadata."""
 
+import shutil
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -33,6 +35,7 @@ if manifest_is_stale(DBT_PROJECT):
     DBT_PROJECT.preparer.prepare(DBT_PROJECT)
 
 OWNERS = ["team:analytics-engineering"]
+KEEP_INVOCATIONS = 5
 LAYERS = ("staging", "intermediate", "marts")
 
 # Figures CS and finance look at first, attached to the model that holds them.
@@ -67,6 +70,10 @@ class CsopsDbtTranslator(DagsterDbtTranslator):
         if props["resource_type"] == "source":
             table = props["name"].split("__")[0]
             return spec.replace_attributes(key=AssetKey(["dlt", props["source_name"], table]))
+        if props["resource_type"] == "snapshot":
+            return spec.replace_attributes(
+                key=AssetKey(["snapshots", props["name"]]), group_name="intermediate", owners=OWNERS
+            )
         if props["resource_type"] == "seed":
             return spec.replace_attributes(key=AssetKey(["seeds", props["name"]]), group_name="staging", owners=OWNERS)
         layer = next((part for part in props.get("fqn", []) if part in LAYERS), "staging")
@@ -135,3 +142,16 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[
         table = relations.get(output.output_name)
         extra = facts.get(table.split(".")[-1], {}) if table else {}
         yield output.with_metadata({**(output.metadata or {}), **extra}) if extra else output
+    prune_invocation_folders(DBT_PROJECT.project_dir / "target", keep=KEEP_INVOCATIONS)
+
+
+def prune_invocation_folders(target: Path, keep: int) -> list[Path]:
+    """dagster-dbt gives every invocation its own folder under target/ (about 5 MB each): keep the newest `keep`
+    (the CRM sync's preflight reads the newest run_results.json) so a nightly schedule never fills the disk."""
+    if not target.exists():
+        return []
+    invocations = [p for p in target.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
+    invocations.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for folder in invocations[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return invocations[keep:]

@@ -72,6 +72,8 @@ def dlt_resources() -> dict[str, list[str]]:
 def model_key(node: dict[str, Any]) -> AssetKey:
     if node["resource_type"] == "seed":
         return AssetKey(["seeds", node["name"]])
+    if node["resource_type"] == "snapshot":
+        return AssetKey(["snapshots", node["name"]])
     layer = next(part for part in node["fqn"] if part in LAYERS)
     return AssetKey([layer, node["name"]])
 
@@ -112,7 +114,7 @@ def test_the_graph_is_exactly_dlt_dbt_the_serving_copy_and_the_crm_sync_in_five_
     graph: AssetGraph, manifest: dict
 ) -> None:
     expected = {AssetKey(["dlt", source, name]) for source, names in dlt_resources().items() for name in names}
-    expected |= {model_key(node) for kind in ("model", "seed") for node in dbt_nodes(manifest, kind)}
+    expected |= {model_key(node) for kind in ("model", "seed", "snapshot") for node in dbt_nodes(manifest, kind)}
     expected |= {AssetKey(["serving", "marts"]), CRM_SYNC}
     assert set(graph.get_all_asset_keys()) == expected
     # No external stand-ins: a dbt source that misses its dlt asset would show up as a non-materializable asset.

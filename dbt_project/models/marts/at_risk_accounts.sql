@@ -145,13 +145,25 @@ all_reasons as (
 
 ),
 
+distinct_reasons as (
+
+    -- A trigger and a health driver can say the same thing (champion gone): keep it once, where it ranks first.
+    select
+        account_id,
+        reason,
+        min(reason_order) as reason_order
+    from all_reasons
+    group by account_id, reason
+
+),
+
 numbered_reasons as (
 
     select
         account_id,
         reason,
         row_number() over (partition by account_id order by reason_order) as reason_number
-    from all_reasons
+    from distinct_reasons
 
 ),
 
