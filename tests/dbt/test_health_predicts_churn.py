@@ -4,23 +4,18 @@ better than any single component, and without calling every churner red (some ch
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from ingestion.pipeline import ingest
-from sandbox.connect import environment
 from sandbox.generator.world import generate
 from sandbox.manifest import resolve_scale
 from sandbox.server.app import running_server
+from tests.conftest import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
 from tests.dbt.health_auc import COMPONENTS, auc, snapshots
 
 pytestmark = pytest.mark.slow
-DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 TODAY = date(2026, 11, 1)
 
 
@@ -35,34 +30,10 @@ def scored_history(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     patch.setenv("CSOPS_WAREHOUSE", str(warehouse))
     patch.setenv("CSOPS_DLT_PIPELINES_DIR", str(root / "dlt"))
     try:
-        with running_server(
-            sandbox, faults=["hubspot:search_window:off", "hubspot:window:off", "typeform:window:off"]
-        ) as url:
-            for key, value in environment(sandbox, url).items():
-                patch.setenv(key, value)
-            for key in (
-                "SOURCES__HUBSPOT__SEARCH_REQUESTS_PER_SECOND",
-                "SOURCES__HUBSPOT__REQUESTS_PER_SECOND",
-                "SOURCES__SURVEYS__TYPEFORM_REQUESTS_PER_SECOND",
-            ):
-                patch.setenv(key, "0")  # no client-side throttle either: this test is about the model
+        with running_server(sandbox, faults=UNTHROTTLED_FAULTS) as url:
+            point_at_sandbox(patch, sandbox, url, throttled=False)  # this test is about the model
             ingest(warehouse=warehouse)
-        env = {**os.environ, "DBT_TARGET_PATH": str(root / "target"), "DBT_LOG_PATH": str(root / "logs")}
-        result = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("dbt")),
-                "build",
-                "--profiles-dir",
-                ".",
-                "--select",
-                "+customer_health_daily",
-            ],
-            cwd=DBT_PROJECT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = dbt(["build", "--select", "+customer_health_daily"], root)
         assert result.returncode == 0, result.stdout[-3000:]
     finally:
         patch.undo()

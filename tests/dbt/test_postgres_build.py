@@ -3,9 +3,6 @@ data tests, unit tests, contracts) runs green there, with the same MRR as the si
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +11,9 @@ import psycopg2
 import pytest
 
 from ingestion.pipeline import ingest
-from tests.conftest import postgres_available, require_service
+from tests.conftest import dbt, postgres_available, require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 
 
 @pytest.fixture()
@@ -49,16 +45,7 @@ def test_dbt_build_is_green_on_postgres_with_the_true_mrr(
 ) -> None:
     reports = ingest(warehouse=warehouse)
     assert {r.source for r in reports} == {"hubspot", "stripe", "usage", "surveys"}
-    env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
-    dbt = Path(sys.executable).with_name("dbt")
-    result = subprocess.run(
-        [str(dbt), "build", "--profiles-dir", ".", "--target", "postgres"],
-        cwd=DBT_PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = dbt(["build", "--target", "postgres"], tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
     assert "ERROR=0" in result.stdout and "PASS=" in result.stdout
 

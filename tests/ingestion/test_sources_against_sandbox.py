@@ -15,9 +15,9 @@ import requests
 
 from ingestion.errors import SourceAuthError, SourceConfigError
 from ingestion.pipeline import ingest, run_source
-from sandbox.connect import environment
 from sandbox.generator.world import advance
 from sandbox.server.app import running_server
+from tests.conftest import UNTHROTTLED_FAULTS, point_at_sandbox
 
 WORLD_TABLES = {
     ("raw_hubspot", "companies"): "hubspot_companies",
@@ -43,23 +43,13 @@ def world_rows(sandbox: Path, table: str) -> int:
     return pq.read_metadata(sandbox / "world" / f"{table}.parquet").num_rows
 
 
-UNTHROTTLED = ["hubspot:window:off", "hubspot:search_window:off", "typeform:window:off"]
-
-
 @pytest.fixture()
 def served(fresh_sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
     """A sandbox of this test's own, served, with the product's environment pointing at it. The vendors' standing
     rate limits are off here (and so is our client-side throttle) to keep these tests quick; the session sandbox
     keeps them on, and the faults below are explicit."""
-    with running_server(fresh_sandbox, faults=UNTHROTTLED) as url:
-        for key, value in environment(fresh_sandbox, url).items():
-            monkeypatch.setenv(key, value)
-        for key in (
-            "SOURCES__HUBSPOT__SEARCH_REQUESTS_PER_SECOND",
-            "SOURCES__HUBSPOT__REQUESTS_PER_SECOND",
-            "SOURCES__SURVEYS__TYPEFORM_REQUESTS_PER_SECOND",
-        ):
-            monkeypatch.setenv(key, "0")
+    with running_server(fresh_sandbox, faults=UNTHROTTLED_FAULTS) as url:
+        point_at_sandbox(monkeypatch, fresh_sandbox, url, throttled=False)
         yield fresh_sandbox, url
 
 

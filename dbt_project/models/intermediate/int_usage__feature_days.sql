@@ -1,4 +1,4 @@
-{#- Which features (event names) each account used each day, and its first use ever. Incremental like
+{#- Which features (event names) each account used each day. Incremental like
     int_usage__account_daily. -#}
 {{ config(
     materialized='incremental',
@@ -14,11 +14,7 @@ events as (
     select * from {{ ref('stg_usage__events') }}
 
     {% if is_incremental() %}
-        where occurred_on in (
-            select distinct occurred_on
-            from {{ ref('stg_usage__events') }}
-            where received_at > (select max(last_received_at) from {{ this }})
-        )
+        {{ new_event_days(this) }}
     {% endif %}
 
 ),
