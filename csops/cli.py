@@ -238,6 +238,55 @@ def demo(scale: str, seed: int, directory: Path) -> None:
 
 
 @main.command()
+@click.option("--scales", default="tiny,small", show_default=True, help="Comma-separated: tiny, small, medium, large.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-results"), show_default=True)
+@click.option("--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
+@click.option("--keep", is_flag=True, help="Keep each scale's sandbox, warehouse and logs (the report says where).")
+@click.option("--events", type=int, default=None, help="Override every scale's approximate event count.")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2026-11-01",
+    show_default=True,
+    help="The simulation's today (fixed, so that runs compare).",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where sandboxes and warehouses go (default: a new folder in the system temp dir).",
+)
+def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> None:
+    """Per stage wall time, rows/s and peak memory at several scales, full and incremental, and dbt vs plain SQL.
+
+    Each stage runs in its own process: generate, ingest per source (full), dbt build, the heaviest transformations
+    as plain DuckDB SQL, advance one day, ingest per source (incremental), dbt build again, CRM sync dry run.
+    Prints a table and writes OUT/<scale>-<timestamp>.json. Exits 1 when a stage fails or plain SQL and dbt differ.
+    """
+    from csops.bench import BenchConfig, report_lines, run_bench
+
+    config = BenchConfig(
+        scales=[s.strip() for s in scales.split(",") if s.strip()],
+        out=out,
+        events_format=events_format,
+        keep=keep,
+        events=events,
+        seed=seed,
+        today=today.date(),
+        work_dir=work_dir,
+    )
+    try:
+        outcome = run_bench(config, progress=lambda line: click.echo(line, err=True))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    for line in report_lines(outcome):
+        click.echo(line)
+    if not outcome.ok:
+        raise SystemExit(1)
+
+
+@main.command()
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 @click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
 def dev(directory: Path, port: int) -> None:

@@ -1,0 +1,157 @@
+"""`csops bench` at the tiny scale with few events, through the command line: every stage is reported with a positive
+wall time, its row counts are what the warehouse holds (read back here), and the plain-SQL transformations give
+dbt's numbers. Benchmarks never assert a time: nothing here compares a duration with a threshold."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from csops.bench import SOURCES, count_events
+from csops.bench_sql import TRANSFORMATIONS, compare
+from csops.cli import main
+from sandbox.manifest import Manifest
+
+pytestmark = pytest.mark.slow
+
+EVENTS = 20_000
+TODAY = date(2026, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("bench")
+    out, work = root / "results", root / "work"
+    args = ["bench", "--scales", "tiny", "--events", str(EVENTS), "--out", str(out), "--work-dir", str(work)]
+    result = CliRunner().invoke(main, [*args, "--keep", "--today", TODAY.isoformat()], catch_exceptions=False)
+    files = sorted(out.glob("tiny-*.json"))
+    assert len(files) == 1, result.output
+    report = json.loads(files[0].read_text())
+    return {"result": result, "report": report, "root": work / "tiny"}
+
+
+def stage(report: dict, name: str) -> dict:
+    return next(s for s in report["stages"] if s["name"] == name)
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_the_command_succeeds_and_prints_the_table(bench: dict) -> None:
+    result = bench["result"]
+    assert result.exit_code == 0, result.output
+    assert "stage" in result.output and "rows/s" in result.output and "peak MB" in result.output
+    assert "dbt vs plain DuckDB SQL" in result.output
+
+
+def test_every_stage_is_reported_with_a_positive_wall_time(bench: dict) -> None:
+    report = bench["report"]
+    expected = (
+        ["generate sandbox"]
+        + [f"ingest full: {s}" for s in SOURCES]
+        + ["dbt build full"]
+        + [f"plain SQL: {t.title}" for t in TRANSFORMATIONS]
+        + ["advance 1 day"]
+        + [f"ingest incremental: {s}" for s in SOURCES]
+        + ["dbt build incremental", "CRM sync dry run"]
+    )
+    assert [s["name"] for s in report["stages"]] == expected
+    for s in report["stages"]:
+        if s["name"] == "CRM sync dry run" and s["status"] == "skipped":
+            continue  # the activation package is optional
+        assert s["status"] == "ok", s["error"]
+        assert s["wall_s"] > 0 and s["peak_mb"] > 0 and s["cpu_s"] > 0, s["name"]
+        assert s["rows"] is not None and s["rows"] >= 0 and s["rows_per_s"] is not None, s["name"]
+    machine = report["machine"]
+    assert machine["cores"] >= 1 and machine["memory_gib"] > 0 and len(machine["load_avg_start"]) == 3
+    assert all(machine["versions"][p] for p in ("duckdb", "dbt-core", "dlt", "dagster"))
+    assert report["scale"] == report["scale"] | {"name": "tiny", "events": EVENTS, "today": TODAY.isoformat()}
+
+
+def test_ingested_rows_are_what_the_warehouse_holds(bench: dict) -> None:
+    report, root = bench["report"], bench["root"]
+    warehouse = root / "warehouse.duckdb"
+    for source in SOURCES:
+        reported = stage(report, f"ingest incremental: {source}")["details"]["warehouse_tables"]
+        tables = query(
+            warehouse,
+            f"select table_name from information_schema.tables where table_schema = 'raw_{source}' "
+            "and table_name not like '\\_dlt%' escape '\\' and table_name != 'quarantine'",
+        )
+        held = {t: query(warehouse, f'select count(*) from raw_{source}."{t}"')[0][0] for (t,) in tables}
+        assert reported == held, source
+        full = stage(report, f"ingest full: {source}")
+        incremental = stage(report, f"ingest incremental: {source}")
+        assert full["details"]["new_rows"] + incremental["details"]["new_rows"] == sum(held.values())
+        assert full["rows"] >= full["details"]["new_rows"] > 0  # a full load lands rows (duplicates merged)
+
+
+def test_event_counts_are_the_files_and_the_loaded_events(bench: dict) -> None:
+    report, root = bench["report"], bench["root"]
+    events = root / "sandbox" / "events"
+    assert Manifest.read(root / "sandbox").today == date.fromordinal(TODAY.toordinal() + 1)
+    assert stage(report, "generate sandbox")["rows"] + stage(report, "advance 1 day")["rows"] == count_events(events)
+    assert stage(report, "advance 1 day")["rows"] == count_events(events, since=TODAY)
+    with duckdb.connect() as con:
+        distinct_before_advance = con.execute(
+            f"select count(distinct messageId) from read_parquet('{events}/*/*.parquet', hive_partitioning = true) "
+            f"where received_date < '{TODAY.isoformat()}'"
+        ).fetchone()[0]
+    assert stage(report, "ingest full: usage")["details"]["warehouse_rows"] == distinct_before_advance
+    full_usage = stage(report, "ingest full: usage")
+    assert full_usage["rows"] + full_usage["details"]["quarantined"] == stage(report, "generate sandbox")["rows"]
+
+
+def test_dbt_rows_are_what_the_warehouse_holds(bench: dict) -> None:
+    report, root = bench["report"], bench["root"]
+    warehouse = root / "warehouse.duckdb"
+    nodes = stage(report, "dbt build incremental")["details"]["nodes"]
+    counted = [n for n in nodes if n["rows_after"] is not None]
+    assert {n["name"] for n in counted} >= {"int_usage__account_daily", "customer_health_daily", "customer_360"}
+    for node in counted:
+        schema, table = [p.strip('"') for p in node["relation"].split(".")][-2:]
+        assert query(warehouse, f'select count(*) from {schema}."{table}"')[0][0] == node["rows_after"], node["name"]
+    table_models = [n for n in counted if n["materialized"] == "table"]
+    incremental_models = [n for n in counted if n["materialized"] == "incremental"]
+    assert incremental_models and table_models
+    assert all(0 <= n["rows"] <= n["rows_after"] for n in incremental_models)  # only what the run wrote
+    assert stage(report, "dbt build incremental")["rows"] == sum(n["rows"] for n in counted)
+    full = stage(report, "dbt build full")
+    assert len(full["details"]["slowest_models"]) == 5
+    assert report["incremental_vs_full"]["dbt"]["time_ratio"] > 0
+
+
+def test_plain_sql_gives_the_same_numbers_as_dbt(bench: dict) -> None:
+    report = bench["report"]
+    full_rows = {n["name"]: n.get("rows") for n in stage(report, "dbt build full")["details"]["nodes"]}
+    assert [e["transformation"] for e in report["plain_sql"]] == [t.name for t in TRANSFORMATIONS]
+    for entry, transformation in zip(report["plain_sql"], TRANSFORMATIONS, strict=True):
+        check = entry["check"]
+        assert check["match"], check
+        assert check["plain_rows"] == check["dbt_rows"] == full_rows[transformation.models[-1]] > 0
+        assert check["plain_sums"] == pytest.approx(check["dbt_sums"], rel=1e-9)
+        assert entry["dbt_s"] > 0 and entry["plain_s"] > 0 and entry["ratio"] > 0
+
+
+def test_a_difference_between_plain_sql_and_dbt_is_caught(bench: dict, tmp_path: Path) -> None:
+    usage = next(t for t in TRANSFORMATIONS if t.name == "usage_account_daily")
+    plain = tmp_path / "plain.duckdb"
+    shutil.copyfile(bench["root"] / f"plain-{usage.name}.duckdb", plain)
+    warehouse = tmp_path / "warehouse.duckdb"  # dbt's table as it was when the plain SQL ran: the plain result
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"attach '{plain}' as plain (read_only)")
+        con.execute(f"create schema intermediate; create table {usage.dbt_table} as select * from plain.{usage.name}")
+    assert compare(usage, warehouse, plain)["match"]
+    with duckdb.connect(str(plain)) as con:
+        con.execute(f"update {usage.name} set events = events + 1 where rowid = 0")
+    check = compare(usage, warehouse, plain)
+    assert not check["match"]
+    assert check["rows_different"] == 1 and check["plain_sums"]["events"] == check["dbt_sums"]["events"] + 1
