@@ -102,7 +102,7 @@ drivers as (
 
     {%- set t = dbt.type_string() -%}
     {%- set driver_components = {
-        'usage': "case when usage_trend <= -0.15 then 'daily active users down ' || cast(cast(round(-usage_trend * 100) as integer) as " ~ t ~ ") || '% vs the previous 28 days' else 'only ' || cast(cast(round(coalesce(utilisation, 0) * 100) as integer) as " ~ t ~ ") || '% of ' || cast(cast(seats as integer) as " ~ t ~ ") || ' seats active on an average day' end",
+        'usage': "case when usage_trend <= -0.15 then 'product activity down ' || cast(cast(round(-usage_trend * 100) as integer) as " ~ t ~ ") || '% vs the previous 28 days' when coalesce(utilisation, 0) < 0.005 then 'almost none of ' || cast(cast(seats as integer) as " ~ t ~ ") || ' seats active on an average day' else 'only ' || cast(cast(round(coalesce(utilisation, 0) * 100) as integer) as " ~ t ~ ") || '% of ' || cast(cast(seats as integer) as " ~ t ~ ") || ' seats active on an average day' end",
         'adoption': "'uses ' || cast(cast(features_30d as integer) as " ~ t ~ ") || ' product features in the last 30 days'",
         'sentiment': "'NPS ' || cast(nps_score as " ~ t ~ ") || case when nps_from_champion then ' from the champion' else '' end || ' on ' || cast(nps_submitted_on as " ~ t ~ ")",
         'support': "cast(open_tickets as " ~ t ~ ") || ' open tickets, ' || cast(high_priority_tickets_30d as " ~ t ~ ") || ' high-priority in the last 30 days'",
@@ -115,7 +115,7 @@ drivers as (
             day,
             '{{ component }}' as component,
             case
-                when {{ component }}_score is null then weight_{{ component }} * 100.0 / total_weight * 0.5
+                when {{ component }}_score is null then weight_{{ component }} * 100.0 / total_weight * 0.25
                 else weight_{{ component }} * (100.0 - {{ component }}_score) / total_weight
             end as shortfall,
             case
