@@ -361,6 +361,7 @@ class ScaleBench:
         slug = "".join(c if c.isalnum() else "-" for c in stage.name.lower()).strip("-")
         log = self.logs / f"{len(self.stages):02d}-{slug}.log"
         self.progress(f"[bench {self.scale}] start {stage.name}")
+        os.sync()  # the previous stage's writes are flushed now, not on this stage's time
         stage.load_avg_start = os.getloadavg()[0]
         measured = measure(argv, env, log)
         stage.load_avg_end = os.getloadavg()[0]
@@ -432,8 +433,9 @@ class ScaleBench:
         dbt = str(Path(sys.executable).with_name("dbt"))
         argv = [dbt, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
         argv += ["--target-path", str(self.dbt_target), "--log-path", str(self.root / "dbt_logs")]
-        self.run_stage(stage, argv, self.env())
         results_file = self.dbt_target / "run_results.json"
+        results_file.unlink(missing_ok=True)  # never read the previous build's results as this one's
+        self.run_stage(stage, argv, self.env())
         if results_file.exists():
             shutil.copyfile(results_file, self.root / f"run_results-{mode}.json")
             run = self._dbt_results(mode)
