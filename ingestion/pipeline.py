@@ -60,6 +60,12 @@ def destination(warehouse: Path) -> Any:
     return dlt.destinations.duckdb(str(warehouse))
 
 
+def loader_file_format() -> str | None:
+    """Parquet load files on DuckDB: an order of magnitude faster and leaner than SQL inserts for the nested API
+    objects (measured by `csops bench`); Postgres keeps dlt's default."""
+    return "parquet" if target() == "duckdb" else None
+
+
 def make_pipeline(name: str, warehouse: Path | None = None) -> dlt.Pipeline:
     warehouse = warehouse or warehouse_path()
     return dlt.pipeline(
@@ -159,7 +165,7 @@ def run_source(name: str, warehouse: Path | None = None) -> SourceReport:
     source = make_source(name, warehouse)
     pipeline = make_pipeline(name, warehouse)
     try:
-        info = pipeline.run(source)
+        info = pipeline.run(source, loader_file_format=loader_file_format())
     except PipelineStepFailed as error:
         cause = root_cause(error)
         if cause is not error:

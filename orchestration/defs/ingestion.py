@@ -9,7 +9,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion.hubspot import hubspot_source
-from ingestion.pipeline import DATASETS, make_pipeline, make_source, quarantined_rows
+from ingestion.pipeline import DATASETS, loader_file_format, make_pipeline, make_source, quarantined_rows
 from ingestion.stripe import stripe_source
 from ingestion.surveys import surveys_source
 from ingestion.usage import usage_source
@@ -69,6 +69,7 @@ def build_source_assets(name: str) -> Any:
                 dlt_source=make_source(name, warehouse),
                 dlt_pipeline=pipeline,
                 dagster_dlt_translator=translator,
+                loader_file_format=loader_file_format(),
             )
         )
         load_info = pipeline.last_trace.last_load_info if pipeline.last_trace else None

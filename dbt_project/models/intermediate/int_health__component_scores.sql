@@ -2,7 +2,7 @@
     drivers). Component rules: DECISIONLOG "Health score"; every number comes from seeds/health_parameters.csv.
 
     Incremental: a run scores the days after the last scored day and re-scores the 30 before (a full refresh
-    scores the last `health_history_days`), reading 86 days before them for the trailing windows. Only days the
+    scores the last `health_history_days`), reading 120 days before them for the trailing windows. Only days the
     account is a customer (paying or in trial). -#}
 {{ config(
     materialized='incremental',
@@ -34,7 +34,8 @@ bounds as (
 
     select
         cast({{ window_start }} as date) as first_scored_day,
-        cast({{ dbt.dateadd('day', -86, window_start) }} as date) as first_read_day,
+        -- 30 re-scored days plus the longest trailing window (the 90-day MRR high) before the first new day.
+        cast({{ dbt.dateadd('day', -120, window_start) }} as date) as first_read_day,
         cast({{ dbt.dateadd('day', -1, as_of_date()) }} as date) as last_day
 
 ),
@@ -85,10 +86,12 @@ customer_days as (
 
 scored_accounts as (
 
+    -- Every account that is a customer on a day this run (re-)scores: also those that left since, so each day's
+    -- peer benchmark is computed over the same customers as a full rebuild would.
     select distinct customer_days.account_id
     from customer_days
     cross join bounds
-    where customer_days.day >= bounds.first_scored_day
+    where customer_days.day >= {{ dbt.dateadd('day', -30, 'bounds.first_scored_day') }}
 
 ),
 
