@@ -10,7 +10,6 @@ import logging
 import os
 import sys
 import time
-import time as _time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +40,10 @@ class StepProgress(logging.Handler):
         kind = getattr(event, "event_type_value", None)
         step = getattr(event, "step_key", None)
         if kind == "STEP_START":
-            self.started[step] = _time.monotonic()
+            self.started[step] = time.monotonic()
             print(f"  ... {step}", file=sys.stderr, flush=True)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
-            seconds = _time.monotonic() - self.started.get(step, _time.monotonic())
+            seconds = time.monotonic() - self.started.get(step, time.monotonic())
             mark = "ok" if kind == "STEP_SUCCESS" else "FAILED"
             print(f"  {mark:>3} {step} ({seconds:.1f}s)", file=sys.stderr, flush=True)
 
