@@ -36,11 +36,11 @@ from typing import Any
 import duckdb
 
 from csops.bench_sql import TRANSFORMATIONS, Transformation, compare, run_plain
+from ingestion.registry import DATASETS
+from ingestion.registry import SOURCE_NAMES as SOURCES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-SOURCES = ("hubspot", "stripe", "usage", "surveys")  # dependency order (ingestion.pipeline.SOURCE_ORDER)
-DATASETS = {name: f"raw_{name}" for name in SOURCES}
 DEFAULT_TODAY = date(2026, 11, 1)  # a fixed simulated today: the same world on every run, so runs compare
 ADVANCE_DAYS = 1
 REPORT_VERSION = 1

@@ -11,7 +11,9 @@ from typing import Any
 
 import duckdb
 
-RAW_DATASETS = ("raw_hubspot", "raw_stripe", "raw_usage", "raw_surveys")
+from ingestion.registry import DATASETS
+
+RAW_DATASETS = tuple(DATASETS.values())
 
 
 @contextmanager

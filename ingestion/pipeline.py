@@ -18,14 +18,9 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.errors import SourceConfigError, SourceError
-from ingestion.hubspot import hubspot_source
 from ingestion.quarantine import QUARANTINE_TABLE
-from ingestion.stripe import stripe_source
-from ingestion.surveys import surveys_source
-from ingestion.usage import usage_source
+from ingestion.registry import DATASETS, SOURCE_NAMES, source_spec
 
-DATASETS = {"hubspot": "raw_hubspot", "stripe": "raw_stripe", "usage": "raw_usage", "surveys": "raw_surveys"}
-SOURCE_ORDER = ("hubspot", "stripe", "usage", "surveys")  # usage and surveys check accounts against CRM/billing
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
 
 
@@ -106,19 +101,12 @@ def known_accounts(warehouse: Path) -> list[str] | None:
 
 def make_source(name: str, warehouse: Path | None = None) -> Any:
     """The configured dlt source `name` (configuration and secrets come from the environment via dlt)."""
+    spec = source_spec(name)
     try:
-        if name == "hubspot":
-            return hubspot_source()
-        if name == "stripe":
-            return stripe_source()
-        if name == "usage":
-            return usage_source(known_accounts=known_accounts(warehouse or warehouse_path()))
-        if name == "surveys":
-            return surveys_source()
+        return spec.build(lambda: known_accounts(warehouse or warehouse_path()))
     except ConfigFieldMissingException as error:
         variables = ", ".join(f"SOURCES__{name.upper()}__{f.upper()}" for f in error.fields)
         raise SourceConfigError(f"{name}: missing configuration. Set {variables} (see .env.example).") from error
-    raise SourceConfigError(f"unknown source {name!r}; choose from {', '.join(SOURCE_ORDER)}")
 
 
 @dataclass
@@ -181,13 +169,13 @@ def run_source(name: str, warehouse: Path | None = None) -> SourceReport:
 
 
 def ingest(
-    names: Sequence[str] = SOURCE_ORDER,
+    names: Sequence[str] = SOURCE_NAMES,
     warehouse: Path | None = None,
     on_report: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
     """Load the named sources in dependency order; returns one report per source."""
     reports = []
-    for name in [n for n in SOURCE_ORDER if n in names]:
+    for name in [n for n in SOURCE_NAMES if n in names]:
         report = run_source(name, warehouse)
         reports.append(report)
         if on_report:

@@ -8,40 +8,22 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy,
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.hubspot import hubspot_source
-from ingestion.pipeline import DATASETS, loader_file_format, make_pipeline, make_source, quarantined_rows
-from ingestion.stripe import stripe_source
-from ingestion.surveys import surveys_source
-from ingestion.usage import usage_source
+from ingestion.pipeline import loader_file_format, make_pipeline, make_source, quarantined_rows
+from ingestion.registry import BY_NAME, SOURCES
 from orchestration.settings import WAREHOUSE_POOL, Settings
 
 OWNERS = ["team:data-engineering"]
-# Sources built with placeholder settings only to describe the assets; runs build them from the environment.
-SPEC_SOURCES = {
-    "hubspot": lambda: hubspot_source(access_token="placeholder"),
-    "stripe": lambda: stripe_source(api_key="placeholder"),
-    "usage": lambda: usage_source(bucket_url="file:///placeholder"),
-    "surveys": lambda: surveys_source(
-        typeform_form_id="placeholder", typeform_token="placeholder", csv_url="file:///placeholder"
-    ),
-}
-DESCRIPTIONS = {
-    "hubspot": "HubSpot CRM object, incremental by last-modified date through the search API.",
-    "stripe": "Stripe billing object, incremental by creation time plus the event stream.",
-    "usage": "Segment track events from daily files, deduplicated by messageId.",
-    "surveys": "NPS survey responses (Typeform API or CSV exports).",
-}
 
 
 class CsopsDltTranslator(DagsterDltTranslator):
     def get_asset_spec(self, data: DltResourceTranslatorData) -> AssetSpec:
         spec = super().get_asset_spec(data)
-        source = data.resource.source_name
+        source = BY_NAME[data.resource.source_name]
         return spec.replace_attributes(
-            key=AssetKey(["dlt", source, data.resource.name]),
+            key=AssetKey(["dlt", source.name, data.resource.name]),
             group_name="ingestion",
             owners=OWNERS,
-            description=f"{DESCRIPTIONS.get(source, '')} Raw table {DATASETS.get(source, '')}.{data.resource.name}.",
+            description=f"{source.description} Raw table {source.dataset}.{data.resource.name}.",
             deps=[],
             # Each raw source must have loaded within the window (CSOPS_FRESHNESS_HOURS, default 36).
             freshness_policy=FreshnessPolicy.time_window(
@@ -54,7 +36,7 @@ def build_source_assets(name: str) -> Any:
     translator = CsopsDltTranslator()
 
     @dlt_assets(
-        dlt_source=SPEC_SOURCES[name](),
+        dlt_source=BY_NAME[name].shape(),
         dlt_pipeline=make_pipeline(name, Settings.from_env().warehouse),
         name=f"dlt_{name}",
         dagster_dlt_translator=translator,
@@ -81,7 +63,7 @@ def build_source_assets(name: str) -> Any:
                 metadata={
                     **(result.metadata or {}),
                     # dagster-dlt names the table after the dlt schema; the warehouse table is in the dataset.
-                    "dagster/table_name": f"{DATASETS[name]}.{resource}",
+                    "dagster/table_name": f"{BY_NAME[name].dataset}.{resource}",
                     "quarantined_rows": quarantine.get(resource, 0),
                 },
             )
@@ -89,4 +71,4 @@ def build_source_assets(name: str) -> Any:
     return source_assets
 
 
-INGESTION_ASSETS = [build_source_assets(name) for name in ("hubspot", "stripe", "usage", "surveys")]
+INGESTION_ASSETS = [build_source_assets(spec.name) for spec in SOURCES]

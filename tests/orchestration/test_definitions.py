@@ -64,9 +64,9 @@ def dbt_nodes(manifest: dict[str, Any], resource_type: str) -> list[dict[str, An
 
 def dlt_resources() -> dict[str, list[str]]:
     """Each dlt source's resources, straight from the sources (built with placeholder settings)."""
-    from orchestration.defs.ingestion import SPEC_SOURCES
+    from ingestion.registry import SOURCES
 
-    return {name: list(make().selected_resources.keys()) for name, make in SPEC_SOURCES.items()}
+    return {spec.name: list(spec.shape().selected_resources.keys()) for spec in SOURCES}
 
 
 def model_key(node: dict[str, Any]) -> AssetKey:
@@ -152,7 +152,7 @@ def test_marts_carry_their_documented_column_schema(graph: AssetGraph, manifest:
 
 
 def test_dbt_sources_are_the_dlt_assets_so_lineage_runs_from_dlt_to_staging(graph: AssetGraph, manifest: dict) -> None:
-    from ingestion.pipeline import DATASETS
+    from ingestion.registry import DATASETS
 
     resources = dlt_resources()
     for source in manifest["sources"].values():
