@@ -16,6 +16,8 @@ from pathlib import Path
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, InitLoggerContext, logger
 
+from orchestration.run_guard import own_run_tags, wait_for_warehouse
+
 
 @dataclass
 class RunOutcome:
@@ -88,11 +90,15 @@ def run_graph(
             selection = selection | AssetSelection.key_prefixes(pattern.rstrip("*").rstrip("/").split("/"))
         job = job.get_subset(asset_selection=set(selection.resolve(defs.resolve_asset_graph())))
     started = time.monotonic()
+    # A run killed earlier must not hold the warehouse forever; a live one is queued behind, with a message.
+    wait_for_warehouse(instance, say=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
     run_config = None
     if quiet:
         job = job.with_logger_defs({"progress": step_progress_logger})
         run_config = {"loggers": {"progress": {}}}
-    result = job.execute_in_process(instance=instance, raise_on_error=raise_on_error, run_config=run_config)
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=raise_on_error, run_config=run_config, tags=own_run_tags()
+    )
     outcome = RunOutcome(success=result.success, run_id=result.run_id, seconds=time.monotonic() - started)
     for event in result.all_events:
         if event.event_type_value == "ASSET_MATERIALIZATION":
