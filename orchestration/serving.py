@@ -1,0 +1,221 @@
+"""The BI serving copy: what BI tools read, never the warehouse a refresh is writing.
+
+DuckDB lets one process write a file and then nobody else can even open it, so BI tools would be locked out
+during every refresh and could see half-built marts. After the build the marts are copied, and every copy replaces
+the previous one atomically: readers see last night's marts or tonight's, never a mix.
+
+- `serving.duckdb` in DuckDB's v1.1.0 storage format, so the DuckDB 1.x drivers that Metabase, Superset and most
+  ODBC/JDBC tools still ship can open it (the warehouse itself is DuckDB 2.x, which they cannot read). dbt's table
+  and column descriptions are kept as comments; money (`*_usd` columns) is DECIMAL(18,2), not binary floating point.
+- Parquet files of the marts (one per mart) in a folder reached through a symlink that is swapped atomically.
+- Optionally a Postgres schema (CSOPS_SERVING_POSTGRES_URL), swapped in one transaction, for BI tools that only
+  speak Postgres.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+STORAGE_VERSION = "v1.1.0"  # the oldest format DuckDB 2.0 writes that every DuckDB >= 1.1 reader opens
+MONEY_TYPE = "DECIMAL(18,2)"
+SCHEMA = "marts"
+
+
+@dataclass
+class Published:
+    rows: dict[str, int] = field(default_factory=dict)
+    duckdb_file: Path | None = None
+    parquet_dir: Path | None = None
+    postgres_schema: str | None = None
+
+
+def is_money(column: str, data_type: str) -> bool:
+    """Money columns carry their unit in the name (`mrr_usd`, `arr_at_stake_usd`); scores and ratios do not."""
+    return column.endswith("_usd") and data_type in ("DOUBLE", "FLOAT", "REAL")
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _select_list(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns() where database_name = 'source' and schema_name = ? "
+        "and table_name = ? order by column_index",
+        [SCHEMA, table],
+    ).fetchall()
+    return ", ".join(
+        f"round({_quote(c)}, 2)::{MONEY_TYPE} as {_quote(c)}" if is_money(c, t) else _quote(c) for c, t in columns
+    )
+
+
+def _copy_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    target = f"serving.{SCHEMA}.{_quote(table)}"
+    (comment,) = con.execute(
+        "select comment from duckdb_tables() where database_name = 'source' and schema_name = ? and table_name = ?",
+        [SCHEMA, table],
+    ).fetchone()
+    if comment:
+        con.execute(f"comment on table {target} is {_literal(comment)}")
+    for column, text in con.execute(
+        "select column_name, comment from duckdb_columns() where database_name = 'source' and schema_name = ? "
+        "and table_name = ? and comment is not null",
+        [SCHEMA, table],
+    ).fetchall():
+        con.execute(f"comment on column {target}.{_quote(column)} is {_literal(text)}")
+
+
+def _marts_in(con: duckdb.DuckDBPyConnection, wanted: Sequence[str] | None) -> list[str]:
+    present = [
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'source' and schema_name = ? order by 1",
+            [SCHEMA],
+        ).fetchall()
+    ]
+    if wanted is None:
+        return present
+    missing = sorted(set(wanted) - set(present))
+    if missing:
+        raise RuntimeError(f"cannot publish: the warehouse has no {', '.join(f'{SCHEMA}.{m}' for m in missing)}")
+    return sorted(wanted)
+
+
+def publish_duckdb(
+    warehouse: Path, serving: Path, marts: Sequence[str] | None = None, parquet_dir: Path | None = None
+) -> Published:
+    """Copy the marts into `serving` (DuckDB 1.x-readable) and, when asked, Parquet files; swap both in atomically."""
+    serving.parent.mkdir(parents=True, exist_ok=True)
+    next_file = serving.with_name(serving.name + ".next")
+    next_file.unlink(missing_ok=True)
+    next_parquet = None
+    if parquet_dir is not None:
+        next_parquet = parquet_dir.with_name(f"{parquet_dir.name}.{time.time_ns()}")
+        next_parquet.mkdir(parents=True)
+    published = Published(duckdb_file=serving, parquet_dir=parquet_dir)
+    with duckdb.connect() as con:
+        con.execute("set threads = 2")
+        con.execute("set memory_limit = '2GB'")
+        con.execute(f"attach {_literal(str(warehouse))} as source (read_only)")
+        con.execute(f"attach {_literal(str(next_file))} as serving (storage_version {_literal(STORAGE_VERSION)})")
+        con.execute(f"create schema serving.{SCHEMA}")
+        for table in _marts_in(con, marts):
+            target = f"serving.{SCHEMA}.{_quote(table)}"
+            select = _select_list(con, table)
+            con.execute(f"create table {target} as select {select} from source.{SCHEMA}.{_quote(table)}")
+            _copy_comments(con, table)
+            published.rows[table] = con.execute(f"select count(*) from {target}").fetchone()[0]
+            if next_parquet is not None:
+                out = next_parquet / f"{table}.parquet"
+                con.execute(f"copy {target} to {_literal(str(out))} (format parquet)")
+        con.execute("detach serving")
+        con.execute("detach source")
+    os.replace(next_file, serving)
+    if parquet_dir is not None:
+        _swap_folder(parquet_dir, next_parquet)
+    return published
+
+
+def _swap_folder(link: Path, new_folder: Path) -> None:
+    """Point `link` (a symlink) at `new_folder` atomically and delete the folder it pointed at before."""
+    previous = link.resolve() if link.is_symlink() else None
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)  # a folder left by an older csops: replaced once by the symlink
+    temporary = link.with_name(link.name + ".link")
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(new_folder.name)
+    os.replace(temporary, link)
+    if previous is not None and previous != new_folder.resolve() and previous.exists():
+        shutil.rmtree(previous)
+
+
+def publish_postgres(warehouse: Path, url: str, marts: Sequence[str] | None = None, schema: str = SCHEMA) -> int:
+    """Copy the marts into Postgres schema `schema`, replaced in one transaction (readers see old or new)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    staging = f"{schema}__next"
+    with duckdb.connect() as con, psycopg2.connect(url) as pg:
+        con.execute("set threads = 2")
+        con.execute(f"attach {_literal(str(warehouse))} as source (read_only)")
+        with pg.cursor() as cur:
+            cur.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(staging)))
+            cur.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
+            tables = _marts_in(con, marts)
+            for table in tables:
+                _copy_table_to_postgres(con, cur, table, staging)
+            cur.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+            cur.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(staging), sql.Identifier(schema)))
+        pg.commit()
+    return len(tables)
+
+
+POSTGRES_TYPES = {"VARCHAR": "text", "BOOLEAN": "boolean", "DATE": "date", "BIGINT": "bigint", "INTEGER": "integer"}
+
+
+def _postgres_type(column: str, data_type: str) -> str:
+    if is_money(column, data_type):
+        return "numeric(18,2)"
+    if data_type.startswith("TIMESTAMP"):
+        return "timestamptz" if "TIME ZONE" in data_type else "timestamp"
+    if data_type.startswith("DECIMAL"):
+        return data_type.lower().replace("decimal", "numeric")
+    if data_type in ("DOUBLE", "FLOAT", "REAL"):
+        return "double precision"
+    if data_type.endswith("[]"):
+        return "text"
+    return POSTGRES_TYPES.get(data_type, "text")
+
+
+def _copy_table_to_postgres(con: duckdb.DuckDBPyConnection, cur, table: str, schema: str) -> None:
+    from psycopg2 import sql
+
+    columns = con.execute(
+        "select column_name, data_type, comment from duckdb_columns() where database_name = 'source' "
+        "and schema_name = ? and table_name = ? order by column_index",
+        [SCHEMA, table],
+    ).fetchall()
+    target = sql.Identifier(schema, table)
+    cur.execute(
+        sql.SQL("create table {} ({})").format(
+            target,
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(_postgres_type(c, t))) for c, t, _ in columns
+            ),
+        )
+    )
+    for column, _, comment in columns:
+        if comment:
+            cur.execute(sql.SQL("comment on column {}.{} is %s").format(target, sql.Identifier(column)), [comment])
+    (table_comment,) = con.execute(
+        "select comment from duckdb_tables() where database_name = 'source' and schema_name = ? and table_name = ?",
+        [SCHEMA, table],
+    ).fetchone()
+    if table_comment:
+        cur.execute(sql.SQL("comment on table {} is %s").format(target), [table_comment])
+    select = ", ".join(
+        f"to_json({_quote(c)})::varchar as {_quote(c)}" if t.endswith("[]") else _quote(c) for c, t, _ in columns
+    )
+    # DuckDB streams the table to a CSV file and Postgres' COPY reads it: no table is held in Python memory.
+    with tempfile.TemporaryDirectory(prefix="csops-publish-") as folder:
+        csv_file = Path(folder) / f"{table}.csv"
+        con.execute(
+            f"copy (select {select} from source.{SCHEMA}.{_quote(table)}) to {_literal(str(csv_file))} "
+            "(format csv, header false, nullstr '\\N')"
+        )
+        with csv_file.open("rb") as stream:
+            cur.copy_expert(
+                sql.SQL("copy {} from stdin with (format csv, null '\\N')").format(target).as_string(cur), stream
+            )
