@@ -36,7 +36,9 @@ from sandbox.generator.surveys import responses
 from sandbox.generator.usage import UsageModel, write_events
 from sandbox.manifest import HORIZON_END, LAUNCH_DATE, Manifest, Scale, check_today
 
-FX_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "fx_rates_monthly.csv"
+# The dbt project's FX seed is the one exchange-rate table both sides use; the sandbox is installed editable from
+# this repository (a uv workspace member, sandbox/src/sandbox/generator/ -> the repository root is parents[4]).
+FX_SEED = Path(__file__).resolve().parents[4] / "dbt_project" / "seeds" / "fx_rates_monthly.csv"
 
 TS = pa.timestamp("us", tz="UTC")
 STR, INT, FLOAT, BOOL, DATE = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
