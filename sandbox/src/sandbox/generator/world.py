@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sandbox.generator.billing import FxTable, StripeRenderer, catalogue, mrr_truth_rows, stripe_id
+from sandbox.generator.billing import FxTable, catalogue, mrr_truth_rows, stripe_id
 from sandbox.generator.calendar import at_midnight
 from sandbox.generator.company import (
     DECAY_DAYS,
@@ -32,6 +32,7 @@ from sandbox.generator.crm import (
     csm_owners,
     owner_for,
 )
+from sandbox.generator.stripe_rows import StripeRowRenderer
 from sandbox.generator.surveys import responses
 from sandbox.generator.usage import UsageModel, write_events
 from sandbox.manifest import HORIZON_END, LAUNCH_DATE, Manifest, Scale, check_today
@@ -454,7 +455,7 @@ def write_world(
 
     write({"hubspot_owners": [o for team in owners.values() for o in team]})
     write(CrmRenderer(manifest.seed, window, cutoff, owners).render(accounts))
-    stripe = StripeRenderer(manifest.seed, cutoff)
+    stripe = StripeRowRenderer(manifest.seed, cutoff)
     for account in accounts:
         stripe.render_account(account)
     tables = {**stripe.tables, **catalogue(manifest.seed)}
