@@ -94,8 +94,6 @@ class StripeApi(StripeFilters, StripeExpansions, Vendor):
             routes.append(r(f"/v1/{plural}/{{id}}", self._getter(kind), ["GET"]))
         return [*routes, self.fallback()]
 
-    # -------------------------------------------------------------------------------------------- parameters
-
     # -------------------------------------------------------------------------------------------------- lists
     def _lister(self, plural: str) -> Callable[[Ctx], dict[str, Any]]:
         def handler(ctx: Ctx) -> dict[str, Any]:
@@ -142,8 +140,6 @@ class StripeApi(StripeFilters, StripeExpansions, Vendor):
             if obj is not None:
                 items.append(self.finish(ctx, data, obj, expansions))
         return {"object": "list", "data": items, "has_more": has_more, "url": f"/v1/{plural}"}
-
-    # ---------------------------------------------------------------------------------------------- filters
 
     # ---------------------------------------------------------------------------------------------- objects
     def get_object(self, ctx: Ctx, kind: str) -> dict[str, Any]:
