@@ -14,7 +14,7 @@ export GX_ANALYTICS_ENABLED := false
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml uv.lock
+$(STAMP): pyproject.toml sandbox/pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
 	$(UV) sync --frozen
 	@touch $@

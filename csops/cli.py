@@ -23,9 +23,27 @@ def main() -> None:
 
 
 # --------------------------------------------------------------------------------------------------- sandbox
+def require_sandbox() -> None:
+    """Stop with a clear message when the sandbox distribution (csops-sandbox, sandbox/ in the repository) is missing.
+
+    The product's wheel does not contain it (`make install` installs it for the demo, tests and benchmarks), so
+    csops imports it only inside the commands that need it, and those ask here first instead of failing with a
+    traceback.
+    """
+    import importlib.util
+
+    try:  # without the distribution, `sandbox` is missing or only the repository's folder (a namespace package)
+        installed = importlib.util.find_spec("sandbox.generator") is not None
+    except ModuleNotFoundError:
+        installed = False
+    if not installed:
+        raise click.ClickException("the sandbox is not installed: run make install")
+
+
 @main.group()
 def sandbox() -> None:
     """The simulated company and its HubSpot-, Stripe- and Typeform-compatible local APIs."""
+    require_sandbox()
 
 
 def _progress(name: str, done: int, total: int) -> None:
@@ -145,6 +163,7 @@ def _environment(sandbox_dir: Path | None) -> Iterator[None]:
     if sandbox_dir is None:
         yield
         return
+    require_sandbox()
     from sandbox.connect import environment
     from sandbox.server.app import running_server
 
@@ -216,6 +235,7 @@ def status() -> None:
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 def demo(scale: str, seed: int, directory: Path) -> None:
     """Fresh sandbox company -> whole pipeline once -> push to the sandbox CRM -> what happened, where to look."""
+    require_sandbox()
     from csops.report import demo_lines, reset_warehouse
     from ingestion.pipeline import warehouse_path
     from orchestration.run import run_graph
@@ -264,6 +284,7 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> No
     as plain DuckDB SQL, advance one day, ingest per source (incremental), dbt build again, CRM sync dry run.
     Prints a table and writes OUT/<scale>-<timestamp>.json. Exits 1 when a stage fails or plain SQL and dbt differ.
     """
+    require_sandbox()
     from csops.bench import BenchConfig, report_lines, run_bench
 
     config = BenchConfig(
@@ -293,6 +314,7 @@ def dev(directory: Path, port: int) -> None:
     """The Dagster UI on the sandbox, ready to materialize (generates the sandbox first if there is none)."""
     import subprocess
 
+    require_sandbox()
     from orchestration.run import instance_for
     from sandbox.generator.world import generate
     from sandbox.manifest import MANIFEST_FILE, resolve_scale

@@ -83,21 +83,3 @@ def test_configuration_comes_from_the_environment_with_fallbacks() -> None:
         SyncConfig.from_env({"CSOPS_SYNC_MAX_CHANGE_SHARE": "25%"})
     with pytest.raises(ConfigError, match="ACTIVATION__HUBSPOT__RATE_LIMIT"):
         SyncConfig.from_env({"ACTIVATION__HUBSPOT__RATE_LIMIT": "fast"})
-
-
-def test_product_code_never_imports_the_sandbox_or_dagster() -> None:
-    import ast
-    from pathlib import Path
-
-    import activation
-
-    root = Path(activation.__file__).parent
-    for path in root.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                assert name.split(".")[0] not in ("sandbox", "dagster", "orchestration", "csops"), (path, name)

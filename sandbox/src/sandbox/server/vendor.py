@@ -22,8 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.server.common import ApiError, Query, json_response, loads
-from sandbox.server.crm_writes import CrmStore
 from sandbox.server.faults import Faults, VendorFaults
+from sandbox.server.hubspot.crm_writes import CrmStore
 from sandbox.server.store import World, WorldStore
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
 """The sandbox HTTP server: one Starlette app serving HubSpot-, Stripe- and Typeform-compatible APIs on
 loopback.
 
-    /hubspot/...   HubSpot CRM (bearer private-app token)        see hubspot_api.py
-    /stripe/v1/... Stripe (secret key, bearer or basic auth)      see stripe_api.py
-    /typeform/...  Typeform Responses API (bearer token)          see typeform_api.py
+    /hubspot/...   HubSpot CRM (bearer private-app token)        see hubspot/ (api.py: edges and routes)
+    /stripe/v1/... Stripe (secret key, bearer or basic auth)      see stripe/ (api.py: edges and routes)
+    /typeform/...  Typeform Responses API (bearer token)          see typeform/api.py
     /_admin/...    health, faults, request counters, reload      see admin.py
 
 The product's ingestion and activation code talks to it exactly as to the real vendors; only the base URL and
@@ -29,11 +29,12 @@ from starlette.routing import Mount, Route
 from sandbox.server import admin
 from sandbox.server.common import json_response
 from sandbox.server.faults import FaultError
-from sandbox.server.hubspot_api import HubSpotApi
-from sandbox.server.hubspot_model import OBJECT_TYPES, HubSpotModel
-from sandbox.server.stripe_api import StripeApi
-from sandbox.server.stripe_render import stripe_data
-from sandbox.server.typeform_api import Responses, TypeformApi
+from sandbox.server.hubspot.api import HubSpotApi
+from sandbox.server.hubspot.model import HubSpotModel
+from sandbox.server.hubspot.object_types import OBJECT_TYPES
+from sandbox.server.stripe.api import StripeApi
+from sandbox.server.stripe.api_objects import stripe_data
+from sandbox.server.typeform.api import Responses, TypeformApi
 from sandbox.server.vendor import SandboxState
 
 HOST = "127.0.0.1"  # loopback only: the sandbox is never reachable from the network

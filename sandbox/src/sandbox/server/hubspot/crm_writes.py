@@ -3,7 +3,7 @@
 The world files are re-rendered by `csops sandbox advance`; what the product wrote into the CRM (custom
 property definitions, property values, tasks and their associations, lists and memberships) must outlive that
 and server restarts, so it lives beside the world in SQLite and is laid over the world on every read. This
-module only stores and retrieves: HubSpot's validation rules live in `hubspot_model`.
+module only stores and retrieves: HubSpot's validation rules live in `schema` and `values`.
 
 Another process writing the same file (a second server on the same directory) is noticed through SQLite's
 `PRAGMA data_version`, and the in-memory copy is reloaded.

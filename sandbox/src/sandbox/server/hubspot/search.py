@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from sandbox.server.common import parse_instant_ms
-from sandbox.server.hubspot_model import DAY_MS, HubSpotModel, ObjectSet, resolve_type
+from sandbox.server.hubspot.model import HubSpotModel, ObjectSet
+from sandbox.server.hubspot.object_types import resolve_type
+from sandbox.server.hubspot.values import DAY_MS
 from sandbox.server.store import Column
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS, MAX_LIMIT = 5, 6, 18, 200

@@ -1,7 +1,7 @@
 """What every vendor API shares: JSON bodies, query parsing, auth headers, errors, time formats and cursors.
 
 The vendors differ in *shapes* (error bodies, paging envelopes) but not in mechanics; the mechanics live here
-so that `hubspot_api`, `stripe_api` and `typeform_api` only describe their contract.
+so that the `hubspot`, `stripe` and `typeform` subpackages only describe their contract.
 """
 
 from __future__ import annotations

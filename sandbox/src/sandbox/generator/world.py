@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sandbox.generator.billing import FxTable, StripeRenderer, catalogue, mrr_truth_rows, stripe_id
+from sandbox.generator.billing import FxTable, catalogue, mrr_truth_rows, stripe_id
 from sandbox.generator.calendar import at_midnight
 from sandbox.generator.company import (
     DECAY_DAYS,
@@ -32,11 +32,14 @@ from sandbox.generator.crm import (
     csm_owners,
     owner_for,
 )
+from sandbox.generator.stripe_rows import StripeRowRenderer
 from sandbox.generator.surveys import responses
 from sandbox.generator.usage import UsageModel, write_events
 from sandbox.manifest import HORIZON_END, LAUNCH_DATE, Manifest, Scale, check_today
 
-FX_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "fx_rates_monthly.csv"
+# The dbt project's FX seed is the one exchange-rate table both sides use; the sandbox is installed editable from
+# this repository (a uv workspace member, sandbox/src/sandbox/generator/ -> the repository root is parents[4]).
+FX_SEED = Path(__file__).resolve().parents[4] / "dbt_project" / "seeds" / "fx_rates_monthly.csv"
 
 TS = pa.timestamp("us", tz="UTC")
 STR, INT, FLOAT, BOOL, DATE = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
@@ -452,7 +455,7 @@ def write_world(
 
     write({"hubspot_owners": [o for team in owners.values() for o in team]})
     write(CrmRenderer(manifest.seed, window, cutoff, owners).render(accounts))
-    stripe = StripeRenderer(manifest.seed, cutoff)
+    stripe = StripeRowRenderer(manifest.seed, cutoff)
     for account in accounts:
         stripe.render_account(account)
     tables = {**stripe.tables, **catalogue(manifest.seed)}

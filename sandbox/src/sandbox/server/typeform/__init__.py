@@ -1,0 +1,1 @@
+"""Typeform-compatible Responses API (api.py)."""
