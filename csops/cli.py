@@ -310,11 +310,17 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> No
 @main.command()
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=DEFAULT_SANDBOX_DIR, show_default=True)
 @click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
-def dev(directory: Path, port: int) -> None:
-    """The Dagster UI on the sandbox, ready to materialize (generates the sandbox first if there is none)."""
-    import subprocess
-
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the UI binds to. It has no login: keep it on loopback, or put it behind an authenticating proxy.",
+)
+def dev(directory: Path, port: int, host: str) -> None:
+    """The Dagster UI on the sandbox, ready to materialize (generates the sandbox first if there is none).
+    Ctrl-C or SIGTERM stops every process it started."""
     require_sandbox()
+    from orchestration.dev_server import serve_ui
     from orchestration.run import instance_for
     from sandbox.generator.world import generate
     from sandbox.manifest import MANIFEST_FILE, resolve_scale
@@ -323,9 +329,8 @@ def dev(directory: Path, port: int) -> None:
         generate(directory, 42, resolve_scale("tiny"), datetime.now(UTC).date(), progress=_progress)
     instance_for()
     with _environment(directory):
-        click.echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
-        dagster = Path(sys.executable).with_name("dagster")
-        subprocess.run([str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], check=False)
+        click.echo(f"Dagster UI: http://{host}:{port}  (Ctrl-C to stop)")
+        raise SystemExit(serve_ui(port, host))
 
 
 @main.command("lint-sql")
