@@ -264,7 +264,9 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> No
     as plain DuckDB SQL, advance one day, ingest per source (incremental), dbt build again, CRM sync dry run.
     Prints a table and writes OUT/<scale>-<timestamp>.json. Exits 1 when a stage fails or plain SQL and dbt differ.
     """
-    from csops.bench import BenchConfig, report_lines, run_bench
+    from bench.config import BenchConfig
+    from bench.harness import run_bench
+    from bench.report import report_lines
 
     config = BenchConfig(
         scales=[s.strip() for s in scales.split(",") if s.strip()],

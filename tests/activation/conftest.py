@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 import requests
-from activation_support import Sandbox, accounts_for, write_marts
+from activation_support import Sandbox, accounts_for, sandbox_companies, write_marts
 
 from activation import SyncConfig
 from sandbox.connect import environment
@@ -32,13 +31,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def companies(world: Path) -> list[tuple[str, str, str | None]]:
-    """(company id, account id, owner id), one company per account, as the marts would map them."""
-    rows = pq.read_table(world / "world" / "hubspot_companies.parquet").to_pylist()
-    seen: dict[str, tuple[str, str, str | None]] = {}
-    for row in sorted(rows, key=lambda r: int(r["id"])):
-        if row["account_id"] and not row["archived"] and row["account_id"] not in seen:
-            seen[row["account_id"]] = (row["id"], row["account_id"], row["hubspot_owner_id"])
-    return sorted(seen.values(), key=lambda c: c[1])
+    return sandbox_companies(world)
 
 
 @pytest.fixture
