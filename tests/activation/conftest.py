@@ -50,20 +50,20 @@ def sandbox(world: Path, tmp_path: Path) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def sandbox_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+def sync_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
     env = environment(sandbox.directory, sandbox.base)
     env["CSOPS_DBT_TARGET_DIR"] = str(tmp_path / "no-dbt")
     return env
 
 
 @pytest.fixture
-def config(sandbox_env: dict[str, str]) -> SyncConfig:
+def sync_config(sync_env: dict[str, str]) -> SyncConfig:
     """From the environment a user would set; backoff shortened so that fault tests wait only what faults need."""
-    return SyncConfig.from_env(sandbox_env).with_(
+    return SyncConfig.from_env(sync_env).with_(
         backoff_initial_seconds=0.05, backoff_max_seconds=0.2, max_retry_seconds=30, ambiguous_write_pause_seconds=0
     )
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path, companies: list[tuple[str, str, str | None]]) -> Path:
+def sandbox_marts(tmp_path: Path, companies: list[tuple[str, str, str | None]]) -> Path:
     return write_marts(tmp_path / "warehouse.duckdb", accounts_for(companies[:250]))
