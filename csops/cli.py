@@ -285,7 +285,12 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> No
     Prints a table and writes OUT/<scale>-<timestamp>.json. Exits 1 when a stage fails or plain SQL and dbt differ.
     """
     require_sandbox()
-    from csops.bench import BenchConfig, report_lines, run_bench
+    try:
+        from bench.config import BenchConfig
+        from bench.harness import run_bench
+        from bench.report import report_lines
+    except ModuleNotFoundError as error:
+        raise click.ClickException(f"csops bench runs from a checkout (make install): {error}") from error
 
     config = BenchConfig(
         scales=[s.strip() for s in scales.split(",") if s.strip()],

@@ -46,9 +46,10 @@ def raw_table_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]
     tables = _rows(
         con,
         "select table_schema, table_name from information_schema.tables "
-        "where table_schema in ('raw_hubspot', 'raw_stripe', 'raw_usage', 'raw_surveys') "
+        f"where table_schema in ({', '.join('?' for _ in RAW_DATASETS)}) "
         "and table_name not like '\\_dlt%' escape '\\' and table_name not like '%\\_\\_%' escape '\\' "
         "order by 1, 2",
+        list(RAW_DATASETS),
     )
     return [(schema, table, _rows(con, f'select count(*) from {schema}."{table}"')[0][0]) for schema, table in tables]
 
@@ -60,9 +61,9 @@ def status_lines(warehouse: Path) -> list[str]:
         lines = [f"warehouse: {warehouse}"]
         for schema, table, count in raw_table_rows(con):
             lines.append(f"  {schema}.{table}: {count:,} rows")
-        loads = _rows(con, "select schema_name, max(inserted_at) from raw_hubspot._dlt_loads group by 1")
-        for schema_name, at in loads:
-            lines.append(f"  last load of {schema_name}: {at}")
+        for dataset in RAW_DATASETS:
+            for (at,) in _rows(con, f"select max(inserted_at) from {dataset}._dlt_loads having count(*) > 0"):
+                lines.append(f"  last load of {dataset}: {at}")
         lines += _marts_lines(con)
         return lines
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import dlt
 
 QUARANTINE_TABLE = "quarantine"
-Check = Callable[[dict[str, Any]], "str | None"]
 
 
 def quarantined(record: Any, source: str, resource: str, reason: str) -> Any:
@@ -28,13 +26,6 @@ def quarantined(record: Any, source: str, resource: str, reason: str) -> Any:
     # Its own key, so the resource's merge key (which a bad row may lack) never applies to the quarantine table.
     hints = dlt.mark.make_hints(table_name=QUARANTINE_TABLE, write_disposition="append", primary_key="quarantine_id")
     return dlt.mark.with_hints(row, hints, create_table_variant=True)
-
-
-def screen(rows: Iterable[dict[str, Any]], check: Check, source: str, resource: str) -> Iterator[Any]:
-    """Yield good rows as they are and bad rows (check returns a reason) into quarantine."""
-    for row in rows:
-        reason = check(row)
-        yield row if reason is None else quarantined(row, source, resource, reason)
 
 
 def require(row: dict[str, Any], **types: type | tuple[type, ...]) -> str | None:

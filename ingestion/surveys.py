@@ -27,7 +27,6 @@ from ingestion.quarantine import quarantined
 SOURCE = "surveys"
 TOKEN_VARIABLE = "SOURCES__SURVEYS__TYPEFORM_TOKEN"
 PAGE = 1000
-CSV_COLUMNS = ("response_id", "submitted_at", "account_id", "email", "score", "comment")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -111,7 +111,6 @@ class ApiSession:
         self.sleep = sleep
         self.hopeless_429 = hopeless_429  # a 429 no retry within this run can cure (e.g. a daily limit)
         self.requests_sent = 0
-        self.retries = 0
 
     def close(self) -> None:
         self.session.close()
@@ -123,7 +122,6 @@ class ApiSession:
         return self.backoff(state)
 
     def _before_sleep(self, state: RetryCallState) -> None:
-        self.retries += 1
         error = state.outcome.exception() if state.outcome else None
         what = describe(error.response, 200) if isinstance(error, _Transient) else type(error).__name__
         wait = state.next_action.sleep if state.next_action else 0

@@ -19,7 +19,3 @@
 {% macro default__utc_to_timestamptz(column) -%}
     ({{ column }} at time zone 'UTC')
 {%- endmacro %}
-
-{% macro spark__utc_to_timestamptz(column) -%}
-    {{ column }}
-{%- endmacro %}

@@ -6,7 +6,3 @@
 {% macro default__percentile_cont(column, fraction) -%}
     percentile_cont({{ fraction }}) within group (order by {{ column }})
 {%- endmacro %}
-
-{% macro spark__percentile_cont(column, fraction) -%}
-    percentile({{ column }}, {{ fraction }})
-{%- endmacro %}

@@ -48,5 +48,3 @@
 {%- endmacro %}
 
 {% macro default__type_double() -%}double precision{%- endmacro %}
-
-{% macro spark__type_double() -%}double{%- endmacro %}

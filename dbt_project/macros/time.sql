@@ -8,20 +8,12 @@
     (to_timestamp({{ column }}) at time zone 'UTC')
 {%- endmacro %}
 
-{% macro spark__epoch_to_utc(column) -%}
-    timestamp_seconds({{ column }})
-{%- endmacro %}
-
 {% macro to_utc(column) -%}
     {{ return(adapter.dispatch('to_utc', 'csops')(column)) }}
 {%- endmacro %}
 
 {% macro default__to_utc(column) -%}
     ({{ column }} at time zone 'UTC')
-{%- endmacro %}
-
-{% macro spark__to_utc(column) -%}
-    to_utc_timestamp({{ column }}, 'UTC')
 {%- endmacro %}
 
 {#- The day the marts describe: CSOPS_AS_OF_DATE when set (the sandbox's today, a backfill), else today (UTC).

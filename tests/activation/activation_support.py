@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import requests
 
 from activation.crm.base import (
@@ -84,6 +85,17 @@ class Task:
     is_at_risk: bool = False
     cadence_days: int = 30
     due_in_days: int = 14
+
+
+def sandbox_companies(sandbox: Path) -> list[tuple[str, str, str | None]]:
+    """(company id, account id, owner id) of a generated sandbox, one company per account, as the marts would map
+    them (the lowest company id of an account, archived companies left out), in account order."""
+    rows = pq.read_table(sandbox / "world" / "hubspot_companies.parquet").to_pylist()
+    seen: dict[str, tuple[str, str, str | None]] = {}
+    for row in sorted(rows, key=lambda r: int(r["id"])):
+        if row["account_id"] and not row["archived"] and row["account_id"] not in seen:
+            seen[row["account_id"]] = (row["id"], row["account_id"], row["hubspot_owner_id"])
+    return sorted(seen.values(), key=lambda c: c[1])
 
 
 def accounts_for(companies: Sequence[tuple[str, str, str | None]], at_risk_every: int = 5) -> list[Account]:

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 import requests
-from activation_support import Sandbox, accounts_for, write_marts
+from activation_support import Sandbox, accounts_for, sandbox_companies, write_marts
 
 from activation import SyncConfig
 from sandbox.connect import environment
@@ -32,13 +31,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def companies(world: Path) -> list[tuple[str, str, str | None]]:
-    """(company id, account id, owner id), one company per account, as the marts would map them."""
-    rows = pq.read_table(world / "world" / "hubspot_companies.parquet").to_pylist()
-    seen: dict[str, tuple[str, str, str | None]] = {}
-    for row in sorted(rows, key=lambda r: int(r["id"])):
-        if row["account_id"] and not row["archived"] and row["account_id"] not in seen:
-            seen[row["account_id"]] = (row["id"], row["account_id"], row["hubspot_owner_id"])
-    return sorted(seen.values(), key=lambda c: c[1])
+    return sandbox_companies(world)
 
 
 @pytest.fixture
@@ -57,20 +50,20 @@ def sandbox(world: Path, tmp_path: Path) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def sandbox_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+def sync_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
     env = environment(sandbox.directory, sandbox.base)
     env["CSOPS_DBT_TARGET_DIR"] = str(tmp_path / "no-dbt")
     return env
 
 
 @pytest.fixture
-def config(sandbox_env: dict[str, str]) -> SyncConfig:
+def sync_config(sync_env: dict[str, str]) -> SyncConfig:
     """From the environment a user would set; backoff shortened so that fault tests wait only what faults need."""
-    return SyncConfig.from_env(sandbox_env).with_(
+    return SyncConfig.from_env(sync_env).with_(
         backoff_initial_seconds=0.05, backoff_max_seconds=0.2, max_retry_seconds=30, ambiguous_write_pause_seconds=0
     )
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path, companies: list[tuple[str, str, str | None]]) -> Path:
+def sandbox_marts(tmp_path: Path, companies: list[tuple[str, str, str | None]]) -> Path:
     return write_marts(tmp_path / "warehouse.duckdb", accounts_for(companies[:250]))

@@ -35,13 +35,13 @@ def wait_for(condition, timeout: float, step: float = 0.05) -> bool:
 
 
 def test_a_sync_killed_mid_batch_recovers_without_duplicates(
-    sandbox: Sandbox, sandbox_env: dict[str, str], config: SyncConfig, warehouse: Path, companies
+    sandbox: Sandbox, sync_env: dict[str, str], sync_config: SyncConfig, sandbox_marts: Path, companies
 ) -> None:
     create_path = "/crm/v3/objects/tasks/batch/create"
     sandbox.faults("hubspot:latency:400")
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(warehouse)],
-        env={**os.environ, **sandbox_env},
+        [sys.executable, "-c", CHILD, str(sandbox_marts)],
+        env={**os.environ, **sync_env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -62,10 +62,10 @@ def test_a_sync_killed_mid_batch_recovers_without_duplicates(
     wait_for(lambda: sandbox.count("POST", create_path) >= 2, timeout=3)
     created_before = len(sandbox.tasks())
     assert 100 <= created_before < 300  # killed with some, not all, tasks created
-    assert query(warehouse, "select status from activation.sync_runs") == [("running",)]
+    assert query(sandbox_marts, "select status from activation.sync_runs") == [("running",)]
 
     sandbox.faults(reset=True)
-    report = run_sync(warehouse, config=config, log=lambda _: None)
+    report = run_sync(sandbox_marts, config=sync_config, log=lambda _: None)
     assert report.ok, report.summary_lines()
     assert any("recovered 1 interrupted run" in note for note in report.notes)
 
@@ -76,16 +76,16 @@ def test_a_sync_killed_mid_batch_recovers_without_duplicates(
     for a in accounts[:20]:
         props = sandbox.company(a.company_id, ["cs_at_risk", "cs_health_status"])
         assert props == {**props, "cs_at_risk": "true" if a.at_risk else "false", "cs_health_status": a.status}
-    assert query(warehouse, "select status from activation.sync_runs order by started_at") == [
+    assert query(sandbox_marts, "select status from activation.sync_runs order by started_at") == [
         ("crashed",),
         ("succeeded",),
     ]
     # tasks the killed run created are known again, with their CRM ids
     assert query(
-        warehouse,
+        sandbox_marts,
         "select count(*) from activation.sync_state where object_type = 'task' and crm_id is not null",
     ) == [(300,)]
 
     sandbox.reset_requests()
-    assert run_sync(warehouse, config=config, log=lambda _: None).ok
+    assert run_sync(sandbox_marts, config=sync_config, log=lambda _: None).ok
     assert sandbox.writes() == 0

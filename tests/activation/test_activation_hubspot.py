@@ -26,8 +26,8 @@ def sync(warehouse: Path, config: SyncConfig, **kwargs):
     return report
 
 
-def test_first_sync_lands_in_the_crm(sandbox: Sandbox, config: SyncConfig, warehouse: Path, companies) -> None:
-    report = sync(warehouse, config)
+def test_first_sync_lands_in_the_crm(sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path, companies) -> None:
+    report = sync(sandbox_marts, sync_config)
     assert report.ok, report.summary_lines()
     accounts = accounts_for(companies[:250])
     risky = [a for a in accounts if a.at_risk]
@@ -51,14 +51,16 @@ def test_first_sync_lands_in_the_crm(sandbox: Sandbox, config: SyncConfig, wareh
         "POST", "/crm/v4/associations/tasks/companies/batch/read", json={"inputs": [{"id": task["id"]}]}
     ).json()["results"][0]["to"]
     assert [str(a["toObjectId"]) for a in associated] == [risky[0].company_id]
-    assert query(warehouse, "select status from activation.sync_runs") == [("succeeded",)]
+    assert query(sandbox_marts, "select status from activation.sync_runs") == [("succeeded",)]
 
 
-def test_only_allow_listed_properties_are_ever_written(sandbox: Sandbox, config: SyncConfig, warehouse: Path) -> None:
-    company_id = query(warehouse, "select company_id from marts.customer_360 order by account_id limit 1")[0][0]
+def test_only_allow_listed_properties_are_ever_written(
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
+) -> None:
+    company_id = query(sandbox_marts, "select company_id from marts.customer_360 order by account_id limit 1")[0][0]
     names = [p["name"] for p in sandbox.hubspot("GET", "/crm/v3/properties/companies").json()["results"]]
     before = sandbox.company(company_id, names)
-    assert sync(warehouse, config).ok
+    assert sync(sandbox_marts, sync_config).ok
     names = [p["name"] for p in sandbox.hubspot("GET", "/crm/v3/properties/companies").json()["results"]]
     after = sandbox.company(company_id, names)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
@@ -68,8 +70,10 @@ def test_only_allow_listed_properties_are_ever_written(sandbox: Sandbox, config:
     assert created["cs_health_status"]["type"] == "enumeration" and created["cs_at_risk"]["type"] == "bool"
 
 
-def test_update_requests_equal_the_batching_floor(sandbox: Sandbox, config: SyncConfig, warehouse: Path) -> None:
-    report = sync(warehouse, config)
+def test_update_requests_equal_the_batching_floor(
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
+) -> None:
+    report = sync(sandbox_marts, sync_config)
     assert report.ok and report.count("company", "update", "ok") == 250
     assert sandbox.count("POST", "/crm/v3/objects/companies/batch/update") == math.ceil(250 / 100)
     tasks = report.count("task", "create", "ok")
@@ -78,29 +82,29 @@ def test_update_requests_equal_the_batching_floor(sandbox: Sandbox, config: Sync
     assert report.requests == sandbox.requests()["vendors"]["hubspot"]["total"]
 
 
-def test_rerun_sends_nothing(sandbox: Sandbox, config: SyncConfig, warehouse: Path) -> None:
-    assert sync(warehouse, config).ok
+def test_rerun_sends_nothing(sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path) -> None:
+    assert sync(sandbox_marts, sync_config).ok
     sandbox.reset_requests()
-    again = sync(warehouse, config)
+    again = sync(sandbox_marts, sync_config)
     assert again.ok and sandbox.writes() == 0
     assert again.count("company", "update", "ok") == 0 and again.count("task", "create", "ok") == 0
     assert sandbox.count("POST", "/search") == 0  # tasks within their cadence need no lookup either
 
 
-def test_dry_run_writes_nothing(sandbox: Sandbox, config: SyncConfig, warehouse: Path) -> None:
-    report = sync(warehouse, config, dry_run=True)
+def test_dry_run_writes_nothing(sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path) -> None:
+    report = sync(sandbox_marts, sync_config, dry_run=True)
     assert report.ok and report.status == "dry_run"
     assert sandbox.writes() == 0
     assert report.count("company", "update", "planned") == 250 and report.count("task", "create", "planned") == 300
     assert report.count("schema", "create_property", "planned") == 9
     names = {p["name"] for p in sandbox.hubspot("GET", "/crm/v3/properties/companies").json()["results"]}
     assert not names & ALLOWED_ACCOUNT_FIELDS
-    assert query(warehouse, "select count(*) from activation.sync_state") == [(0,)]
+    assert query(sandbox_marts, "select count(*) from activation.sync_state") == [(0,)]
     # and a dry run after a real one shows what a change would do, still without writing
-    assert sync(warehouse, config).ok
-    write_marts(warehouse, [a.risky() if i == 1 else a for i, a in enumerate(accounts_for_rows(warehouse))])
+    assert sync(sandbox_marts, sync_config).ok
+    write_marts(sandbox_marts, [a.risky() if i == 1 else a for i, a in enumerate(accounts_for_rows(sandbox_marts))])
     sandbox.reset_requests()
-    dry = sync(warehouse, config, dry_run=True)
+    dry = sync(sandbox_marts, sync_config, dry_run=True)
     assert sandbox.writes() == 0 and dry.count("company", "update", "planned") == 1
     assert dry.count("list_member", "add", "planned") == 1
     assert any("cs_at_risk 'false'->'true'" in s for s in dry.samples)
@@ -118,9 +122,9 @@ def accounts_for_rows(warehouse: Path) -> list[Account]:
     return [a.risky() if risky else a for a, (*_, risky) in zip(out, rows, strict=True)]
 
 
-def test_a_429_storm_is_ridden_out(sandbox: Sandbox, config: SyncConfig, warehouse: Path) -> None:
+def test_a_429_storm_is_ridden_out(sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path) -> None:
     sandbox.faults("hubspot:rate_limit:8")
-    report = sync(warehouse, config)
+    report = sync(sandbox_marts, sync_config)
     assert report.ok, report.summary_lines()
     assert sandbox.requests()["vendors"]["hubspot"]["statuses"]["429"] == 8
     assert report.count("company", "update", "ok") == 250 and len(sandbox.tasks()) == 300
@@ -143,34 +147,34 @@ def fault_before_first(crm: HubSpotCrm, method: str, sandbox: Sandbox, *specs: s
 
 
 def test_5xx_bursts_are_retried_and_retry_after_is_honoured(
-    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
 ) -> None:
     sandbox.faults("hubspot:server_error:2:503:1")
     started = time.monotonic()
-    report = sync(warehouse, config)
+    report = sync(sandbox_marts, sync_config)
     assert report.ok and time.monotonic() - started >= 2.0  # two Retry-After: 1 waits
     sandbox.faults(reset=True)
     write_marts(
-        warehouse,
+        sandbox_marts,
         [
             Account(a.account_id, a.company_id, a.owner_id, score=31.0, status="red", change=-1.0)
-            for a in accounts_for_rows(warehouse)
+            for a in accounts_for_rows(sandbox_marts)
         ],
     )
     sandbox.reset_requests()
-    crm = fault_before_first(HubSpotCrm(config), "update_accounts", sandbox, "hubspot:server_error:3:mixed")
-    again = sync(warehouse, config, force=True, crm=crm)
+    crm = fault_before_first(HubSpotCrm(sync_config), "update_accounts", sandbox, "hubspot:server_error:3:mixed")
+    again = sync(sandbox_marts, sync_config, force=True, crm=crm)
     assert again.ok and again.count("company", "update", "ok") == 250
     statuses = sandbox.requests()["paths"]["POST /hubspot/crm/v3/objects/companies/batch/update"]["statuses"]
     assert statuses == {"500": 1, "502": 1, "503": 1, "200": 3}
-    assert sandbox.company(accounts_for_rows(warehouse)[0].company_id, PROPS)["cs_health_score"] == "31"
+    assert sandbox.company(accounts_for_rows(sandbox_marts)[0].company_id, PROPS)["cs_health_score"] == "31"
 
 
 def test_a_failed_task_create_is_looked_up_then_sent_again_without_duplicates(
-    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
 ) -> None:
-    crm = fault_before_first(HubSpotCrm(config), "create_tasks", sandbox, "hubspot:server_error:1:502")
-    report = sync(warehouse, config, crm=crm)
+    crm = fault_before_first(HubSpotCrm(sync_config), "create_tasks", sandbox, "hubspot:server_error:1:502")
+    report = sync(sandbox_marts, sync_config, crm=crm)
     assert report.ok, report.summary_lines()
     creates = sandbox.requests()["paths"]["POST /hubspot/crm/v3/objects/tasks/batch/create"]["statuses"]
     assert creates == {"502": 1, "201": 3}
@@ -179,15 +183,17 @@ def test_a_failed_task_create_is_looked_up_then_sent_again_without_duplicates(
     assert len(keys) == 300 and set(keys.values()) == {1}
 
 
-def test_one_bad_row_never_blocks_the_rest(sandbox: Sandbox, config: SyncConfig, tmp_path: Path, companies) -> None:
+def test_one_bad_row_never_blocks_the_rest(
+    sandbox: Sandbox, sync_config: SyncConfig, tmp_path: Path, companies
+) -> None:
     accounts = accounts_for(companies[:120])
     ghost = Account("acc_ghost", "9999999999", "81000001").risky()  # no such company in the CRM
     accounts.append(ghost)
     tasks = default_tasks(accounts)
     bad_owner = tasks[3]
     tasks[3] = type(bad_owner)(**{**bad_owner.__dict__, "owner_id": "123"})  # no such owner: HubSpot rejects the batch
-    warehouse = write_marts(tmp_path / "wh.duckdb", accounts, tasks=tasks)
-    report = sync(warehouse, config)
+    sandbox_marts = write_marts(tmp_path / "wh.duckdb", accounts, tasks=tasks)
+    report = sync(sandbox_marts, sync_config)
     assert report.status == "partial" and not report.ok
     assert report.count("company", "update", "ok") == 120 and report.count("company", "update", "failed") == 1
     assert report.count("list_member", "add", "failed") == 1
@@ -201,14 +207,14 @@ def test_one_bad_row_never_blocks_the_rest(sandbox: Sandbox, config: SyncConfig,
     assert sandbox.list_members() == {a.company_id for a in accounts if a.at_risk} - {"9999999999"}
     errors = dict(
         query(
-            warehouse,
+            sandbox_marts,
             "select object_key, error from activation.sync_log where object_type = 'company' and status = 'failed'",
         )
     )
     assert "OBJECT_NOT_FOUND" in errors["9999999999"]
     # next run: only the failed rows are tried again, and reported again
     sandbox.reset_requests()
-    retry = sync(warehouse, config)
+    retry = sync(sandbox_marts, sync_config)
     assert retry.status == "partial" and retry.count("company", "update", "failed") == 1
     assert retry.count("company", "update", "ok") == 0
     assert sandbox.count("POST", "/crm/v3/objects/companies/batch/update") == 1
@@ -216,10 +222,10 @@ def test_one_bad_row_never_blocks_the_rest(sandbox: Sandbox, config: SyncConfig,
 
 
 def test_recovered_accounts_leave_the_list_and_lose_the_flag(
-    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
 ) -> None:
-    assert sync(warehouse, config).ok
-    accounts = accounts_for_rows(warehouse)
+    assert sync(sandbox_marts, sync_config).ok
+    accounts = accounts_for_rows(sandbox_marts)
     recovered = [a for a in accounts if a.at_risk][:3]
     healed = [
         Account(a.account_id, a.company_id, a.owner_id, score=75.0, status="green", change=45.0, arr=a.arr)
@@ -227,8 +233,8 @@ def test_recovered_accounts_leave_the_list_and_lose_the_flag(
         else a
         for a in accounts
     ]
-    write_marts(warehouse, healed)
-    report = sync(warehouse, config)
+    write_marts(sandbox_marts, healed)
+    report = sync(sandbox_marts, sync_config)
     assert report.ok and report.count("list_member", "remove", "ok") == 3
     assert sandbox.list_members() == {a.company_id for a in healed if a.at_risk}
     for a in recovered:
@@ -238,55 +244,60 @@ def test_recovered_accounts_leave_the_list_and_lose_the_flag(
 
 
 def test_the_client_limiter_keeps_requests_under_the_window(
-    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
 ) -> None:
     sandbox.faults("hubspot:window:12/2")  # a much tighter portal: 12 requests per rolling 2 s
-    report = sync(warehouse, config.with_(rate_limit=(10, 2.0)))
+    report = sync(sandbox_marts, sync_config.with_(rate_limit=(10, 2.0)))
     assert report.ok
     assert sandbox.requests()["vendors"]["hubspot"]["statuses"].get("429", 0) == 0
     assert report.requests > 12 and report.seconds >= 2.0
 
 
 def test_wrong_credentials_stop_the_run_with_a_clear_secret_free_message(
-    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
 ) -> None:
     secret = "pat-na1-not-the-right-token-4711"
-    report = sync(warehouse, config.with_(access_token=secret))
+    report = sync(sandbox_marts, sync_config.with_(access_token=secret))
     assert report.status == "failed" and not report.ok
     assert "ACTIVATION__HUBSPOT__ACCESS_TOKEN" in (report.halted_reason or "")
     text = "\n".join(
-        [*report.summary_lines(), *report.log_lines, repr(config.with_(access_token=secret)), str(report.as_metadata())]
+        [
+            *report.summary_lines(),
+            *report.log_lines,
+            repr(sync_config.with_(access_token=secret)),
+            str(report.as_metadata()),
+        ]
     )
     assert secret not in text
-    logged = "\n".join(r[0] or "" for r in query(warehouse, "select halted_reason from activation.sync_runs"))
+    logged = "\n".join(r[0] or "" for r in query(sandbox_marts, "select halted_reason from activation.sync_runs"))
     assert secret not in logged and "401" in logged
 
 
 def test_the_real_token_never_reaches_logs_or_the_warehouse(
-    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
 ) -> None:
     sandbox.faults("hubspot:server_error:2", "hubspot:rate_limit:2")
-    report = sync(warehouse, config)
+    report = sync(sandbox_marts, sync_config)
     assert report.ok
     dumped = "\n".join(
-        [*report.summary_lines(), *report.log_lines, str(report.as_metadata()), repr(config)]
-        + [str(r) for r in query(warehouse, "select * from activation.sync_log")]
-        + [str(r) for r in query(warehouse, "select * from activation.sync_runs")]
+        [*report.summary_lines(), *report.log_lines, str(report.as_metadata()), repr(sync_config)]
+        + [str(r) for r in query(sandbox_marts, "select * from activation.sync_log")]
+        + [str(r) for r in query(sandbox_marts, "select * from activation.sync_runs")]
     )
     assert sandbox.token not in dumped
 
 
 def test_a_crm_without_the_csops_fields_gets_everything_again(
-    sandbox: Sandbox, config: SyncConfig, warehouse: Path, world: Path, tmp_path: Path
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path, world: Path, tmp_path: Path
 ) -> None:
     """A new portal (or a regenerated sandbox) behind an old sync state: the missing properties give it away."""
-    assert sync(warehouse, config).ok
+    assert sync(sandbox_marts, sync_config).ok
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     shutil.copytree(world / "world", fresh / "world")
     shutil.copy2(world / "manifest.json", fresh / "manifest.json")
     with running_server(fresh) as base:
-        report = sync(warehouse, config.with_(base_url=f"{base}/hubspot"))
+        report = sync(sandbox_marts, sync_config.with_(base_url=f"{base}/hubspot"))
     assert report.ok, report.summary_lines()
     assert any("had none of the csops account fields and task keys" in n for n in report.notes)
     assert report.count("company", "update", "ok") == 250 and report.count("task", "create", "ok") == 300
@@ -294,11 +305,11 @@ def test_a_crm_without_the_csops_fields_gets_everything_again(
 
 
 def test_a_used_up_daily_limit_stops_the_run_instead_of_retrying(
-    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
 ) -> None:
     sandbox.faults("hubspot:rate_limit:1:daily")
-    report = sync(warehouse, config)
+    report = sync(sandbox_marts, sync_config)
     assert report.status == "failed" and "daily API limit" in (report.halted_reason or "")
     assert report.requests == 1 and sandbox.writes() == 0
     sandbox.faults(reset=True)
-    assert sync(warehouse, config).ok  # the next run does everything
+    assert sync(sandbox_marts, sync_config).ok  # the next run does everything

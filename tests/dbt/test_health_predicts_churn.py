@@ -12,8 +12,8 @@ from ingestion.pipeline import ingest
 from sandbox.generator.world import generate
 from sandbox.manifest import resolve_scale
 from sandbox.server.app import running_server
-from tests.conftest import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
 from tests.dbt.health_auc import COMPONENTS, auc, snapshots
+from tests.support import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
 
 pytestmark = pytest.mark.slow
 TODAY = date(2026, 11, 1)

@@ -15,7 +15,7 @@ from ingestion.pipeline import ingest
 from sandbox.generator.world import advance
 from sandbox.manifest import Manifest
 from sandbox.server.app import running_server
-from tests.conftest import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
+from tests.support import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
 
 pytestmark = pytest.mark.slow
 INCREMENTAL_TABLES = ("intermediate.int_usage__account_daily", "intermediate.int_usage__feature_days")

@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 
 from ingestion.pipeline import ingest
-from tests.conftest import dbt, postgres_available, require_service
+from tests.support import dbt, postgres_available, require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -1,4 +1,5 @@
-"""Lets fixtures know how the test they serve ended (the browser fixture takes a screenshot when it failed)."""
+"""Lets fixtures know how the test they serve ended (the browser fixture takes a screenshot when it failed; see
+tests.support.has_failed)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+from tests.support import PHASE_REPORTS
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -14,9 +15,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report = yield
     item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
     return report
-
-
-def has_failed(node: pytest.Item) -> bool:
-    """True when the test's setup or body failed (call this from a fixture's teardown)."""
-    reports = node.stash.get(PHASE_REPORTS, {})
-    return any(report.failed for report in reports.values())

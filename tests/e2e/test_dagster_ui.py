@@ -27,8 +27,7 @@ import requests
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from sandbox.connect import environment
-from tests.conftest import require_service
-from tests.e2e.conftest import has_failed
+from tests.support import has_failed, require_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

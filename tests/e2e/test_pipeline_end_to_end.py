@@ -25,7 +25,7 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """One fresh sandbox, one server, one complete run; the tests below read what it produced."""
     from sandbox.generator.world import generate
     from sandbox.manifest import resolve_scale
-    from tests.conftest import SANDBOX_SEED, SANDBOX_TODAY
+    from tests.support import SANDBOX_SEED, SANDBOX_TODAY
 
     root = tmp_path_factory.mktemp("e2e")
     sandbox_dir = root / "sandbox"

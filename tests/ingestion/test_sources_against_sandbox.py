@@ -17,7 +17,7 @@ from ingestion.errors import SourceAuthError, SourceConfigError
 from ingestion.pipeline import ingest, run_source
 from sandbox.generator.world import advance
 from sandbox.server.app import running_server
-from tests.conftest import UNTHROTTLED_FAULTS, point_at_sandbox
+from tests.support import UNTHROTTLED_FAULTS, point_at_sandbox
 
 WORLD_TABLES = {
     ("raw_hubspot", "companies"): "hubspot_companies",

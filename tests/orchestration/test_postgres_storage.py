@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import yaml
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from tests.conftest import postgres_available, require_service
+from tests.support import postgres_available, require_service
 
 pytestmark = pytest.mark.postgres
 

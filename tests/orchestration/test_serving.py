@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from orchestration.serving import publish_duckdb, publish_postgres
-from tests.conftest import postgres_available, require_service
+from tests.support import postgres_available, require_service
 
 OLD_DUCKDB = "1.1.3"
 

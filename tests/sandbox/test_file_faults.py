@@ -30,7 +30,7 @@ def pristine(request, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def sandbox_dir(pristine, tmp_path) -> Path:
+def sandbox_copy(pristine, tmp_path) -> Path:
     return Path(shutil.copytree(pristine, tmp_path / "sandbox"))
 
 
@@ -59,10 +59,10 @@ def known_accounts(directory: Path) -> set[str]:
     return set(pq.read_table(directory / "truth" / "accounts.parquet")["account_id"].to_pylist())
 
 
-def test_malformed_events_are_exactly_the_recorded_rows(sandbox_dir):
-    record = inject(sandbox_dir, "malformed_events")
-    rows, broken = event_rows(sandbox_dir / record["file"])
-    accounts = known_accounts(sandbox_dir)
+def test_malformed_events_are_exactly_the_recorded_rows(sandbox_copy):
+    record = inject(sandbox_copy, "malformed_events")
+    rows, broken = event_rows(sandbox_copy / record["file"])
+    accounts = known_accounts(sandbox_copy)
     missing_id = sum(1 for row in rows if not row.get("messageId"))
     unknown = sum(1 for row in rows if row.get("messageId") and row["groupId"] not in accounts)
     assert (broken, missing_id, unknown) == ((1 if record["file"].endswith(".jsonl") else 0), 1, 1)
@@ -71,24 +71,24 @@ def test_malformed_events_are_exactly_the_recorded_rows(sandbox_dir):
     assert record["rows_in_file"] - record["expected_quarantined"] == record["valid_rows_in_file"]
 
 
-def test_renamed_column_leaves_no_group_id_in_that_day(sandbox_dir):
-    record = inject(sandbox_dir, "renamed_column")
-    rows, broken = event_rows(sandbox_dir / record["file"])
+def test_renamed_column_leaves_no_group_id_in_that_day(sandbox_copy):
+    record = inject(sandbox_copy, "renamed_column")
+    rows, broken = event_rows(sandbox_copy / record["file"])
     assert broken == 0 and len(rows) == record["rows_in_file"] == record["expected_quarantined"] > 0
     assert all("group_id" in row and "groupId" not in row for row in rows)
 
 
-def test_duplicate_events_redeliver_a_whole_day(sandbox_dir):
-    record = inject(sandbox_dir, "duplicate_events")
-    copy, original = sandbox_dir / record["file"], sandbox_dir / record["duplicate_of"]
+def test_duplicate_events_redeliver_a_whole_day(sandbox_copy):
+    record = inject(sandbox_copy, "duplicate_events")
+    copy, original = sandbox_copy / record["file"], sandbox_copy / record["duplicate_of"]
     assert copy.read_bytes() == original.read_bytes() and copy.parent == original.parent
     rows, _ = event_rows(copy)
     assert len(rows) == record["expected_duplicates"] > 0 and record["expected_quarantined"] == 0
 
 
-def test_bad_survey_rows_are_the_three_unloadable_ones(sandbox_dir):
-    record = inject(sandbox_dir, "bad_survey_rows")
-    with (sandbox_dir / record["file"]).open(newline="") as handle:
+def test_bad_survey_rows_are_the_three_unloadable_ones(sandbox_copy):
+    record = inject(sandbox_copy, "bad_survey_rows")
+    with (sandbox_copy / record["file"]).open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     unloadable = [
         row for row in rows if not row["account_id"] or not row["score"].isdigit() or not 0 <= int(row["score"]) <= 10
@@ -114,22 +114,22 @@ def test_injection_is_deterministic_and_revert_restores_every_file(pristine, tmp
     assert hashes(first) == hashes(pristine)
 
 
-def test_a_fault_is_injected_once_and_survives_advance(sandbox_dir):
-    files = [inject(sandbox_dir, kind)["file"] for kind in FAULTS]
+def test_a_fault_is_injected_once_and_survives_advance(sandbox_copy):
+    files = [inject(sandbox_copy, kind)["file"] for kind in FAULTS]
     with pytest.raises(FaultError, match="already injected"):
-        inject(sandbox_dir, "malformed_events")
-    before = hashes(sandbox_dir)
-    advance(sandbox_dir, 2)
-    after = hashes(sandbox_dir)
+        inject(sandbox_copy, "malformed_events")
+    before = hashes(sandbox_copy)
+    advance(sandbox_copy, 2)
+    after = hashes(sandbox_copy)
     assert {name: after[name] for name in files} == {name: before[name] for name in files}
     assert after["truth/injected_faults.json"] == before["truth/injected_faults.json"]
 
 
-def test_inject_command(sandbox_dir):
+def test_inject_command(sandbox_copy):
     runner = CliRunner()
-    result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--fault", "renamed_column"])
+    result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_copy), "--fault", "renamed_column"])
     assert result.exit_code == 0 and "renamed_column" in result.output
-    result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--fault", "no_such_fault"])
+    result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_copy), "--fault", "no_such_fault"])
     assert result.exit_code != 0 and "unknown file fault" in result.output
-    result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_dir), "--revert"])
+    result = runner.invoke(main, ["sandbox", "inject", "--dir", str(sandbox_copy), "--revert"])
     assert result.exit_code == 0 and "reverted: renamed_column" in result.output

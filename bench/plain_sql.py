@@ -14,7 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-FX_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "fx_rates_monthly.csv"
+from bench.config import DBT_PROJECT_DIR
+
+FX_SEED = DBT_PROJECT_DIR / "seeds" / "fx_rates_monthly.csv"
 # Stripe's zero-decimal currencies (dbt_project/macros/money.sql).
 ZERO_DECIMAL = (
     "'BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF'"

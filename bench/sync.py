@@ -1,14 +1,17 @@
-"""Benchmark (not a test): requests and wall time of the CRM sync for N changed accounts against the sandbox
+"""The CRM sync benchmark: requests and wall time of the CRM sync for N changed accounts against the sandbox
 under its default limits (HubSpot's 190 requests / 10 s and 5 searches / s).
 
     csops sandbox generate --scale large --events 100000 --out /tmp/sbx-large
-    .venv/bin/python tests/activation/bench_sync.py /tmp/sbx-large --accounts 10000
+    .venv/bin/python -m bench.sync /tmp/sbx-large --accounts 10000
 
 Three runs on marts built over the sandbox's companies (every 5th account at risk):
 1. first sync: every account's fields, the at-risk list, one periodic-review task per account plus one
    usage-drop check-in per at-risk account;
 2. every account's score moves (no status flips, so the breaker stays quiet): N changed accounts;
 3. the same night again: nothing to send.
+
+The marts are written by the activation tests' builder (tests/activation/activation_support.py), so the benchmark
+and the tests push the same shapes.
 """
 
 from __future__ import annotations
@@ -20,22 +23,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import requests
-from activation_support import accounts_for, write_marts  # beside this script (its folder is on sys.path)
 
 from activation import SyncConfig, run_sync
 from sandbox.connect import environment
 from sandbox.server.app import running_server
+from tests.activation.activation_support import accounts_for, sandbox_companies, write_marts
 
 
 def companies(directory: Path, n: int) -> list[tuple[str, str, str | None]]:
-    rows = pq.read_table(directory / "world" / "hubspot_companies.parquet").to_pylist()
-    seen: dict[str, tuple[str, str, str | None]] = {}
-    for row in rows:
-        if row["account_id"] and not row["archived"] and row["account_id"] not in seen:
-            seen[row["account_id"]] = (row["id"], row["account_id"], row["hubspot_owner_id"])
-    chosen = sorted(seen.values(), key=lambda c: c[1])[:n]
+    chosen = sandbox_companies(directory)[:n]
     if len(chosen) < n:
         raise SystemExit(f"the sandbox has only {len(chosen)} companies with an account; generate a larger one")
     return chosen

@@ -1,0 +1,38 @@
+"""What one `csops bench` run is asked to do, and the constants every stage shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DEFAULT_TODAY = date(2026, 11, 1)  # a fixed simulated today: the same world on every run, so runs compare
+ADVANCE_DAYS = 1
+REPORT_VERSION = 1
+# Disk a scale needs per configured event, with room: sandbox files, dlt's packages, warehouse and dbt's tables took
+# about 170 bytes per event at the small scale with Parquet event files (JSONL files add about 250).
+BYTES_PER_EVENT = 500
+QUIET = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+    "DAGSTER_DISABLE_TELEMETRY": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PYTHONUNBUFFERED": "1",
+}
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BenchConfig:
+    scales: list[str]
+    out: Path = Path("bench-results")
+    events_format: str = "parquet"
+    keep: bool = False
+    events: int | None = None  # override every scale's approximate event count
+    seed: int = 42
+    today: date = DEFAULT_TODAY
+    work_dir: Path | None = None  # default: a new folder in the system temp dir

@@ -1,0 +1,219 @@
+"""A benchmark's report: the JSON document of one scale (with the machine it ran on and incremental against full),
+and the table and summary `csops bench` prints from it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from bench.config import ADVANCE_DAYS, REPO_ROOT, REPORT_VERSION
+from bench.warehouse import folder_bytes
+from ingestion.registry import SOURCE_NAMES
+
+if TYPE_CHECKING:
+    from bench.harness import BenchRun
+    from bench.stages import ScaleBench, Stage
+
+VERSIONED_PACKAGES = ("duckdb", "dbt-core", "dbt-duckdb", "dlt", "dagster", "pyarrow", "pandas")
+
+
+def scale_report(bench: ScaleBench, started: datetime, load_start: tuple[float, float, float]) -> dict[str, Any]:
+    """The JSON report of one scale (REPORT_VERSION): what ran, on what machine, and the comparisons."""
+    return {
+        "report_version": REPORT_VERSION,
+        "scale": {
+            "name": bench.scale,
+            "accounts": bench.spec.accounts,
+            "events": bench.spec.events,
+            "history_days": bench.spec.history_days,
+            "seed": bench.config.seed,
+            "today": bench.config.today.isoformat(),
+            "events_format": bench.config.events_format,
+            "advance_days": ADVANCE_DAYS,
+        },
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "machine": machine_facts(load_start),
+        "stages": [s.as_dict() for s in bench.stages],
+        "dbt": {mode: {k: v for k, v in run.items() if k != "nodes"} for mode, run in bench.dbt_runs.items()},
+        "incremental_vs_full": incremental_vs_full(bench.stages, bench.dbt_runs),
+        "plain_sql": bench.plain,
+        "sandbox_server": bench.servers,
+        "disk": {
+            "sandbox_bytes": folder_bytes(bench.sandbox),
+            "warehouse_bytes": folder_bytes(bench.warehouse),
+            "work_bytes": folder_bytes(bench.root),
+        },
+        "work_dir": str(bench.root) if bench.config.keep else None,
+    }
+
+
+def incremental_vs_full(stages: list[Stage], dbt_runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Incremental against full, per source, for the dbt build and per incremental model: times, rows, ratios."""
+
+    def stage(step: str, mode: str, source: str | None = None) -> Stage | None:
+        for s in stages:
+            if s.step == step and s.mode == mode and s.details.get("source") == source:
+                return s
+        return None
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    out: dict[str, Any] = {"ingest": {}}
+    for source in SOURCE_NAMES:
+        full, incr = stage("ingest", "full", source), stage("ingest", "incremental", source)
+        if full and incr:
+            out["ingest"][source] = {
+                "full_s": full.wall_s,
+                "incremental_s": incr.wall_s,
+                "time_ratio": ratio(incr.wall_s, full.wall_s),
+                "full_rows": full.rows,
+                "incremental_rows": incr.rows,
+                "rows_ratio": ratio(incr.rows, full.rows),
+            }
+    ingests = [s for s in stages if s.step == "ingest"]
+    raw_after = sum(s.details.get("warehouse_rows", 0) for s in ingests if s.mode == "incremental")
+    new_rows = sum(s.details.get("new_rows", 0) for s in ingests if s.mode == "incremental")
+    out["new_raw_rows"] = new_rows
+    out["raw_rows_after"] = raw_after
+    out["new_data_share"] = ratio(new_rows, raw_after)
+    full, incr = stage("dbt", "full"), stage("dbt", "incremental")
+    if full and incr:
+        fr, ir = dbt_runs.get("full", {}), dbt_runs.get("incremental", {})
+        out["dbt"] = {
+            "full_s": full.wall_s,
+            "incremental_s": incr.wall_s,
+            "time_ratio": ratio(incr.wall_s, full.wall_s),
+            "full_elapsed_s": fr.get("dbt_elapsed_s"),
+            "incremental_elapsed_s": ir.get("dbt_elapsed_s"),
+            "elapsed_ratio": ratio(ir.get("dbt_elapsed_s"), fr.get("dbt_elapsed_s")),
+            "full_rows": full.rows,
+            "incremental_rows": incr.rows,
+            "rows_ratio": ratio(incr.rows, full.rows),
+        }
+        full_nodes = {n["unique_id"]: n for n in fr.get("nodes", [])}
+        models = {}
+        for node in ir.get("nodes", []):
+            before = full_nodes.get(node["unique_id"])
+            if node["resource_type"] != "model" or not before or node["materialized"] == "view":
+                continue
+            models[node["name"]] = {
+                "materialized": node["materialized"],
+                "full_s": before["seconds"],
+                "incremental_s": node["seconds"],
+                "time_ratio": ratio(node["seconds"], before["seconds"]),
+                "full_rows": before.get("rows"),
+                "incremental_rows": node.get("rows"),
+            }
+        out["dbt_models"] = models
+    return out
+
+
+def machine_facts(load_start: tuple[float, float, float]) -> dict[str, Any]:
+    versions = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = None
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory / 2**30, 1) if memory else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "commit": commit or None,
+        "load_avg_start": list(load_start),
+        "load_avg_end": list(os.getloadavg()),
+    }
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def table_lines(reports: list[dict[str, Any]]) -> list[str]:
+    header = f"{'stage':<38} {'scale':<7} {'wall s':>8} {'rows':>11} {'rows/s':>10} {'peak MB':>8} {'cpu s':>7}"
+    lines = [header, "-" * len(header)]
+    for report in reports:
+        for s in report["stages"]:
+            flag = "" if s["status"] == "ok" else f"  {s['status'].upper()}"
+            lines.append(
+                f"{s['name']:<38} {report['scale']['name']:<7} {s['wall_s']:>8.1f} {_num(s['rows']):>11} "
+                f"{_num(s['rows_per_s']):>10} {_num(s['peak_mb']):>8} {s['cpu_s']:>7.1f}{flag}"
+            )
+    return lines
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    scale = report["scale"]
+    machine = report["machine"]
+    lines = [
+        "",
+        f"== {scale['name']}: {scale['accounts']:,} accounts, ~{scale['events']:,} events ({scale['events_format']}), "
+        f"seed {scale['seed']}, today {scale['today']}; {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"load {machine['load_avg_start'][0]:.1f} -> {machine['load_avg_end'][0]:.1f}",
+    ]
+    for mode, run in report["dbt"].items():
+        wall = next((s["wall_s"] for s in report["stages"] if s["step"] == "dbt" and s["mode"] == mode), None)
+        slow = ", ".join(f"{m['model']} {m['seconds']:.1f}s" for m in run["slowest_models"])
+        lines.append(
+            f"dbt {mode}: {wall or 0:.1f}s wall, {run['dbt_elapsed_s'] or 0:.1f}s executing "
+            f"(models {run['models_s']:.1f}s, tests {run['tests_s']:.1f}s summed over 2 threads); slowest: {slow}"
+        )
+    inc = report["incremental_vs_full"]
+    if inc.get("ingest"):
+        parts = [f"{src} {v['time_ratio']:.2f}" for src, v in inc["ingest"].items() if v["time_ratio"] is not None]
+        lines.append("incremental / full wall time, ingest: " + ", ".join(parts))
+    if inc.get("dbt"):
+        d = inc["dbt"]
+        lines.append(
+            f"incremental / full, dbt build: wall {_num(d['time_ratio'], 2)}, executing {_num(d['elapsed_ratio'], 2)}, "
+            f"rows {_num(d['rows_ratio'], 3)}; new raw rows {inc['new_raw_rows']:,} of {inc['raw_rows_after']:,} "
+            f"({_num((inc['new_data_share'] or 0) * 100, 2)}%)"
+        )
+        incremental = {m: v for m, v in inc.get("dbt_models", {}).items() if v["materialized"] == "incremental"}
+        if incremental:
+            lines.append(
+                "  incremental models (incr s / full s): "
+                + ", ".join(f"{m} {v['incremental_s']:.2f}/{v['full_s']:.2f}" for m, v in sorted(incremental.items()))
+            )
+    for entry in report["plain_sql"]:
+        check = entry.get("check", {})
+        verdict = "same numbers" if check.get("match") else "MISMATCH " + json.dumps(check, default=str)
+        lines.append(
+            f"dbt vs plain DuckDB SQL, {entry['title']}: dbt {_num(entry.get('dbt_s'), 2)}s "
+            f"({' + '.join(entry['dbt_models'])}) / plain {_num(entry.get('plain_s'), 2)}s = "
+            f"{_num(entry.get('ratio'), 1)}x; {verdict}"
+        )
+    server = report["sandbox_server"]
+    if server.get("full"):
+        full = server["full"]
+        lines.append(f"sandbox server: started in {full['start_s']:.1f}s, peak {_num(full.get('peak_mb'))} MB")
+    lines.append(
+        f"disk: sandbox {report['disk']['sandbox_bytes'] / 2**20:,.0f} MB, "
+        f"warehouse {report['disk']['warehouse_bytes'] / 2**20:,.0f} MB, "
+        f"whole work folder {report['disk']['work_bytes'] / 2**20:,.0f} MB"
+    )
+    return lines
+
+
+def report_lines(run: BenchRun) -> list[str]:
+    lines = table_lines(run.reports)
+    for report in run.reports:
+        lines += summary_lines(report)
+    lines += ["", *(f"report: {path}" for path in run.files)]
+    return lines
