@@ -120,6 +120,13 @@ def default_tasks(accounts: Iterable[Account]) -> list[Task]:
     return tasks
 
 
+class _Fills(dict):
+    """Like the mart: a placeholder it has no value for stays in the text."""
+
+    def __missing__(self, name: str) -> str:
+        return "{" + name + "}"
+
+
 def write_marts(
     path: Path,
     accounts: Sequence[Account],
@@ -207,6 +214,16 @@ def write_marts(
         company = names.get(t.account_id, f"Company {t.account_id}")
         title, body = t.title_template.format(playbook=t.playbook), t.body_template.format(playbook=t.playbook)
         arr = arr_by_account.get(t.account_id, 0.0)
+        status, score = ("red", "30") if t.is_at_risk else ("green", "80")
+        fills = {
+            "company": company,
+            "reasons": t.reasons,
+            "renewal_date": renewal.isoformat(),
+            "arr": f"${arr:.0f}",
+            "status": status,
+            "score": score,
+            "drop": "0",
+        }
         rows["cs_playbook_tasks"].append(
             (
                 t.account_id,
@@ -217,17 +234,11 @@ def write_marts(
                 t.trigger_name,
                 t.priority,
                 t.is_at_risk,
-                title.replace("{company}", company),  # what the mart shows readers; the sync renders its own
-                body.replace("{company}", company).replace("{reasons}", t.reasons),
+                title.format_map(_Fills(fills)),  # what the mart's readers see; the sync renders its own
+                body.format_map(_Fills(fills)),
                 title,
                 body,
-                company,
-                t.reasons,
-                renewal.isoformat(),
-                f"${arr:.0f}",
-                "red" if t.is_at_risk else "green",
-                "30",
-                "0",
+                *fills.values(),
                 as_of + timedelta(days=t.due_in_days),
                 t.cadence_days,
                 as_of,
