@@ -9,11 +9,12 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from activation_support import AS_OF, Sandbox, accounts_for, default_tasks, query, write_marts
 
-from activation import SyncConfig, run_sync
-from activation.model import task_key
-from activation.plan import cycle_offset
+from activation import ConfigError, SyncConfig, run_sync
+from activation.model import TaskRow, task_key
+from activation.plan import cap_per_owner, cycle_offset
 
 CAP = 10
 
@@ -134,3 +135,30 @@ def test_later_nights_create_the_deferred_and_the_next_reviews_without_duplicate
     assert event_keys <= seen  # every event-driven task is in the CRM after a few nights
     assert per_night[0][1] > 0 and per_night[-1][1] == 0, per_night
     print(per_night)  # the backlog of the first night is gone
+
+
+# ------------------------------------------------------------------------------------------ the rules alone
+def row(account: str, owner: str, priority: int, arr: float) -> TaskRow:
+    return TaskRow(task_key(account, "p"), account, "1", owner, "p", "t", priority, False, "", "", AS_OF, 30, arr)
+
+
+def test_the_cap_counts_tasks_already_created_tonight_and_ranks_by_priority_then_arr() -> None:
+    tasks = [row("a", "o1", 5, 100.0), row("b", "o1", 1, 10.0), row("c", "o1", 5, 900.0), row("d", "o2", 9, 1.0)]
+    create, deferred = cap_per_owner(tasks, 2, Counter())
+    assert [t.account_id for t in create] == ["b", "c", "d"] and [t.account_id for t, _ in deferred] == ["a"]
+    create, deferred = cap_per_owner(tasks, 2, Counter({"o1": 1}))  # a re-run the same night: one already given
+    assert [t.account_id for t in create] == ["b", "d"] and "CSOPS_SYNC_MAX_TASKS_PER_CSM" in deferred[0][1]
+    assert cap_per_owner(tasks, None, Counter({"o1": 5}))[0] == tasks
+
+
+def test_the_flood_control_settings_come_from_the_environment() -> None:
+    assert SyncConfig.from_env({}).max_tasks_per_csm == 10 and SyncConfig.from_env({}).spread_reviews
+    config = SyncConfig.from_env({"CSOPS_SYNC_MAX_TASKS_PER_CSM": "0", "CSOPS_SYNC_SPREAD_REVIEWS": "false"})
+    assert config.max_tasks_per_csm is None and not config.spread_reviews
+    for name, value in (
+        ("CSOPS_SYNC_MAX_TASKS_PER_CSM", "-1"),
+        ("CSOPS_SYNC_MAX_TASKS_PER_CSM", "ten"),
+        ("CSOPS_SYNC_SPREAD_REVIEWS", "maybe"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            SyncConfig.from_env({name: value})

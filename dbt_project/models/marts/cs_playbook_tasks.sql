@@ -202,9 +202,13 @@ filled as (
         replace({{ ns.fill | replace('{field}', 'task_body_template') }}, chr(1), '{') as task_body,
         task_title_template,
         task_body_template,
-        {%- for name in placeholders %}
-        fill_{{ name }},
-        {%- endfor %}
+        fill_company,
+        fill_reasons,
+        fill_renewal_date,
+        fill_arr,
+        fill_status,
+        fill_score,
+        fill_drop,
         due_date,
         cadence_days,
         as_of_date
