@@ -471,8 +471,7 @@ class _Run:
             f"at most {self.config.max_tasks_per_csm} per CSM per night (CSOPS_SYNC_MAX_TASKS_PER_CSM), most urgent "
             "first; deferred per owner: " + ", ".join(f"{o} {n}" for o, n in self.report.deferred.items())
         )
-        self.report.notes.append(note)
-        self.log(note)
+        self.log(note)  # the report lists them as `deferred:` (summary_lines) and `tasks_deferred` (metadata)
 
     def _kept(self, task: TaskRow, found: ExistingTask, why: str) -> Outcome:
         known = self.state.tasks.get(task.key)
