@@ -4,9 +4,10 @@
     report = run_sync(warehouse_path(), dry_run=False, force=False, log=print)
     report.ok, report.summary_lines(), report.as_metadata()
 
-Layout: `config` (environment), `marts` (what the CRM should say), `preflight` (blocking checks), `plan` (the diff,
-pure), `state` (DuckDB schema `activation` + crash journal), `sync` (one run), `crm/` (the CRM interface and its
-HubSpot adapter). Product code only: it never imports the sandbox or Dagster.
+Layout: `config` (environment), `marts` (what the CRM should say), `templates` (task text, filled in one pass),
+`preflight` (blocking checks), `plan` (the diff, breaker, tasks due, per-CSM cap; pure), `state` (DuckDB
+schema `activation` + crash journal), `sync` (one run), `crm/` (the CRM interface and its HubSpot adapter).
+Product code only: it never imports the sandbox or Dagster.
 """
 
 from activation.config import ConfigError, SyncConfig

@@ -9,6 +9,10 @@
 - ACTIVATION__HUBSPOT__MAX_RETRY_SECONDS (120): how long one request keeps retrying 429 / 5xx / timeouts.
 - CSOPS_SYNC_MAX_CHANGE_SHARE (0.25): circuit breaker, the largest share of synced accounts whose health status
   or at-risk flag may flip in one run (override once with `csops sync --force`).
+- CSOPS_SYNC_MAX_TASKS_PER_CSM (10): new tasks one CSM receives per night at most, most urgent first; the rest
+  are created on the following nights. 0 = no cap.
+- CSOPS_SYNC_SPREAD_REVIEWS (true): spread the first periodic review of each account over its cadence (by a stable
+  hash of the account id) instead of creating every review on the first night.
 - CSOPS_SYNC_LIST_NAME ("At-risk accounts (nightly)"): the MANUAL company list mirrored from at_risk_accounts.
 - CSOPS_DBT_TARGET_DIR (dbt_project/target): where the preflight reads dbt's run_results.json / manifest.json.
 
@@ -42,6 +46,28 @@ def _rate(text: str, name: str) -> tuple[int, float]:
     return parsed
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected true or false")
+
+
+def _cap(env: Mapping[str, str], name: str, default: int) -> int | None:
+    raw = (env.get(name) or "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number of tasks (0 = no cap)") from None
+    if value < 0:
+        raise ConfigError(f"{name}={value}: must be 0 (no cap) or more")
+    return value or None
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw in (None, ""):
@@ -64,6 +90,8 @@ class SyncConfig:
     backoff_max_seconds: float = 10.0
     ambiguous_write_pause_seconds: float = 10.0  # before looking up tasks a failed create may have made (search lags)
     max_change_share: float = 0.25
+    max_tasks_per_csm: int | None = 10  # None: no cap
+    spread_reviews: bool = True
     list_name: str = DEFAULT_LIST_NAME
     dbt_target_dir: Path = field(default_factory=lambda: REPO_ROOT / "dbt_project" / "target")
 
@@ -72,6 +100,7 @@ class SyncConfig:
         return (
             f"SyncConfig(base_url={self.base_url!r}, access_token={token!r}, rate_limit={self.rate_limit}, "
             f"search_rate_limit={self.search_rate_limit}, max_change_share={self.max_change_share}, "
+            f"max_tasks_per_csm={self.max_tasks_per_csm}, spread_reviews={self.spread_reviews}, "
             f"list_name={self.list_name!r}, dbt_target_dir={str(self.dbt_target_dir)!r})"
         )
 
@@ -99,6 +128,8 @@ class SyncConfig:
             timeout_seconds=_float(env, "ACTIVATION__HUBSPOT__TIMEOUT_SECONDS", 30.0),
             max_retry_seconds=_float(env, "ACTIVATION__HUBSPOT__MAX_RETRY_SECONDS", 120.0),
             max_change_share=share,
+            max_tasks_per_csm=_cap(env, "CSOPS_SYNC_MAX_TASKS_PER_CSM", 10),
+            spread_reviews=_bool(env, "CSOPS_SYNC_SPREAD_REVIEWS", True),
             list_name=env.get("CSOPS_SYNC_LIST_NAME") or DEFAULT_LIST_NAME,
             dbt_target_dir=Path(target) if target else REPO_ROOT / "dbt_project" / "target",
         )

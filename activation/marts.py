@@ -1,6 +1,8 @@
-"""Reading what the CRM should say tonight from the marts (schema `marts`): one `AccountRow` per customer account
-and one `TaskRow` per row of `cs_playbook_tasks`. Values are rendered as the text the CRM stores, so that the
-diff compares exactly what would be sent."""
+"""Reading what the CRM should say tonight from the marts (schema `marts`): one `AccountRow` per customer account,
+one `TaskRow` per row of `cs_playbook_tasks` (its title and body filled from the playbook templates in one pass,
+`activation.templates`), and the health statuses of the previous scored day (the circuit breaker's yardstick on a
+first sync). Values are rendered as the text the CRM stores, so that the diff compares exactly what would be
+sent."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import date
 import duckdb
 
 from activation.model import AccountRow, MartSnapshot, TaskRow, task_key
+from activation.templates import FILL_COLUMNS, PLACEHOLDERS, render
 
 # The columns the sync reads, per mart (the preflight checks they exist).
 READS: dict[str, tuple[str, ...]] = {
@@ -24,8 +27,9 @@ READS: dict[str, tuple[str, ...]] = {
         "trigger_name",
         "priority",
         "is_at_risk",
-        "task_title",
-        "task_body",
+        "task_title_template",
+        "task_body_template",
+        *FILL_COLUMNS,
         "due_date",
         "cadence_days",
         "as_of_date",
@@ -89,11 +93,29 @@ left join at_risk as r on c.account_id = r.account_id
 order by c.account_id
 """
 
-TASKS_SQL = """
-select account_id, company_id, owner_id, playbook, trigger_name, priority, is_at_risk, task_title, task_body,
-       due_date, cadence_days
-from marts.cs_playbook_tasks
-order by account_id, playbook
+TASKS_SQL = f"""
+select t.account_id, t.company_id, t.owner_id, t.playbook, t.trigger_name, t.priority, t.is_at_risk,
+       t.due_date, t.cadence_days, c.arr_usd, t.task_title_template, t.task_body_template,
+       {", ".join("t." + column for column in FILL_COLUMNS)}
+from marts.cs_playbook_tasks as t
+left join marts.customer_360 as c on t.account_id = c.account_id
+order by t.account_id, t.playbook
+"""
+
+# The health status of every account on the scored day before the latest one (none when only one day is scored).
+PREVIOUS_HEALTH_SQL = """
+with days as (
+    select max(health_date) as latest from marts.customer_health_daily
+),
+previous as (
+    select max(h.health_date) as health_date
+    from marts.customer_health_daily as h, days
+    where h.health_date < days.latest
+)
+select h.account_id, h.health_status, h.health_date, days.latest
+from marts.customer_health_daily as h
+inner join previous on h.health_date = previous.health_date
+cross join days
 """
 
 
@@ -126,35 +148,46 @@ def read_snapshot(con: duckdb.DuckDBPyConnection) -> MartSnapshot:
         else:
             fields = cleared_fields(arr)
         accounts.append(AccountRow(account_id, company_id or None, fields, bool(has_health or is_at_risk)))
-    tasks = [
-        TaskRow(
-            key=task_key(account_id, playbook),
-            account_id=account_id,
-            crm_id=company_id or None,
-            owner_id=str(owner_id) if owner_id else None,
-            playbook=playbook,
-            trigger_name=trigger_name,
-            priority=int(priority) if priority is not None else 9,
-            is_at_risk=bool(is_at_risk),
-            title=title or playbook,
-            body=body or "",
-            due_date=due_date,
-            cadence_days=int(cadence_days),
-        )
-        for (
-            account_id,
-            company_id,
-            owner_id,
-            playbook,
-            trigger_name,
-            priority,
-            is_at_risk,
-            title,
-            body,
-            due_date,
-            cadence_days,
-        ) in con.execute(TASKS_SQL).fetchall()
-    ]
+    tasks = [_task_row(*row) for row in con.execute(TASKS_SQL).fetchall()]
+    previous = con.execute(PREVIOUS_HEALTH_SQL).fetchall()
     return MartSnapshot(
-        as_of=as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of)), accounts=accounts, tasks=tasks
+        as_of=as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of)),
+        accounts=accounts,
+        tasks=tasks,
+        previous_health={account_id: status or "" for account_id, status, _, _ in previous},
+        health_days=(previous[0][2], previous[0][3]) if previous else None,
+    )
+
+
+def _task_row(
+    account_id: str,
+    company_id: str | None,
+    owner_id: object,
+    playbook: str,
+    trigger_name: str,
+    priority: int | None,
+    is_at_risk: bool | None,
+    due_date: date,
+    cadence_days: int,
+    arr_usd: float | None,
+    title_template: str | None,
+    body_template: str | None,
+    *fills: str | None,
+) -> TaskRow:
+    values = {name: value or "" for name, value in zip(PLACEHOLDERS, fills, strict=True)}
+    title = render(title_template or playbook, values, playbook=playbook)
+    return TaskRow(
+        key=task_key(account_id, playbook),
+        account_id=account_id,
+        crm_id=company_id or None,
+        owner_id=str(owner_id).strip() or None if owner_id else None,
+        playbook=playbook,
+        trigger_name=trigger_name,
+        priority=int(priority) if priority is not None else 9,
+        is_at_risk=bool(is_at_risk),
+        title=" ".join(title.split()),  # a title is one line, whatever the customer's name holds
+        body=render(body_template or "", values, playbook=playbook)[:MAX_TEXT],
+        due_date=due_date,
+        cadence_days=int(cadence_days),
+        arr_usd=float(arr_usd or 0.0),
     )

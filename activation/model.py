@@ -46,6 +46,7 @@ class TaskRow:
     body: str
     due_date: date
     cadence_days: int
+    arr_usd: float = 0.0  # the account's ARR: what is at stake, to rank tasks when a CSM's night is full
 
 
 @dataclass
@@ -53,6 +54,8 @@ class MartSnapshot:
     as_of: date
     accounts: list[AccountRow]
     tasks: list[TaskRow]
+    previous_health: dict[str, str] = field(default_factory=dict)  # account id -> status on the previous scored day
+    health_days: tuple[date, date] | None = None  # (previous scored day, latest) of customer_health_daily
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class SyncState:
     accounts: dict[str, KnownAccount] = field(default_factory=dict)  # by crm id
     tasks: dict[str, KnownTask] = field(default_factory=dict)  # by task key
     last_as_of: date | None = None  # as-of date of the last finished (non dry-run) sync
+    first_as_of: date | None = None  # as-of date of the first finished sync: where cadence cycles start
 
     @property
     def is_empty(self) -> bool:

@@ -8,15 +8,24 @@ Rules:
   scored population is cleared (no health, not at risk) once.
 - Only allow-listed fields are ever written (`activation.fields`).
 - Circuit breaker: the share of previously synced accounts whose health status or at-risk flag would change.
-  Above `max_change_share` the run halts unless forced. The first sync (no state) is exempt and says so.
+  Above `max_change_share` the run halts unless forced. The first sync (no state) is judged against the marts' own
+  history instead: the share of accounts whose health status differs from the previous scored day of
+  customer_health_daily (a mart that flips a quarter of the book overnight is more likely broken than true). Only
+  when the marts hold a single scored day is there nothing to judge against, and the plan says so.
 - Tasks: one per (account, playbook) row of cs_playbook_tasks. A key created by the sync less than
   `cadence_days` ago is not due. A due key is created unless the CRM holds an open task under that key, or one
   created within the cadence (after a crash the state may not know about it).
+- Cadence-driven tasks (periodic reviews) are spread over their cycle: an account's first review falls due
+  `offset` nights after the first sync, offset = a stable hash of the account id modulo `cadence_days`; after
+  that the cadence keeps them spread. Event-driven tasks (at risk, detractor, ...) are never held back by this.
+- A CSM receives at most `max_tasks_per_csm` new tasks a night, most urgent first (playbook priority, then ARR at
+  stake, then due date); the rest are deferred, stay due and are created on the following nights.
 - The list holds exactly tonight's at-risk accounts.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +52,9 @@ class AccountChange:
         return any(self.previous.get(f, "") != self.fields.get(f, "") for f in FLIP_FIELDS)
 
 
+CADENCE_TRIGGERS = frozenset({"periodic_review"})  # tasks due because time passed, not because something happened
+
+
 @dataclass(frozen=True)
 class Breaker:
     first_sync: bool
@@ -50,26 +62,42 @@ class Breaker:
     population: int
     limit: float
     forced: bool
+    history: tuple[date, date] | None = None  # first sync: (previous scored day, latest) of customer_health_daily
 
     @property
     def share(self) -> float:
         return self.flips / self.population if self.population else 0.0
 
     @property
+    def applies(self) -> bool:
+        return not self.first_sync or self.history is not None
+
+    @property
     def tripped(self) -> bool:
-        return not self.first_sync and self.share > self.limit
+        return self.applies and self.share > self.limit
 
     @property
     def halts(self) -> bool:
         return self.tripped and not self.forced
 
     def describe(self) -> str:
-        if self.first_sync:
-            return "first sync (no sync state yet): circuit breaker not applied"
-        text = (
-            f"{self.flips} of {self.population} synced accounts ({self.share:.1%}) would change health status or "
-            f"at-risk flag (limit {self.limit:.0%}, CSOPS_SYNC_MAX_CHANGE_SHARE)"
-        )
+        if not self.applies:
+            return (
+                "first sync (no sync state yet) and a single scored day in customer_health_daily: "
+                "circuit breaker not applied"
+            )
+        if self.history is not None:
+            previous, latest = self.history
+            text = (
+                f"first sync (no sync state yet), judged on the marts' history: {self.flips} of {self.population} "
+                f"accounts ({self.share:.1%}) changed health status from {previous} to {latest} in "
+                f"customer_health_daily (limit {self.limit:.0%}, CSOPS_SYNC_MAX_CHANGE_SHARE)"
+            )
+        else:
+            text = (
+                f"{self.flips} of {self.population} synced accounts ({self.share:.1%}) would change health status "
+                f"or at-risk flag (limit {self.limit:.0%}, CSOPS_SYNC_MAX_CHANGE_SHARE)"
+            )
         if self.tripped:
             text += "; forced" if self.forced else "; halted: check the marts, then rerun with --force"
         return text
@@ -83,6 +111,7 @@ class Plan:
     at_risk_crm_ids: set[str]
     tasks_due: list[TaskRow]
     tasks_within_cadence: int
+    tasks_later_in_cycle: int  # periodic reviews whose first night in the spread cycle has not come yet
     skipped: list[tuple[str, str, str]]  # (object type, key, why): rows the CRM cannot take
     breaker: Breaker
     retrying: Counter = field(default_factory=Counter)  # rows that failed last run, by object type
@@ -96,6 +125,7 @@ class Plan:
             "at_risk_accounts": len(self.at_risk_crm_ids),
             "tasks_due": len(self.tasks_due),
             "tasks_within_cadence": self.tasks_within_cadence,
+            "tasks_later_in_cycle": self.tasks_later_in_cycle,
             "rows_skipped": len(self.skipped),
             "flips": self.breaker.flips,
         }
@@ -142,15 +172,47 @@ def diff_accounts(
     return changes, unchanged, skipped
 
 
-def breaker_for(changes: Iterable[AccountChange], state: SyncState, limit: float, forced: bool) -> Breaker:
-    population = sum(1 for a in state.accounts.values() if a.fields is not None)
-    flips = sum(1 for c in changes if c.flips)
-    return Breaker(first_sync=state.is_empty, flips=flips, population=population, limit=limit, forced=forced)
+def breaker_for(
+    changes: Iterable[AccountChange], state: SyncState, limit: float, forced: bool, snapshot: MartSnapshot
+) -> Breaker:
+    if not state.is_empty:
+        population = sum(1 for a in state.accounts.values() if a.fields is not None)
+        flips = sum(1 for c in changes if c.flips)
+        return Breaker(first_sync=False, flips=flips, population=population, limit=limit, forced=forced)
+    return history_breaker(snapshot, limit, forced)
 
 
-def due_tasks(tasks: Sequence[TaskRow], state: SyncState, as_of: date) -> tuple[list[TaskRow], int, list]:
-    """(tasks to check against the CRM, count not due because created within their cadence, skipped rows)."""
-    due, within, skipped = [], 0, []
+def history_breaker(snapshot: MartSnapshot, limit: float, forced: bool) -> Breaker:
+    """The first sync's breaker: tonight's health status against the previous scored day, account by account."""
+    previous = snapshot.previous_health
+    compared = [
+        (previous[row.account_id], row.fields.get("cs_health_status", ""))
+        for row in snapshot.accounts
+        if row.scored and row.crm_id and row.account_id in previous
+    ]
+    return Breaker(
+        first_sync=True,
+        flips=sum(1 for before, now in compared if before != now),
+        population=len(compared),
+        limit=limit,
+        forced=forced,
+        history=snapshot.health_days if compared else None,
+    )
+
+
+def cycle_offset(account_id: str, cadence_days: int) -> int:
+    """The night (0 .. cadence_days - 1) of the cycle on which an account's periodic review first falls due:
+    stable across runs and machines (crc32, not Python's salted hash), spread evenly over the accounts."""
+    return zlib.crc32(account_id.encode()) % max(cadence_days, 1)
+
+
+def due_tasks(
+    tasks: Sequence[TaskRow], state: SyncState, as_of: date, *, spread: bool = True
+) -> tuple[list[TaskRow], int, int, list]:
+    """(tasks to check against the CRM, count not due because created within their cadence, count of periodic
+    reviews whose night in the spread cycle has not come yet, skipped rows)."""
+    cycle_start = min(state.first_as_of or as_of, as_of)
+    due, within, later, skipped = [], 0, 0, []
     for task in tasks:
         if task.crm_id is None:
             skipped.append(("task", task.key, "no CRM company for this account"))
@@ -159,8 +221,51 @@ def due_tasks(tasks: Sequence[TaskRow], state: SyncState, as_of: date) -> tuple[
         if known and known.created_on and (as_of - known.created_on).days < task.cadence_days:
             within += 1
             continue
+        if (
+            spread
+            and task.trigger_name in CADENCE_TRIGGERS
+            and not (known and known.created_on)
+            and (as_of - cycle_start).days < cycle_offset(task.account_id, task.cadence_days)
+        ):
+            later += 1
+            continue
         due.append(task)
-    return due, within, skipped
+    return due, within, later, skipped
+
+
+def urgency(task: TaskRow) -> tuple:
+    """Sort key, most urgent first: playbook priority (1 first), ARR at stake, due date, then the key."""
+    return (task.priority, -task.arr_usd, task.due_date, task.key)
+
+
+def cap_per_owner(
+    create: Sequence[TaskRow], cap: int | None, created_tonight: Mapping[str | None, int]
+) -> tuple[list[TaskRow], list[tuple[TaskRow, str]]]:
+    """(tasks to create tonight, deferred tasks with why): at most `cap` new tasks per owner and night, counting
+    those already created tonight (a re-run after a crash), most urgent first. `cap` None: no cap."""
+    if cap is None:
+        return list(create), []
+    given: Counter = Counter(created_tonight)
+    keep, deferred = [], []
+    for task in sorted(create, key=urgency):
+        owner = task.owner_id
+        if given[owner] < cap:
+            given[owner] += 1
+            keep.append(task)
+            continue
+        deferred.append(
+            (
+                task,
+                f"owner {owner or '(none)'} already has {cap} new tasks tonight (CSOPS_SYNC_MAX_TASKS_PER_CSM); "
+                f"priority {task.priority}, ARR {task.arr_usd:,.0f}: created on a later night",
+            )
+        )
+    return keep, deferred
+
+
+def created_tonight(tasks: Sequence[TaskRow], state: SyncState, as_of: date) -> Counter:
+    """New tasks per owner that the sync already created on this as-of date (a re-run the same night)."""
+    return Counter(t.owner_id for t in tasks if (k := state.tasks.get(t.key)) and k.crm_id and k.created_on == as_of)
 
 
 def decide_tasks(
@@ -203,9 +308,11 @@ def new_task(task: TaskRow) -> NewTask:
     )
 
 
-def plan_sync(snapshot: MartSnapshot, state: SyncState, *, max_change_share: float, force: bool) -> Plan:
+def plan_sync(
+    snapshot: MartSnapshot, state: SyncState, *, max_change_share: float, force: bool, spread: bool = True
+) -> Plan:
     changes, unchanged, skipped = diff_accounts(snapshot.accounts, state)
-    due, within, task_skips = due_tasks(snapshot.tasks, state, snapshot.as_of)
+    due, within, later, task_skips = due_tasks(snapshot.tasks, state, snapshot.as_of, spread=spread)
     retrying: Counter = Counter()
     retrying["company"] = sum(1 for c in changes if c.reason == "retry")
     retrying["task"] = sum(1 for t in due if (k := state.tasks.get(t.key)) and k.last_error)
@@ -216,7 +323,8 @@ def plan_sync(snapshot: MartSnapshot, state: SyncState, *, max_change_share: flo
         at_risk_crm_ids={a.crm_id for a in snapshot.accounts if a.crm_id and a.is_at_risk},
         tasks_due=due,
         tasks_within_cadence=within,
+        tasks_later_in_cycle=later,
         skipped=skipped + task_skips,
-        breaker=breaker_for(changes, state, max_change_share, force),
+        breaker=breaker_for(changes, state, max_change_share, force, snapshot),
         retrying=+retrying,
     )

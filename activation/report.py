@@ -26,6 +26,7 @@ class SyncReport:
     plan: dict[str, int] = field(default_factory=dict)
     counts: Counter = field(default_factory=Counter)  # "object_type.action.status" -> rows
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (object type, key, error), first 50
+    deferred: dict[str, int] = field(default_factory=dict)  # owner -> new tasks held back by the per-CSM cap
     samples: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     requests: int = 0
@@ -57,6 +58,16 @@ class SyncReport:
             lines.append(f"  circuit breaker: {self.breaker}")
         if self.plan:
             lines.append("  plan: " + ", ".join(f"{k} {v}" for k, v in self.plan.items() if v))
+        if self.plan.get("tasks_later_in_cycle"):
+            lines.append(
+                f"  spread: {self.plan['tasks_later_in_cycle']} periodic review(s) fall due on later nights of their "
+                "cycle (by account over cadence_days; CSOPS_SYNC_SPREAD_REVIEWS)"
+            )
+        if self.deferred:
+            lines.append(
+                f"  deferred: {sum(self.deferred.values())} new task(s) held for later nights by the per-CSM cap "
+                "(CSOPS_SYNC_MAX_TASKS_PER_CSM), by owner: " + ", ".join(f"{o} {n}" for o, n in self.deferred.items())
+            )
         verb = "would" if self.dry_run else "done"
         for key in sorted(self.counts):
             object_type, action, status = key.split(".")
@@ -84,6 +95,7 @@ class SyncReport:
             "companies_failed": self.count("company", "update", "failed"),
             "tasks_created": self.count("task", "create", "ok"),
             "tasks_failed": self.count("task", "create", "failed"),
+            "tasks_deferred": sum(self.deferred.values()),
             "list_added": self.count("list_member", "add", "ok"),
             "list_removed": self.count("list_member", "remove", "ok"),
         }

@@ -100,10 +100,11 @@ def load_state(con: duckdb.DuckDBPyConnection) -> SyncState:
             state.accounts[key] = KnownAccount(key, account_id, json.loads(payload) if payload else None, error)
         else:
             state.tasks[key] = KnownTask(key, crm_id, created_on, error)
-    last = con.execute(
-        "select max(as_of_date) from activation.sync_runs where not dry_run and status in ('succeeded', 'partial')"
+    first_last = con.execute(
+        "select min(as_of_date), max(as_of_date) from activation.sync_runs "
+        "where not dry_run and status in ('succeeded', 'partial')"
     ).fetchone()
-    state.last_as_of = last[0] if last else None
+    state.first_as_of, state.last_as_of = first_last if first_last else (None, None)
     return state
 
 

@@ -17,6 +17,7 @@ import fcntl
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -47,7 +48,16 @@ from activation.model import (
     SyncState,
     TaskRow,
 )
-from activation.plan import AccountChange, Plan, decide_tasks, diff_members, new_task, plan_sync
+from activation.plan import (
+    AccountChange,
+    Plan,
+    cap_per_owner,
+    created_tonight,
+    decide_tasks,
+    diff_members,
+    new_task,
+    plan_sync,
+)
 from activation.preflight import dbt_problems, mart_problems
 from activation.report import MAX_FAILURES_KEPT, SyncReport
 from activation.state import (
@@ -61,6 +71,7 @@ from activation.state import (
     transaction,
     utcnow,
 )
+from activation.templates import TemplateError
 
 T = TypeVar("T")
 SAMPLE_SIZE = 5
@@ -182,7 +193,13 @@ class _Run:
                 self.log(report.halted_reason)
                 finish_run(con, report.run_id, "blocked", {}, report.halted_reason, None, 0)
                 return False
-            snapshot = read_snapshot(con)
+            try:
+                snapshot = read_snapshot(con)
+            except TemplateError as exc:
+                report.status, report.halted_reason = "blocked", f"cannot fill the task text: {exc}"
+                self.log(report.halted_reason)
+                finish_run(con, report.run_id, "blocked", {}, report.halted_reason, None, 0)
+                return False
             self.state = load_state(con)
         report.as_of = snapshot.as_of
         if self.state.last_as_of and snapshot.as_of < self.state.last_as_of:
@@ -190,10 +207,7 @@ class _Run:
                 f"the marts (as of {snapshot.as_of}) are older than the last sync (as of {self.state.last_as_of})"
             )
         self.snapshot = snapshot
-        self.plan = plan_sync(snapshot, self.state, max_change_share=self.config.max_change_share, force=report.forced)
-        report.plan = self.plan.counts()
-        report.first_sync = self.plan.breaker.first_sync
-        report.breaker = self.plan.breaker.describe()
+        self._plan()
         for kind, n in self.plan.retrying.items():
             report.notes.append(f"retrying {n} {kind} row(s) that failed in an earlier run")
         self.log(
@@ -206,6 +220,19 @@ class _Run:
         if self.plan.breaker.halts and report.dry_run:
             report.halted_reason = f"circuit breaker: {self.plan.breaker.describe()}"
         return True
+
+    def _plan(self) -> None:
+        assert self.snapshot is not None
+        self.plan = plan_sync(
+            self.snapshot,
+            self.state,
+            max_change_share=self.config.max_change_share,
+            force=self.report.forced,
+            spread=self.config.spread_reviews,
+        )
+        self.report.plan = self.plan.counts()
+        self.report.first_sync = self.plan.breaker.first_sync
+        self.report.breaker = self.plan.breaker.describe()
 
     def _record(self) -> None:
         """Phase C."""
@@ -301,13 +328,9 @@ class _Run:
                 accounts={} if reset_accounts else self.state.accounts,
                 tasks={} if reset_tasks else self.state.tasks,
                 last_as_of=self.state.last_as_of,
+                first_as_of=None if reset_tasks else self.state.first_as_of,  # a new CRM starts a new review cycle
             )
-            self.plan = plan_sync(
-                self.snapshot, self.state, max_change_share=self.config.max_change_share, force=self.report.forced
-            )
-            self.report.plan = self.plan.counts()
-            self.report.breaker = self.plan.breaker.describe()
-            self.report.first_sync = self.plan.breaker.first_sync
+            self._plan()
 
     def _companies(self) -> None:
         assert self.crm is not None and self.plan is not None
@@ -409,6 +432,9 @@ class _Run:
         existing = self.crm.find_tasks([t.key for t in due])
         create, keep = decide_tasks(due, existing, as_of)
         self._outcomes([self._kept(task, found, why) for task, found, why in keep])
+        tonight = created_tonight(self.snapshot.tasks if self.snapshot else due, self.state, as_of)
+        create, deferred = cap_per_owner(create, self.config.max_tasks_per_csm, tonight)
+        self._defer(deferred)
         for task in create[:SAMPLE_SIZE]:
             self._sample(
                 f"create task {task.title!r} for company {task.crm_id} (owner {task.owner_id}), due {task.due_date}"
@@ -426,6 +452,26 @@ class _Run:
         self.log(f"tasks: {len(create)} to create, {len(keep)} already in the CRM")
         for batch in _chunks(create, self.crm.max_batch_size):
             self._create_tasks(batch)
+
+    def _defer(self, deferred: list[tuple[TaskRow, str]]) -> None:
+        """Log the tasks the per-CSM cap holds back tonight (not remembered in the state: they stay due)."""
+        if not deferred:
+            return
+        status = "planned" if self.report.dry_run else "skipped"
+        self._outcomes(
+            [
+                Outcome(OBJECT_TASK, t.key, "defer", status, utcnow(), account_id=t.account_id, detail=why)
+                for t, why in deferred
+            ]
+        )
+        by_owner = Counter(t.owner_id or "(none)" for t, _ in deferred)
+        self.report.deferred = dict(sorted(by_owner.items()))
+        note = (
+            f"{'would defer' if self.report.dry_run else 'deferred'} {len(deferred)} new task(s) to later nights: "
+            f"at most {self.config.max_tasks_per_csm} per CSM per night (CSOPS_SYNC_MAX_TASKS_PER_CSM), most urgent "
+            "first; deferred per owner: " + ", ".join(f"{o} {n}" for o, n in self.report.deferred.items())
+        )
+        self.log(note)  # the report lists them as `deferred:` (summary_lines) and `tasks_deferred` (metadata)
 
     def _kept(self, task: TaskRow, found: ExistingTask, why: str) -> Outcome:
         known = self.state.tasks.get(task.key)

@@ -53,7 +53,10 @@ def main() -> None:
     warehouse = write_marts(work / "warehouse.duckdb", accounts)
 
     with running_server(directory) as base:
-        config = SyncConfig.from_env({**environment(directory, base), "CSOPS_DBT_TARGET_DIR": str(work / "no-dbt")})
+        # every task on the first night (no per-CSM cap, no spread of reviews): this measures the transport
+        env = {**environment(directory, base), "CSOPS_DBT_TARGET_DIR": str(work / "no-dbt")}
+        env |= {"CSOPS_SYNC_MAX_TASKS_PER_CSM": "0", "CSOPS_SYNC_SPREAD_REVIEWS": "false"}
+        config = SyncConfig.from_env(env)
         print(f"{args.accounts:,} accounts, {sum(a.at_risk for a in accounts):,} at risk; {config!r}")
         http = requests.Session()
         scenarios = [

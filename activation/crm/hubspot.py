@@ -11,6 +11,7 @@ Endpoints (all documented v3 paths, so the same code runs against api.hubapi.com
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -73,6 +74,12 @@ def _property(spec: FieldSpec, order: int) -> dict[str, Any]:
             {"label": "No", "value": "false", "displayOrder": 1},
         ]
     return out
+
+
+def html_body(text: str) -> str:
+    """Plain text as the HTML of a rich-text property (HubSpot renders `hs_task_body` as HTML): every character
+    of it shown as written (`<script>` stays text), line breaks kept as `<br>`."""
+    return html.escape(text, quote=True).replace("\r\n", "\n").replace("\n", "<br>")
 
 
 def _priority(priority: int) -> str:
@@ -268,7 +275,7 @@ class HubSpotCrm:
         due = datetime.combine(task.due_date, time(12, 0), UTC)  # noon UTC: the same day in every CSM's timezone
         properties = {
             "hs_task_subject": task.title[:255],
-            "hs_task_body": task.body,
+            "hs_task_body": html_body(task.body),
             "hs_timestamp": due.isoformat().replace("+00:00", "Z"),
             "hs_task_status": "NOT_STARTED",
             "hs_task_priority": _priority(task.priority),

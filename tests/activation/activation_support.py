@@ -51,6 +51,8 @@ COLUMNS = {
     "cs_playbook_tasks": (
         "account_id varchar, company_id varchar, owner_id varchar, owner_email varchar, playbook varchar, "
         "trigger_name varchar, priority integer, is_at_risk boolean, task_title varchar, task_body varchar, "
+        "task_title_template varchar, task_body_template varchar, fill_company varchar, fill_reasons varchar, "
+        "fill_renewal_date varchar, fill_arr varchar, fill_status varchar, fill_score varchar, fill_drop varchar, "
         "due_date date, cadence_days integer, as_of_date date"
     ),
 }
@@ -85,6 +87,9 @@ class Task:
     is_at_risk: bool = False
     cadence_days: int = 30
     due_in_days: int = 14
+    title_template: str = "{playbook}: {{company}}"  # {playbook} is filled here, {{company}} stays a placeholder
+    body_template: str = "{playbook} for {{company}}. Why now: {{reasons}}"
+    reasons: str = "test"
 
 
 def sandbox_companies(sandbox: Path) -> list[tuple[str, str, str | None]]:
@@ -127,6 +132,13 @@ def default_tasks(accounts: Iterable[Account]) -> list[Task]:
     return tasks
 
 
+class _Fills(dict):
+    """Like the mart: a placeholder it has no value for stays in the text."""
+
+    def __missing__(self, name: str) -> str:
+        return "{" + name + "}"
+
+
 def write_marts(
     path: Path,
     accounts: Sequence[Account],
@@ -134,8 +146,13 @@ def write_marts(
     tasks: Sequence[Task] | None = None,
     as_of: date = AS_OF,
     health_date: date | None = None,
+    previous_day: Sequence[Account] = (),
+    company_names: dict[str, str] | None = None,
 ) -> Path:
-    """(Re)create the four marts the sync reads, consistent with each other, in `path`."""
+    """(Re)create the four marts the sync reads, consistent with each other, in `path`. `previous_day`: health
+    rows of the scored day before (the history a first sync's circuit breaker reads); `company_names`: by account
+    id (default `Company <account id>`)."""
+    names = company_names or {}
     tasks = default_tasks(accounts) if tasks is None else tasks
     health_day = health_date or as_of - timedelta(days=1)
     renewal = as_of + timedelta(days=60)
@@ -146,7 +163,7 @@ def write_marts(
             (
                 a.account_id,
                 a.company_id,
-                f"Company {a.account_id}",
+                names.get(a.account_id, f"Company {a.account_id}"),
                 "smb",
                 a.owner_id,
                 "Owner",
@@ -162,6 +179,22 @@ def write_marts(
             rows["customer_health_daily"].append(
                 (a.account_id, health_day, "smb", a.arr / 12, a.score, a.status, a.change, "a driver", None, None)
             )
+    for a in previous_day:
+        rows["customer_health_daily"].append(
+            (
+                a.account_id,
+                health_day - timedelta(days=1),
+                "smb",
+                a.arr / 12,
+                a.score,
+                a.status,
+                a.change,
+                "a driver",
+                None,
+                None,
+            )
+        )
+    arr_by_account = {a.account_id: a.arr for a in accounts}
     for rank, a in enumerate(sorted((a for a in accounts if a.at_risk), key=lambda a: -a.arr), start=1):
         rows["at_risk_accounts"].append(
             (
@@ -190,6 +223,19 @@ def write_marts(
             )
         )
     for t in tasks:
+        company = names.get(t.account_id, f"Company {t.account_id}")
+        title, body = t.title_template.format(playbook=t.playbook), t.body_template.format(playbook=t.playbook)
+        arr = arr_by_account.get(t.account_id, 0.0)
+        status, score = ("red", "30") if t.is_at_risk else ("green", "80")
+        fills = {
+            "company": company,
+            "reasons": t.reasons,
+            "renewal_date": renewal.isoformat(),
+            "arr": f"${arr:.0f}",
+            "status": status,
+            "score": score,
+            "drop": "0",
+        }
         rows["cs_playbook_tasks"].append(
             (
                 t.account_id,
@@ -200,8 +246,11 @@ def write_marts(
                 t.trigger_name,
                 t.priority,
                 t.is_at_risk,
-                f"{t.playbook}: Company {t.account_id}",
-                f"{t.playbook} for Company {t.account_id}. Why now: test",
+                title.format_map(_Fills(fills)),  # what the mart's readers see; the sync renders its own
+                body.format_map(_Fills(fills)),
+                title,
+                body,
+                *fills.values(),
                 as_of + timedelta(days=t.due_in_days),
                 t.cadence_days,
                 as_of,

@@ -57,11 +57,20 @@ def sync_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def sync_config(sync_env: dict[str, str]) -> SyncConfig:
-    """From the environment a user would set; backoff shortened so that fault tests wait only what faults need."""
+def nightly_config(sync_env: dict[str, str]) -> SyncConfig:
+    """From the environment a user would set, every default kept (per-CSM cap, reviews spread over their cycle);
+    backoff shortened so that fault tests wait only what faults need."""
     return SyncConfig.from_env(sync_env).with_(
         backoff_initial_seconds=0.05, backoff_max_seconds=0.2, max_retry_seconds=30, ambiguous_write_pause_seconds=0
     )
+
+
+@pytest.fixture
+def sync_config(nightly_config: SyncConfig) -> SyncConfig:
+    """The transport tests (batching floors, faults, retries, idempotency) need every task pushed at once, as an
+    operator gets with CSOPS_SYNC_MAX_TASKS_PER_CSM=0 and CSOPS_SYNC_SPREAD_REVIEWS=false; the flood control
+    itself is tested with `nightly_config` (test_activation_first_night.py)."""
+    return nightly_config.with_(max_tasks_per_csm=None, spread_reviews=False)
 
 
 @pytest.fixture

@@ -41,7 +41,8 @@ def test_a_sync_killed_mid_batch_recovers_without_duplicates(
     sandbox.faults("hubspot:latency:400")
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(sandbox_marts)],
-        env={**os.environ, **sync_env},
+        # every task at once (as the `sync_config` fixture): three batches of 100, so the kill lands between batches
+        env={**os.environ, **sync_env, "CSOPS_SYNC_MAX_TASKS_PER_CSM": "0", "CSOPS_SYNC_SPREAD_REVIEWS": "false"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -18,7 +18,15 @@ COMPANIES = [(f"9{i:04d}", f"acc_{i:04d}", "81000001") for i in range(250)]
 
 @pytest.fixture
 def config(tmp_path: Path) -> SyncConfig:
-    return SyncConfig(access_token=None, dbt_target_dir=tmp_path / "no-dbt", ambiguous_write_pause_seconds=0)
+    # One CSM owns all 250 accounts here: these tests are about the sync's logic, not the per-CSM cap or the spread
+    # of reviews (CSOPS_SYNC_MAX_TASKS_PER_CSM=0, CSOPS_SYNC_SPREAD_REVIEWS=false; see test_activation_first_night).
+    return SyncConfig(
+        access_token=None,
+        dbt_target_dir=tmp_path / "no-dbt",
+        ambiguous_write_pause_seconds=0,
+        max_tasks_per_csm=None,
+        spread_reviews=False,
+    )
 
 
 @pytest.fixture

@@ -140,8 +140,10 @@ per_playbook as (
 
 ),
 
-filled as (
+fill_values as (
 
+    -- The text each placeholder of the templates stands for (`{company}` <- fill_company, ...). The CRM sync
+    -- renders the templates from these columns itself, in one pass (activation/templates.py).
     select
         per_playbook.account_id,
         customers.company_id,
@@ -151,18 +153,15 @@ filled as (
         per_playbook.trigger_name,
         per_playbook.priority,
         per_playbook.account_id in (select at_risk.account_id from at_risk) as is_at_risk,
-        {%- set fill -%}
-            replace(replace(replace(replace(replace(replace(replace({field},
-                '{company}', coalesce(customers.company_name, customers.account_id)),
-                '{reasons}', coalesce(per_playbook.reasons, '')),
-                '{renewal_date}', coalesce(cast(customers.renewal_date as {{ t }}), 'n/a')),
-                '{arr}', '$' || cast(cast(round(customers.arr_usd) as integer) as {{ t }})),
-                '{status}', coalesce(customers.health_status, 'unknown')),
-                '{score}', coalesce(cast(cast(customers.health_score as integer) as {{ t }}), 'n/a')),
-                '{drop}', coalesce(cast(cast(-customers.health_change_30d as integer) as {{ t }}), '0'))
-        {%- endset %}
-        {{ fill | replace('{field}', 'per_playbook.task_title') }} as task_title,
-        {{ fill | replace('{field}', 'per_playbook.task_body_template') }} as task_body,
+        per_playbook.task_title as task_title_template,
+        per_playbook.task_body_template,
+        coalesce(customers.company_name, customers.account_id) as fill_company,
+        coalesce(per_playbook.reasons, '') as fill_reasons,
+        coalesce(cast(customers.renewal_date as {{ t }}), 'n/a') as fill_renewal_date,
+        coalesce('$' || cast(cast(round(customers.arr_usd) as integer) as {{ t }}), 'n/a') as fill_arr,
+        coalesce(customers.health_status, 'unknown') as fill_status,
+        coalesce(cast(cast(customers.health_score as integer) as {{ t }}), 'n/a') as fill_score,
+        coalesce(cast(cast(-customers.health_change_30d as integer) as {{ t }}), '0') as fill_drop,
         cast({{ dbt.dateadd('day', 'per_playbook.due_in_days', as_of_date()) }} as date) as due_date,
         case
             when per_playbook.trigger_name != 'periodic_review' then per_playbook.cadence_days
@@ -177,6 +176,43 @@ filled as (
         on per_playbook.account_id = customers.account_id
     cross join parameters
     where per_playbook.choice = 1
+
+),
+
+filled as (
+
+    -- The filled-in text for readers of the mart. Each value's "{" is masked (chr(1)) while the placeholders are
+    -- replaced one after another and restored at the end, so text inside a value (a company called "Acme {arr}")
+    -- is never taken for a placeholder.
+    {%- set placeholders = ['company', 'reasons', 'renewal_date', 'arr', 'status', 'score', 'drop'] %}
+    {%- set ns = namespace(fill='{field}') %}
+    {%- for name in placeholders %}
+        {%- set ns.fill = 'replace(' ~ ns.fill ~ ", '{" ~ name ~ "}', replace(fill_" ~ name ~ ", '{', chr(1)))" %}
+    {%- endfor %}
+    select
+        account_id,
+        company_id,
+        owner_id,
+        owner_email,
+        playbook,
+        trigger_name,
+        priority,
+        is_at_risk,
+        replace({{ ns.fill | replace('{field}', 'task_title_template') }}, chr(1), '{') as task_title,
+        replace({{ ns.fill | replace('{field}', 'task_body_template') }}, chr(1), '{') as task_body,
+        task_title_template,
+        task_body_template,
+        fill_company,
+        fill_reasons,
+        fill_renewal_date,
+        fill_arr,
+        fill_status,
+        fill_score,
+        fill_drop,
+        due_date,
+        cadence_days,
+        as_of_date
+    from fill_values
 
 )
 
