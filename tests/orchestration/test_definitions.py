@@ -28,6 +28,7 @@ from dagster import (
     op,
 )
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+from dagster.components.definitions import LazyDefinitions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GROUPS = {"ingestion", "staging", "intermediate", "marts", "activation"}
@@ -37,13 +38,13 @@ CRM_SYNC = AssetKey(["activation", "crm_sync"])
 
 @pytest.fixture(scope="module")
 def defs() -> Definitions:
-    """The Definitions object of the module workspace.yaml loads (as `dagster dev` does)."""
+    """The definitions of the module workspace.yaml loads (as `dagster dev` does): one `@definitions` function."""
     workspace = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())
     (location,) = workspace["load_from"]
     module = importlib.import_module(location["python_module"]["module_name"])
-    found = [value for value in vars(module).values() if isinstance(value, Definitions)]
-    assert len(found) == 1, f"{module.__name__} should hold exactly one Definitions object"
-    return found[0]
+    found = [value for value in vars(module).values() if isinstance(value, LazyDefinitions)]
+    assert len(found) == 1, f"{module.__name__} should hold exactly one @definitions function"
+    return found[0]()
 
 
 @pytest.fixture(scope="module")
