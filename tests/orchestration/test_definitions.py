@@ -237,6 +237,22 @@ def test_every_step_that_opens_the_warehouse_runs_in_the_warehouse_pool(graph: A
     assert config["concurrency"]["pools"]["default_limit"] == 1
 
 
+def test_every_step_that_opens_the_warehouse_finds_it_through_the_warehouse_resource(
+    defs: Definitions, graph: AssetGraph
+) -> None:
+    for assets_def in graph.assets_defs:  # dlt, dbt, serving copy, CRM sync, GX checks
+        assert "warehouse" in assets_def.required_resource_keys, assets_def.node_def.name
+    assert {"warehouse", "dbt", "dlt"} <= set(defs.resources)
+
+
+def test_the_serving_copy_waits_for_exactly_the_marts_layer_of_the_dbt_project(
+    graph: AssetGraph, manifest: dict
+) -> None:
+    marts = {model_key(node) for node in dbt_nodes(manifest, "model") if model_key(node).path[0] == "marts"}
+    assert len(marts) >= 6
+    assert set(graph.get(AssetKey(["serving", "marts"])).parent_keys) == marts
+
+
 def test_nightly_runs_carry_the_tag_dagster_yaml_limits_to_one_at_a_time(defs: Definitions) -> None:
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
