@@ -55,6 +55,17 @@ def test_every_duckdb_connection_gets_the_limits(tmp_path: Path) -> None:
     assert (limit, threads, spill) == ("488.2 MiB", 1, str(tmp_path / "w.duckdb.tmp"))
 
 
+def test_dlt_loads_get_the_same_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ingestion.pipeline import make_pipeline
+
+    monkeypatch.setenv("CSOPS_DLT_PIPELINES_DIR", str(tmp_path / "dlt"))
+    resource = WarehouseResource(path=str(tmp_path / "w.duckdb"), memory_limit="512MB", threads=1)
+    pipeline = make_pipeline("hubspot", resource.warehouse_path, duckdb_config=resource.duckdb_config())
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql("select current_setting('memory_limit'), current_setting('threads')")
+    assert tuple(rows[0]) == ("488.2 MiB", 1)
+
+
 def test_dbt_sees_an_absolute_warehouse_and_the_limits_only_while_its_invocation_starts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
