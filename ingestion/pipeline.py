@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.errors import SourceConfigError, SourceError
@@ -42,7 +43,9 @@ def target() -> str:
     return value
 
 
-def destination(warehouse: Path) -> Any:
+def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None) -> Any:
+    """dlt's destination for the warehouse; on DuckDB, `duckdb_config` (memory_limit, threads, temp_directory)
+    is applied to every connection dlt opens."""
     if target() == "postgres":
         env = os.environ
         credentials = (
@@ -52,6 +55,8 @@ def destination(warehouse: Path) -> Any:
         )
         return dlt.destinations.postgres(credentials=credentials)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
+    if duckdb_config:
+        return dlt.destinations.duckdb(DuckDbCredentials(str(warehouse), global_config=dict(duckdb_config)))
     return dlt.destinations.duckdb(str(warehouse))
 
 
@@ -61,11 +66,13 @@ def loader_file_format() -> str | None:
     return "parquet" if target() == "duckdb" else None
 
 
-def make_pipeline(name: str, warehouse: Path | None = None) -> dlt.Pipeline:
+def make_pipeline(
+    name: str, warehouse: Path | None = None, duckdb_config: Mapping[str, Any] | None = None
+) -> dlt.Pipeline:
     warehouse = warehouse or warehouse_path()
     return dlt.pipeline(
         pipeline_name=f"csops_{name}",
-        destination=destination(warehouse),
+        destination=destination(warehouse, duckdb_config),
         dataset_name=DATASETS[name],
         pipelines_dir=str(pipelines_dir(warehouse)),
     )

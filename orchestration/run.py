@@ -79,9 +79,11 @@ def run_graph(
     quiet: bool = False,
 ) -> RunOutcome:
     """Materialize everything (or the assets matching `select`, e.g. ["marts/*"]) in one in-process run.
-    `quiet` replaces Dagster's console log by one line per step."""
-    from orchestration.definitions import defs
+    `quiet` replaces Dagster's console log by one line per step. The definitions are loaded for each call, so the
+    warehouse resource binds the environment of this run."""
+    from orchestration.definitions import defs as load_definitions
 
+    defs = load_definitions()
     instance = instance or instance_for()
     job = defs.resolve_job_def("nightly_refresh")
     if select:

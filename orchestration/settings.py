@@ -1,4 +1,7 @@
-"""Every environment difference in one place (local / CI / production), read from the environment once."""
+"""Orchestration constants and the schedule / alert settings, read from the environment without changing it.
+
+The warehouse (path, engine, DuckDB limits) is a Dagster resource: orchestration/resources.py.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +11,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import load_dotenv
-
-from ingestion.pipeline import warehouse_path
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# A local .env (see .env.example) fills in what the environment does not set; the environment always wins.
-load_dotenv(REPO_ROOT / ".env", override=False)
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-# dbt from the same environment as Dagster, whether or not the virtualenv is on PATH (dagster-dbt's manifest
-# preparer looks it up on PATH too).
-if shutil.which("dbt") is None:
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+# dbt from the same environment as Dagster, whether or not the virtualenv is on PATH.
 DBT_EXECUTABLE = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
 WAREHOUSE_POOL = "warehouse"  # DuckDB has one writer: every asset that writes it runs in this pool (limit 1)
 
 
 @dataclass(frozen=True)
 class Settings:
-    warehouse: Path
-    serving_warehouse: Path
+    """When the nightly refresh runs, how stale a raw source may get, where failures are reported."""
+
     nightly_cron: str
     timezone: str
     schedule_running: bool
@@ -36,13 +30,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        warehouse = warehouse_path().resolve()
-        # dbt runs in dbt_project/: hand it the absolute path so a relative CSOPS_WAREHOUSE means the same file.
-        os.environ["CSOPS_WAREHOUSE"] = str(warehouse)
-        serving = os.environ.get("CSOPS_SERVING_WAREHOUSE")
         return cls(
-            warehouse=warehouse,
-            serving_warehouse=Path(serving) if serving else warehouse.with_name("serving.duckdb"),
             nightly_cron=os.environ.get("CSOPS_NIGHTLY_CRON", "0 2 * * *"),
             timezone=os.environ.get("CSOPS_TIMEZONE", "UTC"),
             schedule_running=os.environ.get("CSOPS_SCHEDULE_RUNNING", "true").lower() != "false",

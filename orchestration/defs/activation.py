@@ -3,7 +3,8 @@ of severity error, the Great Expectations suites) stop a run before it gets here
 
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
-from orchestration.settings import WAREHOUSE_POOL, Settings
+from orchestration.resources import WarehouseResource
+from orchestration.settings import WAREHOUSE_POOL
 
 
 @asset(
@@ -19,10 +20,10 @@ from orchestration.settings import WAREHOUSE_POOL, Settings
     description="Pushes health fields, the at-risk list and CSM tasks into the CRM (only what changed).",
     kinds={"hubspot"},
 )
-def crm_sync(context: AssetExecutionContext) -> MaterializeResult:
+def crm_sync(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     from activation import run_sync
 
-    report = run_sync(Settings.from_env().warehouse, log=context.log.info)
+    report = run_sync(warehouse.warehouse_path, log=context.log.info)
     if not report.ok:
         # Halted (circuit breaker), blocked (failed checks), partial or failed: a red run, and the failure sensor
         # alerts. Failed rows are retried by the next run.

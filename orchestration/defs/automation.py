@@ -35,6 +35,9 @@ def nightly_schedule(settings: Settings) -> ScheduleDefinition:
     )
 
 
+nightly_refresh_schedule = nightly_schedule(Settings.from_env())
+
+
 def alert_text(job_name: str, run_id: str, message: str) -> str:
     return f"csops: run {run_id} of {job_name} failed: {message}"
 
@@ -49,7 +52,7 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
         context.dagster_run.job_name, context.dagster_run.run_id, context.failure_event.message or "no message"
     )
     context.log.error(text)
-    url = Settings.from_env().alert_webhook_url
+    url = Settings.from_env().alert_webhook_url  # read when a run fails (the daemon's environment)
     if url:
         body = json.dumps({"text": text, "at": datetime.now(UTC).isoformat()}).encode()
         request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})

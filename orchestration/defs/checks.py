@@ -5,8 +5,9 @@ into a DataFrame and validates it with GX's pandas datasource.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 from dagster import (
@@ -17,7 +18,8 @@ from dagster import (
     asset_check,
 )
 
-from orchestration.settings import WAREHOUSE_POOL, Settings
+from orchestration.resources import WarehouseResource
+from orchestration.settings import WAREHOUSE_POOL
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,14 @@ SUITES = {
 }
 
 
-def validate(suite_name: str, warehouse: str) -> AssetCheckResult:
+def validate(suite_name: str, warehouse: str, duckdb_config: Mapping[str, Any] | None = None) -> AssetCheckResult:
     """Run one suite; the result lists every failed expectation with a sample of unexpected values."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
     suite_def = SUITES[suite_name]
-    with duckdb.connect(warehouse, read_only=True) as con:
+    with duckdb.connect(warehouse, read_only=True, config=dict(duckdb_config or {})) as con:
         frame = con.execute(f"select * from {suite_def.table} where {suite_def.where}").df()
     context = gx.get_context(mode="ephemeral")
     batch = (
@@ -104,8 +106,8 @@ def validate(suite_name: str, warehouse: str) -> AssetCheckResult:
     pool=WAREHOUSE_POOL,  # opens the warehouse: DuckDB lets no reader in while another process writes it
     description="Great Expectations suite on the at-risk list the CRM sync pushes (blocks the sync).",
 )
-def gx_at_risk_accounts(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    return validate("at_risk_accounts", str(Settings.from_env().warehouse))
+def gx_at_risk_accounts(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    return validate("at_risk_accounts", str(warehouse.warehouse_path), warehouse.duckdb_config())
 
 
 @asset_check(
@@ -115,8 +117,8 @@ def gx_at_risk_accounts(context: AssetCheckExecutionContext) -> AssetCheckResult
     pool=WAREHOUSE_POOL,  # opens the warehouse: DuckDB lets no reader in while another process writes it
     description="Great Expectations suite on today's health scores the CRM sync pushes (blocks the sync).",
 )
-def gx_customer_health_today(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    return validate("customer_health_daily", str(Settings.from_env().warehouse))
+def gx_customer_health_today(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    return validate("customer_health_daily", str(warehouse.warehouse_path), warehouse.duckdb_config())
 
 
 GX_CHECKS = [gx_at_risk_accounts, gx_customer_health_today]

@@ -8,11 +8,14 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy,
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.pipeline import loader_file_format, make_pipeline, make_source, quarantined_rows
+from ingestion.pipeline import loader_file_format, make_pipeline, make_source, quarantined_rows, warehouse_path
 from ingestion.registry import BY_NAME, SOURCES
+from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, Settings
 
 OWNERS = ["team:data-engineering"]
+# Each raw source must have loaded within the window (CSOPS_FRESHNESS_HOURS, default 36).
+FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=Settings.from_env().freshness_hours))
 
 
 class CsopsDltTranslator(DagsterDltTranslator):
@@ -25,10 +28,7 @@ class CsopsDltTranslator(DagsterDltTranslator):
             owners=OWNERS,
             description=f"{source.description} Raw table {source.dataset}.{data.resource.name}.",
             deps=[],
-            # Each raw source must have loaded within the window (CSOPS_FRESHNESS_HOURS, default 36).
-            freshness_policy=FreshnessPolicy.time_window(
-                fail_window=timedelta(hours=Settings.from_env().freshness_hours)
-            ),
+            freshness_policy=FRESHNESS,
         )
 
 
@@ -37,25 +37,27 @@ def build_source_assets(name: str) -> Any:
 
     @dlt_assets(
         dlt_source=BY_NAME[name].shape(),
-        dlt_pipeline=make_pipeline(name, Settings.from_env().warehouse),
+        # The asset specs need the pipeline's name, dataset and destination type only, not the run's warehouse.
+        dlt_pipeline=make_pipeline(name, warehouse_path()),
         name=f"dlt_{name}",
         dagster_dlt_translator=translator,
         pool=WAREHOUSE_POOL,
     )
-    def source_assets(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[MaterializeResult]:
-        warehouse = Settings.from_env().warehouse
-        pipeline = make_pipeline(name, warehouse)
+    def source_assets(
+        context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource
+    ) -> Iterator[MaterializeResult]:
+        pipeline = make_pipeline(name, warehouse.warehouse_path, duckdb_config=warehouse.duckdb_config())
         results = list(
             dlt.run(
                 context=context,
-                dlt_source=make_source(name, warehouse),
+                dlt_source=make_source(name, warehouse.warehouse_path),
                 dlt_pipeline=pipeline,
                 dagster_dlt_translator=translator,
                 loader_file_format=loader_file_format(),
             )
         )
         load_info = pipeline.last_trace.last_load_info if pipeline.last_trace else None
-        quarantine = quarantined_rows(name, warehouse, list(load_info.loads_ids) if load_info else [])
+        quarantine = quarantined_rows(name, warehouse.warehouse_path, list(load_info.loads_ids) if load_info else [])
         for result in results:
             resource = result.asset_key.path[-1]
             yield MaterializeResult(

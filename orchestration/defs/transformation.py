@@ -11,9 +11,8 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL, Settings
-
-DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+from orchestration.resources import WarehouseResource
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, WAREHOUSE_POOL
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
@@ -27,16 +26,38 @@ def manifest_is_stale(project: DbtProject) -> bool:
     return any(path.is_file() and path.stat().st_mtime > written for path in sources)
 
 
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
 # Parse only when the project changed since the manifest was written: `dagster dev`'s "Reload definitions" picks
 # up an edited model, and the processes that load this module for each run and step (the run worker, one per step
 # under the multiprocess executor) reuse the manifest instead of re-parsing concurrently into the same target/.
-# (DbtProject.prepare_if_dev() would parse unconditionally in every one of them under `dagster dev`.)
+# (DbtProject.prepare_if_dev() would parse unconditionally in every one of them under `dagster dev`.) With this
+# environment's dbt: dagster-dbt's own preparer looks `dbt` up on PATH, where the virtualenv need not be.
 if manifest_is_stale(DBT_PROJECT):
-    DBT_PROJECT.preparer.prepare(DBT_PROJECT)
+    DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE).cli(
+        ["parse", "--quiet"], target_path=DBT_PROJECT.target_path
+    ).wait()
 
 OWNERS = ["team:analytics-engineering"]
 KEEP_INVOCATIONS = 5
 LAYERS = ("staging", "intermediate", "marts")
+
+
+def layer(node: Mapping[str, Any]) -> str:
+    """The layer a dbt model belongs to: its folder under models/ (staging, intermediate or marts)."""
+    return next((part for part in node.get("fqn", []) if part in LAYERS), "staging")
+
+
+def mart_relations(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Every built model of the marts layer: name -> schema.alias (what BI tools read)."""
+    return {
+        node["name"]: f"{node['schema']}.{node['alias']}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and layer(node) == "marts"
+        and node.get("config", {}).get("materialized") != "ephemeral"
+    }
+
 
 # Figures CS and finance look at first, attached to the model that holds them.
 KEY_FIGURES: Mapping[str, str] = {
@@ -76,8 +97,8 @@ class CsopsDbtTranslator(DagsterDbtTranslator):
             )
         if props["resource_type"] == "seed":
             return spec.replace_attributes(key=AssetKey(["seeds", props["name"]]), group_name="staging", owners=OWNERS)
-        layer = next((part for part in props.get("fqn", []) if part in LAYERS), "staging")
-        return spec.replace_attributes(key=AssetKey([layer, props["name"]]), group_name=layer, owners=OWNERS)
+        group = layer(props)
+        return spec.replace_attributes(key=AssetKey([group, props["name"]]), group_name=group, owners=OWNERS)
 
 
 TRANSLATOR = CsopsDbtTranslator(
@@ -85,10 +106,10 @@ TRANSLATOR = CsopsDbtTranslator(
 )
 
 
-def warehouse_facts(warehouse: str, tables: list[str]) -> dict[str, dict[str, Any]]:
+def warehouse_facts(warehouse: WarehouseResource, tables: list[str]) -> dict[str, dict[str, Any]]:
     """Row counts and key figures, read once the build has released the warehouse (DuckDB has one writer)."""
     facts: dict[str, dict[str, Any]] = {}
-    with duckdb.connect(warehouse, read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         for table in tables:
             name = table.split(".")[1]
             try:
@@ -117,9 +138,9 @@ def warehouse_facts(warehouse: str, tables: list[str]) -> dict[str, dict[str, An
     name="dbt_models",
     pool=WAREHOUSE_POOL,
 )
-def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    warehouse = str(Settings.from_env().warehouse)
-    invocation = dbt.cli(["build"], context=context)
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
+    with warehouse.dbt_environment():
+        invocation = dbt.cli(["build"], context=context)
     outputs: list[Output] = []
     for event in invocation.stream():
         if isinstance(event, Output):

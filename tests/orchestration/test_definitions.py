@@ -28,6 +28,7 @@ from dagster import (
     op,
 )
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+from dagster.components.definitions import LazyDefinitions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GROUPS = {"ingestion", "staging", "intermediate", "marts", "activation"}
@@ -37,13 +38,13 @@ CRM_SYNC = AssetKey(["activation", "crm_sync"])
 
 @pytest.fixture(scope="module")
 def defs() -> Definitions:
-    """The Definitions object of the module workspace.yaml loads (as `dagster dev` does)."""
+    """The definitions of the module workspace.yaml loads (as `dagster dev` does): one `@definitions` function."""
     workspace = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())
     (location,) = workspace["load_from"]
     module = importlib.import_module(location["python_module"]["module_name"])
-    found = [value for value in vars(module).values() if isinstance(value, Definitions)]
-    assert len(found) == 1, f"{module.__name__} should hold exactly one Definitions object"
-    return found[0]
+    found = [value for value in vars(module).values() if isinstance(value, LazyDefinitions)]
+    assert len(found) == 1, f"{module.__name__} should hold exactly one @definitions function"
+    return found[0]()
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +235,22 @@ def test_every_step_that_opens_the_warehouse_runs_in_the_warehouse_pool(graph: A
     # ... and dagster.yaml lets one such step run at a time.
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_every_step_that_opens_the_warehouse_finds_it_through_the_warehouse_resource(
+    defs: Definitions, graph: AssetGraph
+) -> None:
+    for assets_def in graph.assets_defs:  # dlt, dbt, serving copy, CRM sync, GX checks
+        assert "warehouse" in assets_def.required_resource_keys, assets_def.node_def.name
+    assert {"warehouse", "dbt", "dlt"} <= set(defs.resources)
+
+
+def test_the_serving_copy_waits_for_exactly_the_marts_layer_of_the_dbt_project(
+    graph: AssetGraph, manifest: dict
+) -> None:
+    marts = {model_key(node) for node in dbt_nodes(manifest, "model") if model_key(node).path[0] == "marts"}
+    assert len(marts) >= 6
+    assert set(graph.get(AssetKey(["serving", "marts"])).parent_keys) == marts
 
 
 def test_nightly_runs_carry_the_tag_dagster_yaml_limits_to_one_at_a_time(defs: Definitions) -> None:

@@ -1,0 +1,123 @@
+"""The warehouse as a Dagster resource: where it is, which engine, the BI copy, and the limits every DuckDB
+connection gets.
+
+DuckDB's default memory limit is 80% of the machine's RAM: on a shared machine one big window function takes
+most of it instead of spilling to disk. Every connection a step opens (dlt loads, dbt builds, checks, the serving
+copy) therefore gets the same memory_limit / threads / temp_directory from here.
+
+Configured from the environment through `EnvVar`s (see `warehouse_from_env`), so the Dagster UI shows which
+variable sets what, and the values are read when a run starts, not when the code location loads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from pydantic import Field
+
+from ingestion.pipeline import DEFAULT_WAREHOUSE
+
+TARGETS = ("duckdb", "postgres")
+
+# Resource field -> the environment variable that configures it (documented in .env.example).
+ENV_VARS: Mapping[str, str] = {
+    "path": "CSOPS_WAREHOUSE",
+    "target": "CSOPS_TARGET",
+    "serving_path": "CSOPS_SERVING_WAREHOUSE",
+    "memory_limit": "CSOPS_DUCKDB_MEMORY_LIMIT",
+    "threads": "CSOPS_DUCKDB_THREADS",
+    "temp_directory": "CSOPS_DUCKDB_TEMP_DIRECTORY",
+}
+
+
+class WarehouseResource(ConfigurableResource):
+    """The warehouse every asset reads and writes, and the DuckDB limits its connections get."""
+
+    path: str = Field(
+        default=str(DEFAULT_WAREHOUSE), description="DuckDB warehouse file (relative to the working directory)."
+    )
+    target: str = Field(default="duckdb", description="Engine dlt loads and dbt builds on: duckdb or postgres.")
+    serving_path: str = Field(
+        default="", description="Read-only copy of the marts for BI tools; empty = serving.duckdb beside the warehouse."
+    )
+    memory_limit: str = Field(default="4GB", description="DuckDB memory_limit: past it, DuckDB spills to disk.")
+    threads: int = Field(default=2, description="DuckDB threads per connection.")
+    temp_directory: str = Field(
+        default="", description="Where DuckDB spills; empty = <warehouse>.tmp beside the warehouse file."
+    )
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"CSOPS_TARGET must be one of {', '.join(TARGETS)}, not {self.target!r}")
+
+    @property
+    def warehouse_path(self) -> Path:
+        """Absolute, so dbt (which runs in dbt_project/) and every step mean the same file."""
+        return Path(self.path).resolve()
+
+    @property
+    def serving_warehouse(self) -> Path:
+        if self.serving_path:
+            return Path(self.serving_path).resolve()
+        return self.warehouse_path.with_name("serving.duckdb")
+
+    @property
+    def spill_directory(self) -> Path:
+        return Path(self.temp_directory).resolve() if self.temp_directory else Path(f"{self.warehouse_path}.tmp")
+
+    def duckdb_config(self) -> dict[str, Any]:
+        """The settings every DuckDB connection to the warehouse gets (duckdb.connect(config=...), dlt, dbt)."""
+        return {
+            "memory_limit": self.memory_limit,
+            "threads": self.threads,
+            "temp_directory": str(self.spill_directory),
+        }
+
+    def connect(self, database: Path | None = None, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with the limits, to the warehouse or to `database` (e.g. the serving copy)."""
+        return duckdb.connect(str(database or self.warehouse_path), read_only=read_only, config=self.duckdb_config())
+
+    def dbt_env(self) -> dict[str, str]:
+        """What dbt_project/profiles.yml reads: the absolute warehouse path, the engine and the DuckDB limits.
+        Passed as the environment of the dbt invocation (CLI --vars would defeat dbt's partial parsing)."""
+        config = self.duckdb_config()
+        return {
+            "CSOPS_WAREHOUSE": str(self.warehouse_path),
+            "CSOPS_TARGET": self.target,
+            "CSOPS_DUCKDB_MEMORY_LIMIT": str(config["memory_limit"]),
+            "CSOPS_DUCKDB_THREADS": str(config["threads"]),
+            "CSOPS_DUCKDB_TEMP_DIRECTORY": str(config["temp_directory"]),
+        }
+
+    @contextmanager
+    def dbt_environment(self) -> Iterator[None]:
+        """`dbt_env()` in the environment while a dbt invocation starts, restored afterwards.
+
+        DbtCliResource.cli() takes its subprocess's environment from os.environ and has no parameter for it; the
+        change lasts only while the subprocess is spawned, so nothing else in the process sees it."""
+        previous = {name: os.environ.get(name) for name in self.dbt_env()}
+        os.environ.update(self.dbt_env())
+        try:
+            yield
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def warehouse_from_env() -> WarehouseResource:
+    """The resource with an `EnvVar` for every variable set (and not empty) now; the rest keep their defaults.
+    Dagster resolves the EnvVars when a run starts."""
+    bound: dict[str, Any] = {}
+    for field, name in ENV_VARS.items():
+        if os.environ.get(name):
+            bound[field] = EnvVar.int(name) if field == "threads" else EnvVar(name)
+    return WarehouseResource(**bound)
