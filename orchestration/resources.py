@@ -30,6 +30,8 @@ ENV_VARS: Mapping[str, str] = {
     "path": "CSOPS_WAREHOUSE",
     "target": "CSOPS_TARGET",
     "serving_path": "CSOPS_SERVING_WAREHOUSE",
+    "serving_parquet_dir": "CSOPS_SERVING_PARQUET_DIR",
+    "serving_postgres_url": "CSOPS_SERVING_POSTGRES_URL",
     "memory_limit": "CSOPS_DUCKDB_MEMORY_LIMIT",
     "threads": "CSOPS_DUCKDB_THREADS",
     "temp_directory": "CSOPS_DUCKDB_TEMP_DIRECTORY",
@@ -45,6 +47,12 @@ class WarehouseResource(ConfigurableResource):
     target: str = Field(default="duckdb", description="Engine dlt loads and dbt builds on: duckdb or postgres.")
     serving_path: str = Field(
         default="", description="Read-only copy of the marts for BI tools; empty = serving.duckdb beside the warehouse."
+    )
+    serving_parquet_dir: str = Field(
+        default="", description="Parquet files of the marts for BI; empty = marts_parquet beside the serving copy."
+    )
+    serving_postgres_url: str = Field(
+        default="", description="Optional Postgres the marts are also published to (schema marts); empty = none."
     )
     memory_limit: str = Field(default="4GB", description="DuckDB memory_limit: past it, DuckDB spills to disk.")
     threads: int = Field(default=2, description="DuckDB threads per connection.")
@@ -66,6 +74,12 @@ class WarehouseResource(ConfigurableResource):
         if self.serving_path:
             return Path(self.serving_path).resolve()
         return self.warehouse_path.with_name("serving.duckdb")
+
+    @property
+    def parquet_directory(self) -> Path:
+        if self.serving_parquet_dir:
+            return Path(self.serving_parquet_dir).resolve()
+        return self.serving_warehouse.with_name("marts_parquet")
 
     @property
     def spill_directory(self) -> Path:

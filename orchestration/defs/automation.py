@@ -1,4 +1,4 @@
-"""Jobs, the nightly schedule and the run-failure alert."""
+"""Jobs, the nightly schedule, the run-failure alert and the sweep of dead runs."""
 
 import json
 import urllib.request
@@ -10,17 +10,22 @@ from dagster import (
     DefaultSensorStatus,
     RunFailureSensorContext,
     ScheduleDefinition,
+    SensorEvaluationContext,
+    SkipReason,
     define_asset_job,
     run_failure_sensor,
+    sensor,
 )
 
+from orchestration.run_guard import sweep_dead_runs
 from orchestration.settings import Settings
 
 nightly_refresh = define_asset_job(
     name="nightly_refresh",
     selection=AssetSelection.all(),
     description="Load every source, build and test the models, publish the serving copy, push to the CRM.",
-    tags={"csops/warehouse": "write"},
+    # dagster/max_runtime: run monitoring fails a run still going after 6 hours, so a hung night frees the warehouse.
+    tags={"csops/warehouse": "write", "dagster/max_runtime": "21600"},
 )
 
 
@@ -58,3 +63,17 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
         request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10):
             pass
+
+
+@sensor(
+    name="dead_run_sweeper",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Every minute: runs whose process is gone (killed, crashed) are marked failed and their warehouse "
+    "slot freed, so the next night is not blocked (orchestration/run_guard.py).",
+)
+def dead_run_sweeper(context: SensorEvaluationContext) -> SkipReason:
+    swept = sweep_dead_runs(context.instance)
+    for run_id in swept:
+        context.log.warning(f"run {run_id}: its process is gone; marked failed and its warehouse slot freed")
+    return SkipReason(f"swept {len(swept)} dead run(s)" if swept else "no dead runs")

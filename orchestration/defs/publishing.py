@@ -1,56 +1,19 @@
-"""The serving copy: BI tools read `serving.duckdb`, never the warehouse a refresh is writing.
-
-DuckDB lets one process write a file and then nobody else can even open it, so BI tools would be locked out
-during every refresh and could see half-built marts. After the build, the marts are copied into a new file that
-atomically replaces the serving file: readers see the previous night's marts or tonight's, never a mix.
+"""The serving copy as an asset: what BI tools read (orchestration/serving.py says how and why).
 
 What is served is the marts layer of the dbt project (dbt_project/models/marts/), read from dbt's manifest: a new
 mart is published, and the serving copy waits for it, without a change here.
 """
 
 import json
-import os
-from collections.abc import Mapping
-from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from orchestration.defs.transformation import DBT_PROJECT, mart_relations
 from orchestration.resources import WarehouseResource
+from orchestration.serving import SCHEMA, publish_duckdb, publish_postgres
 from orchestration.settings import WAREHOUSE_POOL
 
 MARTS = mart_relations(json.loads(DBT_PROJECT.manifest_path.read_text()))
-
-
-def quoted(relation: str) -> str:
-    """schema.table as quoted identifiers."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in relation.split("."))
-
-
-def sql_string(path: Path) -> str:
-    """A path as an SQL string literal (single quotes doubled)."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def publish(warehouse: WarehouseResource, relations: Mapping[str, str]) -> dict[str, int]:
-    """Copy `relations` (name -> schema.table) from the warehouse into the serving file atomically; returns rows
-    per table."""
-    serving = warehouse.serving_warehouse
-    serving.parent.mkdir(parents=True, exist_ok=True)
-    staging_file = serving.with_name(serving.name + ".next")
-    staging_file.unlink(missing_ok=True)
-    counts: dict[str, int] = {}
-    with warehouse.connect(staging_file, read_only=False) as con:
-        # ATTACH takes no bound parameters: the path goes in as a quoted string literal.
-        con.execute(f"attach {sql_string(warehouse.warehouse_path)} as source (read_only)")
-        for relation in sorted(relations.values()):
-            schema = relation.split(".")[0]
-            con.execute(f"create schema if not exists {quoted(schema)}")
-            con.execute(f"create table {quoted(relation)} as select * from source.{quoted(relation)}")
-            counts[relation] = con.execute(f"select count(*) from {quoted(relation)}").fetchone()[0]
-        con.execute("detach source")
-    os.replace(staging_file, serving)
-    return counts
 
 
 @asset(
@@ -59,16 +22,23 @@ def publish(warehouse: WarehouseResource, relations: Mapping[str, str]) -> dict[
     owners=["team:data-engineering"],
     deps=[AssetKey(["marts", name]) for name in sorted(MARTS)],
     pool=WAREHOUSE_POOL,
-    description="Read-only copy of the marts for BI tools (data/serving.duckdb), swapped in atomically.",
+    description="Read-only copies of the marts for BI tools, each swapped in atomically: data/serving.duckdb "
+    "(readable by DuckDB 1.x drivers, dbt's comments kept, money as DECIMAL), Parquet files per mart, and "
+    "optionally a Postgres schema (CSOPS_SERVING_POSTGRES_URL).",
     kinds={"duckdb"},
 )
 def serving_marts(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    counts = publish(warehouse, MARTS)
-    context.log.info(f"published {len(counts)} tables to {warehouse.serving_warehouse}")
-    return MaterializeResult(
-        metadata={
-            "path": str(warehouse.serving_warehouse),
-            "tables": len(counts),
-            **{f"rows/{k}": v for k, v in counts.items()},
-        }
+    tables = sorted(relation.split(".", 1)[1] for relation in MARTS.values() if relation.startswith(f"{SCHEMA}."))
+    published = publish_duckdb(
+        warehouse.warehouse_path, warehouse.serving_warehouse, marts=tables, parquet_dir=warehouse.parquet_directory
     )
+    metadata = {
+        "path": str(warehouse.serving_warehouse),
+        "parquet": str(warehouse.parquet_directory),
+        "tables": len(published.rows),
+        **{f"rows/{SCHEMA}.{table}": count for table, count in published.rows.items()},
+    }
+    if warehouse.serving_postgres_url:
+        metadata["postgres_tables"] = publish_postgres(warehouse.warehouse_path, warehouse.serving_postgres_url, tables)
+    context.log.info(f"published {len(published.rows)} marts to {warehouse.serving_warehouse} and Parquet")
+    return MaterializeResult(metadata=metadata)

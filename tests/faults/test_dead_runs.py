@@ -143,3 +143,21 @@ def test_a_run_waiting_for_the_warehouse_stops_at_once_on_sigterm(instance: Dags
         waiter.kill()
         holder.kill()
         holder.wait()
+
+
+def test_the_daemon_sensor_frees_a_killed_runs_slot_without_any_new_run(instance: DagsterInstance, tmp_path: Path):
+    from dagster import DefaultSensorStatus, build_sensor_context
+
+    from orchestration.defs.automation import dead_run_sweeper
+
+    assert dead_run_sweeper.default_status == DefaultSensorStatus.RUNNING
+    victim = start_run(tmp_path, seconds=600)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    (dead,) = held_slots(instance)
+
+    result = dead_run_sweeper(build_sensor_context(instance=instance))
+
+    assert "swept 1" in result.skip_message
+    assert held_slots(instance) == []
+    assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE

@@ -100,7 +100,7 @@ def test_loading_the_definitions_leaves_the_process_environment_as_it_was(tmp_pa
 
 
 def test_the_serving_copy_holds_every_mart_even_from_a_path_with_a_quote(tmp_path: Path) -> None:
-    from orchestration.defs.publishing import publish
+    from orchestration.serving import publish_duckdb
 
     folder = tmp_path / "o'brien's warehouse"
     folder.mkdir()
@@ -111,8 +111,15 @@ def test_the_serving_copy_holds_every_mart_even_from_a_path_with_a_quote(tmp_pat
         con.execute("create table marts.mrr_summary as select 1 as month")
         con.execute("create table marts.scratch as select 1 as x")  # in the schema, but not a mart of the project
     resource = WarehouseResource(path=str(warehouse), threads=1)
-    counts = publish(resource, {"customer_360": "marts.customer_360", "mrr_summary": "marts.mrr_summary"})
-    assert counts == {"marts.customer_360": 7, "marts.mrr_summary": 1}
+    published = publish_duckdb(
+        resource.warehouse_path,
+        resource.serving_warehouse,
+        marts=["customer_360", "mrr_summary"],
+        parquet_dir=resource.parquet_directory,
+    )
+    assert published.rows == {"customer_360": 7, "mrr_summary": 1}
+    parquet = sorted(p.name for p in resource.parquet_directory.iterdir())
+    assert parquet == ["customer_360.parquet", "mrr_summary.parquet"]
     with duckdb.connect(str(folder / "serving.duckdb"), read_only=True) as con:
         tables = con.execute("select table_schema || '.' || table_name from information_schema.tables order by 1")
         assert [row[0] for row in tables.fetchall()] == ["marts.customer_360", "marts.mrr_summary"]
