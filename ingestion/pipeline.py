@@ -116,6 +116,8 @@ class SourceReport:
     load_id: str | None
     rows: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+    # Why rows were quarantined: "resource: rule" -> rows, e.g. {"events: event not a non-empty string": 2}.
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -135,6 +137,24 @@ def quarantined_rows(name: str, warehouse: Path, load_ids: Sequence[str]) -> dic
         list(load_ids),
     )
     return {resource: int(n) for resource, n in rows or []}
+
+
+def quarantine_reasons(name: str, warehouse: Path, load_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Rows each resource of source `name` quarantined in these loads, by the rule they broke."""
+    if not load_ids or not quarantined_rows(name, warehouse, load_ids):
+        return {}  # (asked only when rows were quarantined: older quarantine tables have no `rule` column yet)
+    marks = ", ".join(["%s"] * len(load_ids))
+    rows = query_dataset(
+        name,
+        warehouse,
+        f"select resource, coalesce(rule, reason), count(*) from {{quarantine}} where _dlt_load_id in ({marks}) "
+        "group by 1, 2 order by 1, 2",
+        list(load_ids),
+    )
+    reasons: dict[str, dict[str, int]] = {}
+    for resource, rule, n in rows or []:
+        reasons.setdefault(resource, {})[rule] = int(n)
+    return reasons
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -163,7 +183,9 @@ def run_source(name: str, warehouse: Path | None = None) -> SourceReport:
     normalize = pipeline.last_trace.last_normalize_info
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
     report = SourceReport(name, DATASETS[name], load_id, rows)
-    report.quarantined = sum(quarantined_rows(name, warehouse, info.loads_ids).values())
+    reasons = quarantine_reasons(name, warehouse, info.loads_ids)
+    report.quarantine_reasons = {f"{r}: {rule}": n for r, rules in reasons.items() for rule, n in rules.items()}
+    report.quarantined = sum(report.quarantine_reasons.values())
     report.seconds = time.monotonic() - started
     return report
 
