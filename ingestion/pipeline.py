@@ -16,6 +16,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.pipeline.helpers import pipeline_drop
 
 from ingestion.errors import SourceConfigError, SourceError
 from ingestion.quarantine import QUARANTINE_TABLE
@@ -167,9 +168,26 @@ def root_cause(error: BaseException) -> BaseException:
     return error
 
 
-def run_source(name: str, warehouse: Path | None = None) -> SourceReport:
+def forget_cursors(name: str, warehouse: Path | None = None) -> list[str]:
+    """The repair path: forget source `name`'s incremental cursors (tables untouched), so its next load re-reads
+    everything the source holds and merges it over what a bad night loaded. Returns the resources reset.
+
+    Only the state goes: if the re-read fails, the raw tables still hold what they held."""
+    pipeline = make_pipeline(name, warehouse or warehouse_path())
+    pipeline.sync_destination()  # the durable state lives in the warehouse, not only in the local folder
+    if not pipeline.default_schema_name:
+        return []  # never loaded: the next load reads everything anyway
+    drop = pipeline_drop(pipeline, drop_all=True, state_only=True)
+    drop()
+    return [path.split(".")[-1] for path in drop.info["resource_states"]]
+
+
+def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = False) -> SourceReport:
+    """Load source `name`; `full_refresh` re-reads it whole first (see forget_cursors)."""
     warehouse = warehouse or warehouse_path()
     started = time.monotonic()
+    if full_refresh:
+        forget_cursors(name, warehouse)
     source = make_source(name, warehouse)
     pipeline = make_pipeline(name, warehouse)
     try:
@@ -194,11 +212,12 @@ def ingest(
     names: Sequence[str] = SOURCE_NAMES,
     warehouse: Path | None = None,
     on_report: Callable[[SourceReport], None] | None = None,
+    full_refresh: Sequence[str] = (),
 ) -> list[SourceReport]:
-    """Load the named sources in dependency order; returns one report per source."""
+    """Load the named sources in dependency order (those in `full_refresh` re-read whole); one report each."""
     reports = []
     for name in [n for n in SOURCE_NAMES if n in names]:
-        report = run_source(name, warehouse)
+        report = run_source(name, warehouse, full_refresh=name in full_refresh)
         reports.append(report)
         if on_report:
             on_report(report)

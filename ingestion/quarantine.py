@@ -41,19 +41,3 @@ def screen(rows: Iterable[dict[str, Any]], check: Check, source: str, resource: 
     for row in rows:
         reason = check(row)
         yield row if reason is None else quarantined(row, source, resource, reason)
-
-
-def require(row: dict[str, Any], **types: type | tuple[type, ...]) -> str | None:
-    """Reason a row lacks a required key or has it with the wrong type (a key-column type change), else None."""
-    for key, expected in types.items():
-        value = row.get(key)
-        if value is None or value == "":
-            return f"missing required field {key!r}"
-        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
-            return f"field {key!r} has type {type(value).__name__}, expected {_names(expected)}"
-    return None
-
-
-def _names(expected: type | tuple[type, ...]) -> str:
-    kinds = expected if isinstance(expected, tuple) else (expected,)
-    return " or ".join(k.__name__ for k in kinds)
