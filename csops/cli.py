@@ -170,13 +170,18 @@ def _environment(sandbox_dir: Path | None) -> Iterator[None]:
 )
 def run(sandbox_dir: Path | None, select: tuple[str, ...], full_refresh: tuple[str, ...]) -> None:
     """Materialize the whole graph once (load, transform, check, publish, push to the CRM)."""
+    from ingestion.errors import SourceConfigError
     from ingestion.pipeline import forget_cursors
     from ingestion.registry import source_spec
     from orchestration.run import run_graph
 
+    for name in full_refresh:
+        try:
+            source_spec(name)
+        except SourceConfigError as error:
+            raise click.BadParameter(str(error), param_hint="--full-refresh") from None
     with _environment(sandbox_dir):
         for name in full_refresh:
-            source_spec(name)  # an unknown name fails here, listing the known ones
             reset = forget_cursors(name)
             click.echo(f"{name}: incremental cursors forgotten ({', '.join(reset) or 'none yet'}); re-reading whole")
         outcome = run_graph(select=list(select) or None, quiet=True)

@@ -8,7 +8,8 @@ DAILY rate-limit policy will not lift before midnight. This module turns that gu
 Settings (environment):
 - CSOPS_RETRY_BUDGET_SECONDS (300): how long one request may keep retrying before the load fails.
 - RUNTIME__REQUEST_BACKOFF_FACTOR (dlt's, 1): the first wait in seconds; each further wait doubles.
-- RUNTIME__REQUEST_MAX_RETRY_DELAY (dlt's, 300): the longest single wait.
+- RUNTIME__REQUEST_MAX_RETRY_DELAY (dlt's, 300): the longest single wait, and never more than a fifth of the budget
+  (60 s by default), so a load notices within a minute that an outage is over.
 - RUNTIME__REQUEST_TIMEOUT (dlt's, 60): a request that hangs longer counts as a failed attempt.
 """
 
@@ -63,7 +64,7 @@ class RetryPolicy:
         return cls(
             budget,
             float(runtime.request_backoff_factor),
-            float(runtime.request_max_retry_delay),
+            min(float(runtime.request_max_retry_delay), budget / 5),
             float(runtime.request_timeout),
         )
 
