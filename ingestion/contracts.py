@@ -150,6 +150,12 @@ def _enum(*values: str) -> frozenset[str]:
 HUBSPOT = "hubspot"
 STRIPE = "stripe"
 
+
+def _stripe(table: str, *fields: Field) -> Contract:
+    """Every Stripe object has a string `id` and `created` in unix seconds (the incremental cursor)."""
+    return Contract(STRIPE, table, (Field("id", required=True), Field("created", "integer", required=True), *fields))
+
+
 CONTRACTS: dict[tuple[str, str], Contract] = {
     (c.source, c.table): c
     for c in (
@@ -196,68 +202,48 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
                 Field("createdate", "timestamp"),
             ),
         ),
-        Contract(
-            STRIPE,
+        _stripe(
             "customers",
-            (
-                Field("id", required=True),
-                Field("created", "integer", required=True),
-                Field("email", "email"),
-                Field("currency", "currency"),
-                Field("metadata", "object"),
-            ),
+            Field("email", "email"),
+            Field("currency", "currency"),
+            Field("metadata", "object"),
         ),
-        Contract(
-            STRIPE,
+        _stripe(
             "subscriptions",
-            (
-                Field("id", required=True),
-                Field("created", "integer", required=True),
-                Field("customer", required=True),
-                Field("currency", "currency", required=True),
-                Field(
-                    "status",
-                    required=True,
-                    accepted=_enum(
-                        "incomplete",
-                        "incomplete_expired",
-                        "trialing",
-                        "active",
-                        "past_due",
-                        "canceled",
-                        "unpaid",
-                        "paused",
-                    ),
+            Field("customer", required=True),
+            Field("currency", "currency", required=True),
+            Field(
+                "status",
+                required=True,
+                accepted=_enum(
+                    "incomplete",
+                    "incomplete_expired",
+                    "trialing",
+                    "active",
+                    "past_due",
+                    "canceled",
+                    "unpaid",
+                    "paused",
                 ),
             ),
         ),
-        Contract(
-            STRIPE,
+        _stripe(
             "invoices",
-            (
-                Field("id", required=True),
-                Field("created", "integer", required=True),
-                Field("customer", required=True),
-                Field("currency", "currency", required=True),
-                Field("status", accepted=_enum("draft", "open", "paid", "uncollectible", "void")),
-                Field("amount_due", "integer", required=True),
-                Field("amount_paid", "integer", required=True),
-                Field("total", "integer", required=True),
-            ),
+            Field("customer", required=True),
+            Field("currency", "currency", required=True),
+            Field("status", accepted=_enum("draft", "open", "paid", "uncollectible", "void")),
+            Field("amount_due", "integer", required=True),
+            Field("amount_paid", "integer", required=True),
+            Field("total", "integer", required=True),
         ),
-        Contract(STRIPE, "products", (Field("id", required=True), Field("created", "integer", required=True))),
-        Contract(
-            STRIPE,
+        _stripe("products"),
+        _stripe(
             "prices",
-            (
-                Field("id", required=True),
-                Field("created", "integer", required=True),
-                Field("currency", "currency", required=True),
-                Field("unit_amount", "integer"),
-                Field("type", accepted=_enum("recurring", "one_time")),
-            ),
+            Field("currency", "currency", required=True),
+            Field("unit_amount", "integer"),
+            Field("type", accepted=_enum("recurring", "one_time")),
         ),
-        Contract(STRIPE, "coupons", (Field("id", required=True), Field("created", "integer", required=True))),
+        _stripe("coupons"),
     )
 }
 
