@@ -126,17 +126,18 @@ class Contract:
                 )
         return None
 
-    def check_drift(self, payloads: Sequence[Mapping[str, Any]]) -> None:
-        """Raise ContractDriftError when a declared field is absent (not just empty) from most of `payloads`, the
-        objects of one page as the vendor sent them."""
+    def check_drift(self, payloads: Sequence[Mapping[str, Any]], also: Sequence[str] = ()) -> None:
+        """Raise ContractDriftError when a declared field (or one of `also`, fields the source asked for by name) is
+        absent, not just empty, from most of `payloads`, the objects of one page as the vendor sent them."""
         if not payloads:
             return
-        for field in self.fields:
-            absent = sum(1 for payload in payloads if field.name not in payload)
+        names = dict.fromkeys([*(field.name for field in self.fields), *also])
+        for name in names:
+            absent = sum(1 for payload in payloads if name not in payload)
             if absent > DRIFT_SHARE * len(payloads):
                 raise ContractDriftError(
                     f"{self.source}: {absent} of {len(payloads)} {self.table} came without the field "
-                    f"{field.name!r} — renamed or removed at the source? Nothing of this run was loaded, so "
+                    f"{name!r} — renamed or removed at the source? Nothing of this run was loaded, so "
                     f"raw_{self.source}.{self.table} keeps its last good values. Restore the field at the source (or "
                     f"map its new name in ingestion/{self.source}.py and ingestion/contracts.py), then rerun; "
                     f"`csops run --full-refresh {self.source}` re-reads everything."

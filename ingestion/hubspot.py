@@ -17,7 +17,7 @@ import dlt
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
-from ingestion.contracts import FROZEN_TYPES, contract
+from ingestion.contracts import FROZEN_TYPES, Contract, contract
 from ingestion.http import vendor_client
 from ingestion.quarantine import quarantined
 
@@ -233,10 +233,13 @@ def crm_object_resource(client: RESTClient, obj: CrmObject, cap: int = SEARCH_CA
     def records(
         modified=dlt.sources.incremental(obj.cursor, initial_value=EPOCH, on_cursor_value_missing="include"),
     ) -> Iterator[Any]:
-        declared = contract(SOURCE, obj.name)
+        declared = contract(SOURCE, obj.name) or Contract(SOURCE, obj.name, ())
+        requested = obj.properties + obj.extra_properties
         for page in search_changed(client, obj, modified.last_value or EPOCH, cap):
-            if declared:  # before any row of the page reaches dlt: a renamed property must not merge as NULL
-                declared.check_drift([result.get("properties") or {} for result in page])
+            # Before any row of the page reaches dlt, so a renamed property never merges as NULL: HubSpot returns
+            # every requested property that exists (null when empty), so one missing from the page was renamed or
+            # deleted in the portal.
+            declared.check_drift([result.get("properties") or {} for result in page], also=requested)
             rows, bad = [], []
             for result in page:
                 row, broken = flatten(obj, result)

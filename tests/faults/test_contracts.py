@@ -61,6 +61,15 @@ def test_a_renamed_account_id_fails_the_load_and_raw_companies_keep_their_accoun
     assert report.rows["companies"] == len(after)  # every company was read again, not only the changed ones
 
 
+def test_a_property_renamed_in_the_portal_fails_the_load_even_where_no_contract_names_it(
+    served: tuple[Path, str], warehouse: Path
+) -> None:
+    _, url = served
+    set_faults(url, "hubspot:rename:industry=sector")
+    with pytest.raises(ContractDriftError, match=r"hubspot: \d+ of \d+ companies came without the field 'industry'"):
+        run_source("hubspot", warehouse)
+
+
 def test_a_malformed_amount_is_quarantined_and_no_variant_column_is_made(
     served: tuple[Path, str], warehouse: Path
 ) -> None:
