@@ -16,7 +16,7 @@ import requests
 from ingestion.contracts import ContractDriftError
 from ingestion.pipeline import run_source
 from sandbox.generator.world import advance
-from tests.conftest import UNTHROTTLED_FAULTS
+from tests.support import UNTHROTTLED_FAULTS
 from tests.ingestion.test_sources_against_sandbox import count, set_faults, world_rows
 
 
