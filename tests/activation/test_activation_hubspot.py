@@ -68,6 +68,26 @@ def test_only_allow_listed_properties_are_ever_written(sandbox: Sandbox, config:
     assert created["cs_health_status"]["type"] == "enumeration" and created["cs_at_risk"]["type"] == "bool"
 
 
+def test_a_first_sync_creates_the_property_group_before_its_properties(
+    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+) -> None:
+    for object_type in ("companies", "tasks"):
+        assert sandbox.hubspot("GET", f"/crm/v3/properties/{object_type}/groups/csops").status_code == 404
+    sandbox.reset_requests()
+    assert sync(warehouse, config).ok  # the sandbox, like HubSpot, rejects a property in a group that is missing
+    for object_type in ("companies", "tasks"):
+        group = sandbox.hubspot("GET", f"/crm/v3/properties/{object_type}/groups/csops")
+        assert group.status_code == 200 and group.json()["label"] == "CS Ops (csops)"
+        assert sandbox.count("GET", f"/properties/{object_type}/groups/csops", status=404) == 1
+        assert sandbox.count("POST", f"/properties/{object_type}/groups", status=201) == 1
+    created = {p["name"]: p for p in sandbox.hubspot("GET", "/crm/v3/properties/companies").json()["results"]}
+    assert {created[name]["groupName"] for name in ALLOWED_ACCOUNT_FIELDS} == {"csops"}
+
+    sandbox.reset_requests()
+    assert sync(warehouse, config).ok  # everything exists now: no group requests at all
+    assert sandbox.count("GET", "/groups/csops") == sandbox.count("POST", "/groups") == 0
+
+
 def test_update_requests_equal_the_batching_floor(sandbox: Sandbox, config: SyncConfig, warehouse: Path) -> None:
     report = sync(warehouse, config)
     assert report.ok and report.count("company", "update", "ok") == 250
