@@ -204,28 +204,23 @@ class CrmStore:
             self.version += 1
 
     def add_property(self, object_type: str, definition: dict[str, Any], at_ms: int) -> None:
-        with self._lock:
-            self._commit(
-                [
-                    (
-                        "insert into properties (object_type, name, definition, created_ms) values (?, ?, ?, ?)",
-                        (object_type, definition["name"], dumps(definition).decode(), at_ms),
-                    )
-                ]
-            )
-            self.snap.definitions.setdefault(object_type, {})[definition["name"]] = definition
+        self._add_definition("properties", "definitions", object_type, definition, at_ms)
 
     def add_group(self, object_type: str, group: dict[str, Any], at_ms: int) -> None:
+        self._add_definition("property_groups", "groups", object_type, group, at_ms)
+
+    def _add_definition(self, table: str, mirror: str, object_type: str, item: dict[str, Any], at_ms: int) -> None:
+        """A named definition (property or property group) of an object type, stored and mirrored in memory."""
         with self._lock:
             self._commit(
                 [
                     (
-                        "insert into property_groups (object_type, name, definition, created_ms) values (?, ?, ?, ?)",
-                        (object_type, group["name"], dumps(group).decode(), at_ms),
+                        f"insert into {table} (object_type, name, definition, created_ms) values (?, ?, ?, ?)",
+                        (object_type, item["name"], dumps(item).decode(), at_ms),
                     )
                 ]
             )
-            self.snap.groups.setdefault(object_type, {})[group["name"]] = group
+            getattr(self.snap, mirror).setdefault(object_type, {})[item["name"]] = item
 
     def write_objects(
         self,
