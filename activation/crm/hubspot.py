@@ -100,6 +100,18 @@ def _daily_limit(response: requests.Response) -> str | None:
     return None
 
 
+def _spent_budget(response: requests.Response) -> float | None:
+    """HubSpot's ten-secondly budget is shared by every app of the portal, so our own limiter cannot know it is
+    spent; `X-HubSpot-RateLimit-Remaining: 0` says so. Hold for the interval: every request counted in it has left
+    the rolling window by then, and the next request does not meet a 429."""
+    if response.headers.get("X-HubSpot-RateLimit-Remaining") != "0":
+        return None
+    try:
+        return int(response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")) / 1000
+    except ValueError:
+        return 10.0
+
+
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -136,6 +148,7 @@ class HubSpotCrm:
             auth_hint=AUTH_HINT,
             log=log,
             hopeless_429=_daily_limit,
+            spent_budget=_spent_budget,
         )
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import time
@@ -86,6 +87,19 @@ def test_a_first_sync_creates_the_property_group_before_its_properties(
     sandbox.reset_requests()
     assert sync(warehouse, config).ok  # everything exists now: no group requests at all
     assert sandbox.count("GET", "/groups/csops") == sandbox.count("POST", "/groups") == 0
+
+
+def test_a_spent_portal_budget_in_the_headers_holds_the_sync_instead_of_meeting_429s(
+    sandbox: Sandbox, config: SyncConfig, warehouse: Path
+) -> None:
+    # Other apps share the portal's budget: the server allows far fewer requests than our own limiter would send.
+    sandbox.faults("hubspot:window:4/2")
+    roomy = dataclasses.replace(config, rate_limit=(100, 10.0))
+    sandbox.reset_requests()
+    report = sync(warehouse, roomy)
+    assert report.ok, report.summary_lines()
+    assert sandbox.count("GET", "/crm/v3/properties/companies") >= 1  # it did talk to the CRM
+    assert sandbox.requests()["vendors"]["hubspot"]["statuses"].get("429", 0) == 0
 
 
 def test_update_requests_equal_the_batching_floor(sandbox: Sandbox, config: SyncConfig, warehouse: Path) -> None:
