@@ -4,6 +4,15 @@ their lines, coupons, prices and products.
 New objects come incrementally by `created[gte]`; changes to older objects come from `/v1/events`: each changed
 object is re-read by id, so what lands is its current state (an event's snapshot may be older than the list's).
 Amounts stay integer minor units beside their currency; dbt converts them.
+
+API version (FACTS): Stripe answers every request in the account's default API version unless the request sends a
+`Stripe-Version` header, and an account keeps the version of the day it was opened until someone upgrades it. The
+2025-03-31 ("basil") version moved `current_period_start/end` from the subscription to its items, and the invoice
+line's `price` / `subscription` / `proration` under `pricing.price_details` / `parent.subscription_item_details`;
+the discount's coupon moved under `source.coupon`. So every request pins `STRIPE_API_VERSION` (stripe-python
+16.1.0's `stripe.api_version`), overridable with `SOURCES__STRIPE__API_VERSION`, and every loaded object records
+the version Stripe rendered it in (`_stripe_api_version`, from the `Stripe-Version` response header): the staging
+models read both shapes and fail, naming the version, on a shape they do not understand.
 """
 
 from __future__ import annotations
@@ -13,12 +22,15 @@ from typing import Any
 
 import dlt
 from dlt.sources.helpers.rest_client import RESTClient
+from requests import Response
 
 from ingestion.contracts import FROZEN_TYPES, contract
 from ingestion.http import LastItemCursorPaginator, vendor_client
 from ingestion.quarantine import quarantined
 
 SOURCE = "stripe"
+STRIPE_API_VERSION = "2026-10-28.endive"
+VERSION_COLUMN = "_stripe_api_version"
 TOKEN_VARIABLE = "SOURCES__STRIPE__API_KEY"
 PAGE = 100
 # Which events mean which object changed, and the table that object lives in.
@@ -82,14 +94,17 @@ def complete_invoice_lines(client: RESTClient, invoice: dict[str, Any]) -> dict[
     return invoice
 
 
-def screened(client: RESTClient, kind: str, objects: list[dict[str, Any]]) -> Iterator[Any]:
-    """Good objects of one page as a list, bad ones into quarantine; a page whose objects lost a declared field
-    (renamed upstream) fails the load before any of it reaches dlt."""
+def screened(client: RESTClient, kind: str, objects: list[dict[str, Any]], response: Response) -> Iterator[Any]:
+    """Good objects of one response as a list, stamped with the API version Stripe rendered them in; bad ones into
+    quarantine; a page whose objects lost a declared field (renamed upstream) fails the load before any of it
+    reaches dlt."""
     declared = contract(SOURCE, kind)
     if declared:
         declared.check_drift(objects)
+    version = response.headers.get("Stripe-Version") or (client.headers or {}).get("Stripe-Version")
     good = []
     for obj in objects:
+        obj[VERSION_COLUMN] = version
         broken = check_object(kind, obj)
         if broken:
             rule, reason = broken
@@ -111,7 +126,7 @@ def listed_resource(client: RESTClient, kind: str, params: dict[str, Any]):
         if EXPAND.get(kind):
             query["expand[]"] = EXPAND[kind]
         for page in client.paginate(f"/v1/{kind}", params=query, paginator=stripe_paginator(), data_selector="data"):
-            yield from screened(client, kind, list(page))
+            yield from screened(client, kind, list(page), page.response)
 
     return objects
 
@@ -124,7 +139,7 @@ def catalogue_resource(client: RESTClient, kind: str):
         for page in client.paginate(
             f"/v1/{kind}", params={"limit": PAGE}, paginator=stripe_paginator(), data_selector="data"
         ):
-            yield from screened(client, kind, list(page))
+            yield from screened(client, kind, list(page), page.response)
 
     return objects
 
@@ -177,7 +192,7 @@ def changed_objects_transformer(client: RESTClient):
             if response.status_code == 404:
                 continue  # deleted since; nothing to refresh
             response.raise_for_status()
-            for item in screened(client, kind, [response.json()]):
+            for item in screened(client, kind, [response.json()], response):
                 yield dlt.mark.with_table_name(item, kind) if isinstance(item, list) else item
 
     return changed_objects
@@ -185,11 +200,15 @@ def changed_objects_transformer(client: RESTClient):
 
 @dlt.source(name="stripe", section="stripe", schema_contract=FROZEN_TYPES)
 def stripe_source(
-    api_key: str = dlt.secrets.value, base_url: str = "https://api.stripe.com", requests_per_second: float = 20.0
+    api_key: str = dlt.secrets.value,
+    base_url: str = "https://api.stripe.com",
+    requests_per_second: float = 20.0,
+    api_version: str = STRIPE_API_VERSION,
 ) -> Any:
     """Stripe billing objects, incremental by creation time plus the event stream for updates. The request rate
-    stays under Stripe's read limit (25 per second in test mode, 100 live)."""
+    stays under Stripe's read limit (25 per second in test mode, 100 live); every request pins `api_version`."""
     client = vendor_client(SOURCE, base_url, api_key, TOKEN_VARIABLE, rate_limits=[("", requests_per_second)])
+    client.headers = {**(client.headers or {}), "Stripe-Version": api_version}
     events = events_resource(client)
     return [
         catalogue_resource(client, "products"),

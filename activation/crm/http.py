@@ -1,5 +1,7 @@
 """HTTP for CRM adapters: `requests` for the transport, tenacity for retries, and a client-side rolling-window
-limiter so the sync stays under the vendor's rate limit instead of discovering it through 429s.
+limiter so the sync stays under the vendor's rate limit instead of discovering it through 429s; where the vendor
+reports its remaining budget in response headers (shared with every other app on the account), a spent budget
+holds the limiter until it refills.
 
 Retries: 429 always (the request was not processed); 5xx and timeouts only for idempotent requests (updates, list
 changes, reads). For creates those raise `AmbiguousWrite` instead: the caller looks the rows up before trying
@@ -35,12 +37,22 @@ class RollingWindowLimiter:
         self._clock, self._sleep = clock, sleep
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
+        self._not_before = 0.0
         self.waited_seconds = 0.0
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for `seconds` (the vendor said its budget is spent, e.g. by other apps on the account)."""
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + seconds)
 
     def acquire(self) -> None:
         with self._lock:
             while True:
                 now = self._clock()
+                if now < self._not_before:
+                    self.waited_seconds += self._not_before - now
+                    self._sleep(self._not_before - now)
+                    continue
                 while self._sent and self._sent[0] <= now - self.seconds:
                     self._sent.popleft()
                 if len(self._sent) < self.limit:
@@ -96,6 +108,7 @@ class ApiSession:
         log: Callable[[str], None] = lambda _: None,
         sleep: Callable[[float], None] = time.sleep,
         hopeless_429: Callable[[requests.Response], str | None] = lambda _: None,
+        spent_budget: Callable[[requests.Response], float | None] = lambda _: None,
     ):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
@@ -110,6 +123,7 @@ class ApiSession:
         self.log = log
         self.sleep = sleep
         self.hopeless_429 = hopeless_429  # a 429 no retry within this run can cure (e.g. a daily limit)
+        self.spent_budget = spent_budget  # seconds to hold off when a response says the vendor's budget is spent
         self.requests_sent = 0
 
     def close(self) -> None:
@@ -165,6 +179,9 @@ class ApiSession:
                     limiter.acquire()
                     self.requests_sent += 1
                     response = self.session.request(method, url, json=json, params=params, timeout=self.timeout)
+                    pause = self.spent_budget(response)
+                    if pause:
+                        limiter.hold(pause)
                     status = response.status_code
                     if status == 429:
                         reason = self.hopeless_429(response)

@@ -1,7 +1,8 @@
 """HubSpot CRM v3 behind the `Crm` interface (private-app bearer token).
 
 Endpoints (all documented v3 paths, so the same code runs against api.hubapi.com and the sandbox):
-- properties: `GET /crm/v3/properties/{companies|tasks}`, `POST .../groups`, `POST .../batch/create`
+- properties: `GET /crm/v3/properties/{companies|tasks}`, `GET .../groups/csops` then `POST .../groups` when missing
+  (a property must name an existing group), `POST .../batch/create`
 - companies: `POST /crm/v3/objects/companies/batch/update` (100 per request; 207 lists the ids it could not update)
 - tasks: `POST /crm/v3/objects/tasks/search` (by `csops_task_key`), `POST /crm/v3/objects/tasks/batch/create`
   with the task-to-company association (HUBSPOT_DEFINED 192)
@@ -106,6 +107,18 @@ def _daily_limit(response: requests.Response) -> str | None:
     return None
 
 
+def _spent_budget(response: requests.Response) -> float | None:
+    """HubSpot's ten-secondly budget is shared by every app of the portal, so our own limiter cannot know it is
+    spent; `X-HubSpot-RateLimit-Remaining: 0` says so. Hold for the interval: every request counted in it has left
+    the rolling window by then, and the next request does not meet a 429."""
+    if response.headers.get("X-HubSpot-RateLimit-Remaining") != "0":
+        return None
+    try:
+        return int(response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")) / 1000
+    except ValueError:
+        return 10.0
+
+
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -142,6 +155,7 @@ class HubSpotCrm:
             auth_hint=AUTH_HINT,
             log=log,
             hopeless_429=_daily_limit,
+            spent_budget=_spent_budget,
         )
 
     @property
@@ -184,17 +198,20 @@ class HubSpotCrm:
         return [f"{kind}.{s.name}" for _, s in missing]
 
     def _ensure_group(self, object_type: str) -> None:
-        response = self.api.request(
-            "POST",
-            f"/crm/v3/properties/{object_type}/groups",
-            json={"name": PROPERTY_GROUP, "label": "CS Ops (csops)", "displayOrder": -1},
-        )
-        if response.status_code == 404:
-            # Portals (and the sandbox) without the groups endpoint accept any groupName: go on.
-            self.log(f"property groups of {object_type} not available ({describe(response, 120)}); continuing")
+        """HubSpot rejects a property whose `groupName` names no existing group (400), so the csops group is made
+        before its properties: read it, create it when it is missing (a 409 means another run just did)."""
+        path = f"/crm/v3/properties/{object_type}/groups"
+        found = self.api.request("GET", f"{path}/{PROPERTY_GROUP}")
+        if found.status_code == 200:
             return
+        if found.status_code != 404:
+            raise CrmError(f"reading the {PROPERTY_GROUP} property group of {object_type}: {describe(found)}")
+        response = self.api.request(
+            "POST", path, json={"name": PROPERTY_GROUP, "label": "CS Ops (csops)", "displayOrder": -1}
+        )
         if response.status_code not in (200, 201, 409):
             raise CrmError(f"creating the {PROPERTY_GROUP} property group on {object_type}: {describe(response)}")
+        self.log(f"created the HubSpot {object_type} property group {PROPERTY_GROUP}")
 
     # ------------------------------------------------------------------------------------------------ companies
     def update_accounts(self, updates: Sequence[AccountUpdate]) -> list[RowResult]:

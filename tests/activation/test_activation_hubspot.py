@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import time
@@ -68,6 +69,41 @@ def test_only_allow_listed_properties_are_ever_written(
     created = {p["name"]: p for p in sandbox.hubspot("GET", "/crm/v3/properties/companies").json()["results"]}
     assert all(created[name]["groupName"] == "csops" for name in ALLOWED_ACCOUNT_FIELDS)
     assert created["cs_health_status"]["type"] == "enumeration" and created["cs_at_risk"]["type"] == "bool"
+
+
+def test_a_first_sync_creates_the_property_group_before_its_properties(
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
+) -> None:
+    for object_type in ("companies", "tasks"):
+        assert sandbox.hubspot("GET", f"/crm/v3/properties/{object_type}/groups/csops").status_code == 404
+    sandbox.reset_requests()
+    assert sync(
+        sandbox_marts, sync_config
+    ).ok  # the sandbox, like HubSpot, rejects a property in a group that is missing
+    for object_type in ("companies", "tasks"):
+        group = sandbox.hubspot("GET", f"/crm/v3/properties/{object_type}/groups/csops")
+        assert group.status_code == 200 and group.json()["label"] == "CS Ops (csops)"
+        assert sandbox.count("GET", f"/properties/{object_type}/groups/csops", status=404) == 1
+        assert sandbox.count("POST", f"/properties/{object_type}/groups", status=201) == 1
+    created = {p["name"]: p for p in sandbox.hubspot("GET", "/crm/v3/properties/companies").json()["results"]}
+    assert {created[name]["groupName"] for name in ALLOWED_ACCOUNT_FIELDS} == {"csops"}
+
+    sandbox.reset_requests()
+    assert sync(sandbox_marts, sync_config).ok  # everything exists now: no group requests at all
+    assert sandbox.count("GET", "/groups/csops") == sandbox.count("POST", "/groups") == 0
+
+
+def test_a_spent_portal_budget_in_the_headers_holds_the_sync_instead_of_meeting_429s(
+    sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
+) -> None:
+    # Other apps share the portal's budget: the server allows far fewer requests than our own limiter would send.
+    sandbox.faults("hubspot:window:4/2")
+    roomy = dataclasses.replace(sync_config, rate_limit=(100, 10.0))
+    sandbox.reset_requests()
+    report = sync(sandbox_marts, roomy)
+    assert report.ok, report.summary_lines()
+    assert sandbox.count("GET", "/crm/v3/properties/companies") >= 1  # it did talk to the CRM
+    assert sandbox.requests()["vendors"]["hubspot"]["statuses"].get("429", 0) == 0
 
 
 def test_update_requests_equal_the_batching_floor(

@@ -16,8 +16,8 @@ import requests
 from ingestion.contracts import ContractDriftError
 from ingestion.pipeline import run_source
 from sandbox.generator.world import advance
-from tests.support import UNTHROTTLED_FAULTS
 from tests.ingestion.test_sources_against_sandbox import count, set_faults, world_rows
+from tests.support import UNTHROTTLED_FAULTS
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:

@@ -21,6 +21,7 @@ import requests
 from sandbox.generator.world import generate
 from sandbox.manifest import resolve_scale
 from sandbox.server.app import running_server
+from sandbox.server.stripe.versions import CURRENT_VERSION as STRIPE_CURRENT_VERSION
 
 TODAY = date(2026, 11, 1)
 # The vendors' default rate limits are on by default; tests that are not about them switch them off so that
@@ -68,7 +69,14 @@ class Api:
         return self.http.request(method, f"{self.base}/hubspot{path}", headers=headers, timeout=30, **kwargs)
 
     def stripe(self, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.tokens['stripe']}", **kwargs.pop("headers", {})}
+        """A Stripe GET in the current API version (as the product and the official SDK send), unless `headers`
+        names another `Stripe-Version` or drops it (`{"Stripe-Version": ""}`: the account's default)."""
+        headers = {
+            "Authorization": f"Bearer {self.tokens['stripe']}",
+            "Stripe-Version": STRIPE_CURRENT_VERSION,
+            **kwargs.pop("headers", {}),
+        }
+        headers = {k: v for k, v in headers.items() if v}
         return self.http.get(f"{self.base}/stripe{path}", headers=headers, timeout=30, **kwargs)
 
     def typeform(self, path: str, **kwargs: Any) -> requests.Response:

@@ -46,6 +46,39 @@ def test_custom_properties_are_created_once(own_api):
     assert invalid.status_code == 400
 
 
+def test_property_groups_are_listed_read_and_created_once(own_api):
+    groups = own_api.hubspot("GET", "/crm/v3/properties/companies/groups").json()["results"]
+    assert {"companyinformation"} <= {g["name"] for g in groups}
+    assert all(set(g) == {"name", "label", "displayOrder", "archived"} for g in groups)  # the spec's PropertyGroup
+    missing = own_api.hubspot("GET", "/crm/v3/properties/companies/groups/csops")
+    assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
+    spec = {"name": "csops", "label": "CS Ops", "displayOrder": -1}
+    created = own_api.hubspot("POST", "/crm/v3/properties/companies/groups", json=spec)
+    assert created.status_code == 201 and created.json() == {**spec, "archived": False}
+    assert own_api.hubspot("GET", "/crm/v3/properties/companies/groups/csops").json()["label"] == "CS Ops"
+    again = own_api.hubspot("POST", "/crm/v3/properties/companies/groups", json=spec)
+    assert again.status_code == 409 and again.json()["category"] == "OBJECT_ALREADY_EXISTS"
+    assert again.json()["correlationId"]
+    unlabelled = own_api.hubspot("POST", "/crm/v3/properties/companies/groups", json={"name": "x"})
+    assert unlabelled.status_code == 400 and unlabelled.json()["category"] == "VALIDATION_ERROR"
+    # A group belongs to its object type only.
+    assert own_api.hubspot("GET", "/crm/v3/properties/tasks/groups/csops").status_code == 404
+
+
+def test_a_property_in_a_group_that_does_not_exist_is_rejected(own_api):
+    orphan = {**HEALTH, "groupName": "csops"}
+    single = own_api.hubspot("POST", "/crm/v3/properties/companies", json=orphan)
+    assert single.status_code == 400
+    body = single.json()
+    assert body["status"] == "error" and body["category"] == "VALIDATION_ERROR" and "csops" in body["message"]
+    assert body["correlationId"] and body["context"] == {"groupName": ["csops"]}
+    batch = own_api.hubspot("POST", "/crm/v3/properties/companies/batch/create", json={"inputs": [orphan]})
+    assert batch.status_code == 400
+    assert own_api.hubspot("GET", "/crm/v3/properties/companies/cs_health_score").status_code == 404
+    own_api.hubspot("POST", "/crm/v3/properties/companies/groups", json={"name": "csops", "label": "CS Ops"})
+    assert own_api.hubspot("POST", "/crm/v3/properties/companies", json=orphan).status_code == 201
+
+
 def test_unknown_property_is_rejected_and_nothing_is_written(own_api):
     ids = companies(own_api, 3)
     own_api.hubspot("POST", "/crm/v3/properties/companies", json=HEALTH)

@@ -60,7 +60,8 @@ def test_hubspot_ten_second_window(api):
     assert limited.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
     body = limited.json()
     assert body["status"] == "error" and body["policyName"] == "TEN_SECONDLY_ROLLING"
-    assert body["errorType"] == "RATE_LIMIT" and body["correlationId"]
+    assert body["errorType"] == "RATE_LIMIT" and body["correlationId"] and body["category"] == "RATE_LIMITS"
+    assert body["message"] == "You have reached your ten_secondly_rolling limit."
     search = api.hubspot("POST", f"{COMPANIES}/search", json={"limit": 1})
     assert search.status_code == 200  # search is outside the ten-secondly window
 
@@ -70,6 +71,19 @@ def test_hubspot_daily_limit_can_be_forced(api):
     limited = api.hubspot("GET", COMPANIES)
     assert limited.status_code == 429 and limited.json()["policyName"] == "DAILY"
     assert api.hubspot("GET", COMPANIES).status_code == 200
+
+
+def test_hubspot_responses_carry_every_rate_limit_header(api):
+    api.clear_faults()  # the vendor's defaults: 190 per rolling 10 s, 19 a second
+    first, second = (api.hubspot("GET", COMPANIES, params={"limit": 1}) for _ in range(2))
+    headers = second.headers
+    assert (
+        headers["X-HubSpot-RateLimit-Max"] == "190" and headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+    )
+    assert int(headers["X-HubSpot-RateLimit-Remaining"]) < int(first.headers["X-HubSpot-RateLimit-Remaining"]) < 190
+    assert headers["X-HubSpot-RateLimit-Secondly"] == "19"
+    assert 0 <= int(headers["X-HubSpot-RateLimit-Secondly-Remaining"]) < 19
+    assert int(headers["X-HubSpot-RateLimit-Daily"]) > int(headers["X-HubSpot-RateLimit-Daily-Remaining"]) > 0
 
 
 def test_hubspot_default_window_is_190_per_10_seconds(api):

@@ -224,3 +224,63 @@ def test_auth_failures_get_stripes_401(api, manifest):
         assert error["type"] == "invalid_request_error" and "api key" in error["message"].lower()
     with pytest.raises(stripe.AuthenticationError):
         stripe.StripeClient("sk_test_wrong", base_addresses={"api": api.base + "/stripe"}).v1.customers.list()
+
+
+# ------------------------------------------------------------------------------------------------ API versions
+def test_the_official_sdk_and_the_sandbox_speak_the_same_current_version(api):
+    from ingestion.stripe import STRIPE_API_VERSION
+
+    response = api.stripe("/v1/customers", params={"limit": 1})
+    assert response.headers["Stripe-Version"] == stripe.api_version == STRIPE_API_VERSION
+
+
+def test_without_a_version_header_the_account_default_answers_in_the_old_shapes(api, manifest):
+    default = manifest["stripe_api_version"]
+    assert default < "2025-03-31"  # an account opened before basil, as many are
+    response = api.stripe("/v1/invoices", params={"limit": 20}, headers={"Stripe-Version": ""})
+    assert response.headers["Stripe-Version"] == default
+    invoice = next(i for i in response.json()["data"] if i["lines"]["data"] and i["subscription"])
+    assert "parent" not in invoice
+    line = invoice["lines"]["data"][0]
+    assert "pricing" not in line and "parent" not in line
+    assert line["price"]["object"] == "price" and line["type"] in ("subscription", "invoiceitem")
+    assert isinstance(line["proration"], bool) and line["subscription"]
+
+
+def test_an_old_version_moves_the_period_to_the_subscription_and_names_the_coupon_on_the_discount(api):
+    old = {"Stripe-Version": "2024-06-20"}
+    subs = api.stripe(
+        "/v1/subscriptions", params={"limit": 100, "status": "all", "expand[]": "data.discounts"}, headers=old
+    ).json()["data"]
+    current = {
+        s["id"]: s
+        for s in api.stripe(
+            "/v1/subscriptions", params={"limit": 100, "status": "all", "expand[]": "data.discounts"}
+        ).json()["data"]
+    }
+    for sub in subs:
+        item = current[sub["id"]]["items"]["data"][0]
+        assert sub["current_period_end"] == item["current_period_end"]
+        assert "current_period_end" not in sub["items"]["data"][0]
+        assert "current_period_end" not in current[sub["id"]]
+    discounted = [s for s in subs if s["discounts"]]
+    assert discounted
+    for sub in discounted:
+        assert sub["discount"]["coupon"]["object"] == "coupon" and "source" not in sub["discount"]
+        assert sub["discounts"][0]["coupon"]["id"] == current[sub["id"]]["discounts"][0]["source"]["coupon"]
+
+
+def test_an_old_version_renders_events_in_that_version(api):
+    event = api.stripe(
+        "/v1/events",
+        params={"type": "customer.subscription.updated", "limit": 1},
+        headers={"Stripe-Version": "2024-06-20"},
+    ).json()["data"][0]
+    assert event["api_version"] == "2024-06-20"
+    assert "current_period_end" in event["data"]["object"]
+
+
+def test_an_unknown_version_is_stripes_400(api):
+    response = api.stripe("/v1/customers", headers={"Stripe-Version": "2099-01-01"})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "Invalid Stripe API version: 2099-01-01"

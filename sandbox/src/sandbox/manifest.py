@@ -16,6 +16,10 @@ SANDBOX_TOKENS = {
     "typeform": "tfp_csops_sandbox_0000",
 }
 TYPEFORM_FORM_ID = "NpsQ3x7k"
+# The Stripe account's default API version, used when a request sends no `Stripe-Version` header: an account opened
+# years ago keeps the version of its day until someone upgrades it, so the default is an old one (the shapes before
+# 2025-03-31; see sandbox/server/stripe/versions.py).
+STRIPE_ACCOUNT_API_VERSION = "2024-06-20"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Manifest:
     events_format: str = "parquet"
     reporting_currency: str = "USD"
     typeform_form_id: str = TYPEFORM_FORM_ID
+    stripe_api_version: str = STRIPE_ACCOUNT_API_VERSION
     tokens: dict[str, str] = field(default_factory=lambda: dict(SANDBOX_TOKENS))
 
     @property

@@ -6,7 +6,7 @@ invoices as (
         'id': 'string', 'number': 'string', 'customer': 'string', 'status': 'string', 'billing_reason': 'string',
         'currency': 'string', 'created': 'bigint', 'due_date': 'bigint', 'subtotal': 'bigint', 'tax': 'bigint',
         'total': 'bigint', 'amount_due': 'bigint', 'amount_paid': 'bigint', 'amount_remaining': 'bigint',
-        'attempt_count': 'int', 'parent__subscription_details__subscription': 'string',
+        'attempt_count': 'int', 'parent__subscription_details__subscription': 'string', 'subscription': 'string',
         'status_transitions__finalized_at': 'bigint', 'status_transitions__paid_at': 'bigint',
         'status_transitions__voided_at': 'bigint', 'status_transitions__marked_uncollectible_at': 'bigint'
     }) }}
@@ -19,7 +19,8 @@ renamed as (
         id as invoice_id,
         number as invoice_number,
         customer as customer_id,
-        parent__subscription_details__subscription as subscription_id,
+        -- API versions before 2025-03-31 name the subscription at the top level.
+        coalesce(parent__subscription_details__subscription, subscription) as subscription_id,
         status,
         billing_reason,
         upper(currency) as currency,

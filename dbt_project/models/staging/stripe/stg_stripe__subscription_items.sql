@@ -11,7 +11,9 @@ items as (
 
 subscriptions as (
 
-    {{ source_columns(source('stripe', 'subscriptions'), {'id': 'string', '_dlt_id': 'string'}) }}
+    {{ source_columns(source('stripe', 'subscriptions'), {
+        'id': 'string', 'current_period_start': 'bigint', 'current_period_end': 'bigint', '_dlt_id': 'string'
+    }) }}
 
 ),
 
@@ -22,8 +24,11 @@ renamed as (
         subscriptions.id as subscription_id,
         items.price__id as price_id,
         items.quantity,
-        {{ epoch_to_utc('items.current_period_start') }} as current_period_start_at,
-        {{ epoch_to_utc('items.current_period_end') }} as current_period_end_at
+        -- API versions before 2025-03-31 keep the current period on the subscription, not on its items.
+        {{ epoch_to_utc('coalesce(items.current_period_start, subscriptions.current_period_start)') }}
+            as current_period_start_at,
+        {{ epoch_to_utc('coalesce(items.current_period_end, subscriptions.current_period_end)') }}
+            as current_period_end_at
 
     from items
     inner join subscriptions

@@ -20,6 +20,7 @@ import requests
 
 from sandbox.manifest import Manifest
 from sandbox.server.app import running_server
+from sandbox.server.stripe.versions import CURRENT_VERSION
 
 NO_LIMITS = ["hubspot:window:off", "hubspot:search_window:off", "typeform:window:off", "stripe:window:off"]
 HUBSPOT_OBJECTS = ("companies", "contacts", "deals", "tickets", "notes", "calls", "meetings")
@@ -58,7 +59,9 @@ def bench(directory: Path) -> list[Result]:
     with running_server(directory, faults=NO_LIMITS) as base, requests.Session() as http:
 
         def get(url: str, token: str, **params: Any) -> dict[str, Any]:
-            response = http.get(url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            # Stripe in the current version, as the product pins it (the account default is an older one).
+            headers = {"Authorization": f"Bearer {token}", "Stripe-Version": CURRENT_VERSION}
+            response = http.get(url, params=params, headers=headers, timeout=60)
             response.raise_for_status()
             return response.json()
 

@@ -55,6 +55,12 @@ class RollingWindow:
         self._trim(time.monotonic() if now is None else now)
         return max(0, self.limit - len(self.hits))
 
+    def recent(self, seconds: float, now: float | None = None) -> int:
+        """Requests admitted in the last `seconds` (within the window)."""
+        now = time.monotonic() if now is None else now
+        self._trim(now)
+        return sum(1 for hit in self.hits if hit > now - seconds)
+
     def describe(self) -> str:
         return f"{self.limit}/{self.seconds:g}"
 

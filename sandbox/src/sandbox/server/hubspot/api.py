@@ -26,6 +26,7 @@ from sandbox.server.store import World
 from sandbox.server.vendor import Vendor
 
 DAILY_LIMIT = 1_000_000
+RATE_LIMIT_CATEGORY = "RATE_LIMITS"  # the `category` of every 429 body (the spec's Error requires one)
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find "
     "more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
@@ -53,7 +54,7 @@ class HubSpotApi(OwnerEndpoints, ObjectReadEndpoints, ObjectWriteEndpoints, Prop
             return HubSpotError(
                 429,
                 "You have reached your secondly limit.",
-                None,
+                RATE_LIMIT_CATEGORY,
                 errorType="RATE_LIMIT",
                 policyName="SECONDLY",
                 groupName="publicapi:crm-search",
@@ -62,7 +63,7 @@ class HubSpotApi(OwnerEndpoints, ObjectReadEndpoints, ObjectWriteEndpoints, Prop
             return HubSpotError(
                 429,
                 "You have reached your daily limit.",
-                None,
+                RATE_LIMIT_CATEGORY,
                 errorType="RATE_LIMIT",
                 policyName="DAILY",
                 groupName="publicapi:private-app:sandbox",
@@ -70,7 +71,7 @@ class HubSpotApi(OwnerEndpoints, ObjectReadEndpoints, ObjectWriteEndpoints, Prop
         return HubSpotError(
             429,
             "You have reached your ten_secondly_rolling limit.",
-            None,
+            RATE_LIMIT_CATEGORY,
             errorType="RATE_LIMIT",
             policyName="TEN_SECONDLY_ROLLING",
             groupName="publicapi:private-app:sandbox",
@@ -104,12 +105,17 @@ class HubSpotApi(OwnerEndpoints, ObjectReadEndpoints, ObjectWriteEndpoints, Prop
                 "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, DAILY_LIMIT - self.daily_used)),
             }
         )
-        if faults.window:
+        window = faults.window
+        if window:
+            # The rolling window, and its per-second share (HubSpot: Secondly = Max / interval in seconds).
+            secondly = max(1, round(window.limit / window.seconds))
             headers.update(
                 {
-                    "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(faults.window.seconds * 1000)),
-                    "X-HubSpot-RateLimit-Max": str(faults.window.limit),
-                    "X-HubSpot-RateLimit-Remaining": str(faults.window.remaining()),
+                    "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(window.seconds * 1000)),
+                    "X-HubSpot-RateLimit-Max": str(window.limit),
+                    "X-HubSpot-RateLimit-Remaining": str(window.remaining()),
+                    "X-HubSpot-RateLimit-Secondly": str(secondly),
+                    "X-HubSpot-RateLimit-Secondly-Remaining": str(max(0, secondly - window.recent(1.0))),
                 }
             )
         return headers
@@ -134,6 +140,9 @@ class HubSpotApi(OwnerEndpoints, ObjectReadEndpoints, ObjectWriteEndpoints, Prop
                 ["POST"],
             ),
             r("/crm/v3/properties/{objectType}/batch/create", self.batch_create_properties, ["POST"]),
+            r("/crm/v3/properties/{objectType}/groups", self.list_groups, ["GET"]),
+            r("/crm/v3/properties/{objectType}/groups", self.create_group, ["POST"]),
+            r("/crm/v3/properties/{objectType}/groups/{groupName}", self.get_group, ["GET"]),
             r("/crm/v3/properties/{objectType}", self.list_properties, ["GET"]),
             r("/crm/v3/properties/{objectType}", self.create_property, ["POST"]),
             r("/crm/v3/properties/{objectType}/{propertyName}", self.get_property, ["GET"]),

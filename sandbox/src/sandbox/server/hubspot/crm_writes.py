@@ -25,6 +25,9 @@ create table if not exists meta (key text primary key, value text not null);
 create table if not exists properties (
     object_type text not null, name text not null, definition text not null, created_ms integer not null,
     primary key (object_type, name));
+create table if not exists property_groups (
+    object_type text not null, name text not null, definition text not null, created_ms integer not null,
+    primary key (object_type, name));
 create table if not exists objects (
     object_type text not null, object_id integer not null, created_ms integer, updated_ms integer not null,
     api_created integer not null default 0, archived integer not null default 0,
@@ -77,6 +80,7 @@ class Snapshot:
     """Everything written, as plain dicts, rebuilt from SQLite when another process wrote."""
 
     definitions: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    groups: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     objects: dict[str, dict[int, ApiObject]] = field(default_factory=dict)
     values: dict[str, dict[int, dict[str, str | None]]] = field(default_factory=dict)
     associations: set[tuple[str, int, str, int, int, str]] = field(default_factory=set)
@@ -138,6 +142,8 @@ class CrmStore:
         c = self._conn
         for object_type, name, definition in c.execute("select object_type, name, definition from properties"):
             snap.definitions.setdefault(object_type, {})[name] = loads(definition)
+        for object_type, name, definition in c.execute("select object_type, name, definition from property_groups"):
+            snap.groups.setdefault(object_type, {})[name] = loads(definition)
         for row in c.execute(
             "select object_type, object_id, created_ms, updated_ms, api_created, archived from objects"
         ):
@@ -198,16 +204,23 @@ class CrmStore:
             self.version += 1
 
     def add_property(self, object_type: str, definition: dict[str, Any], at_ms: int) -> None:
+        self._add_definition("properties", "definitions", object_type, definition, at_ms)
+
+    def add_group(self, object_type: str, group: dict[str, Any], at_ms: int) -> None:
+        self._add_definition("property_groups", "groups", object_type, group, at_ms)
+
+    def _add_definition(self, table: str, mirror: str, object_type: str, item: dict[str, Any], at_ms: int) -> None:
+        """A named definition (property or property group) of an object type, stored and mirrored in memory."""
         with self._lock:
             self._commit(
                 [
                     (
-                        "insert into properties (object_type, name, definition, created_ms) values (?, ?, ?, ?)",
-                        (object_type, definition["name"], dumps(definition).decode(), at_ms),
+                        f"insert into {table} (object_type, name, definition, created_ms) values (?, ?, ?, ?)",
+                        (object_type, item["name"], dumps(item).decode(), at_ms),
                     )
                 ]
             )
-            self.snap.definitions.setdefault(object_type, {})[definition["name"]] = definition
+            getattr(self.snap, mirror).setdefault(object_type, {})[item["name"]] = item
 
     def write_objects(
         self,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sandbox.server.hubspot.endpoints import (
     BATCH_LIMIT,
-    HubSpotEndpoints,
     now_iso,
 )
 from sandbox.server.hubspot.errors import HubSpotError, not_found, validation_error
 from sandbox.server.hubspot.model import ObjectSet
+from sandbox.server.hubspot.object_types import ObjectType
+from sandbox.server.hubspot.property_groups import NAME_RULE, PropertyGroupEndpoints
 from sandbox.server.vendor import Ctx
 
 PROPERTY_TYPES = {"string", "number", "date", "datetime", "enumeration", "bool"}
@@ -29,10 +29,9 @@ FIELD_TYPES = {
     "html",
     "phonenumber",
 }
-NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class PropertyEndpoints(HubSpotEndpoints):
+class PropertyEndpoints(PropertyGroupEndpoints):
     def list_properties(self, ctx: Ctx) -> dict[str, Any]:
         object_type = self.object_type(ctx)
         schema = self.model(ctx).objects(object_type).schema
@@ -46,13 +45,14 @@ class PropertyEndpoints(HubSpotEndpoints):
             raise not_found(f"Unable to find property {name} for object type {object_type.name}")
         return definition
 
-    def _new_property(self, objects: ObjectSet, spec: Any) -> dict[str, Any]:
-        """A validated custom property definition (raises HubSpot's 400 / 409)."""
+    def _new_property(self, ctx: Ctx, object_type: ObjectType, objects: ObjectSet, spec: Any) -> dict[str, Any]:
+        """A validated custom property definition (raises HubSpot's 400 / 409), in a group that exists."""
         if not isinstance(spec, dict):
             raise validation_error("Invalid input JSON: a property is an object")
         missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not spec.get(k)]
         if missing:
             raise validation_error(f"Missing required fields: {', '.join(missing)}", context={"missingFields": missing})
+        self.check_group(ctx, object_type, str(spec["groupName"]))
         name = str(spec["name"])
         if not NAME_RULE.match(name) or len(name) > 100:
             raise validation_error(
@@ -108,7 +108,7 @@ class PropertyEndpoints(HubSpotEndpoints):
     async def create_property(self, ctx: Ctx) -> Any:
         object_type = self.object_type(ctx)
         body = await self.body(ctx)
-        definition = self._new_property(self.model(ctx).objects(object_type), body)
+        definition = self._new_property(ctx, object_type, self.model(ctx).objects(object_type), body)
         ctx.crm.add_property(object_type.name, definition, ctx.crm.clock_ms())
         return definition, 201
 
@@ -121,7 +121,7 @@ class PropertyEndpoints(HubSpotEndpoints):
         for spec in inputs:
             objects = self.model(ctx).objects(object_type)
             try:
-                definition = self._new_property(objects, spec)
+                definition = self._new_property(ctx, object_type, objects, spec)
             except HubSpotError as err:
                 if err.status != 409:
                     raise

@@ -18,16 +18,18 @@ from starlette.routing import Route
 from sandbox.server.common import ApiError, basic_user, bearer_token, request_id
 from sandbox.server.faults import VendorFaults
 from sandbox.server.store import World
-from sandbox.server.stripe.api_objects import EVENT_RETENTION_SECONDS, STRIPE_API_VERSION, stripe_data
+from sandbox.server.stripe.api_objects import EVENT_RETENTION_SECONDS, stripe_data
 from sandbox.server.stripe.errors import StripeError, missing
 from sandbox.server.stripe.expansions import StripeExpansions
 from sandbox.server.stripe.filters import StripeFilters
 from sandbox.server.stripe.params import LIST_PARAMS
+from sandbox.server.stripe.versions import LegacyShapes, echoed_version, requested_version
 from sandbox.server.vendor import Ctx, Vendor
 
 
-class StripeApi(StripeFilters, StripeExpansions, Vendor):
-    """Stripe's edges (auth, errors, headers), route table, lists and single objects."""
+class StripeApi(LegacyShapes, StripeFilters, StripeExpansions, Vendor):
+    """Stripe's edges (auth, errors, headers), route table, lists and single objects, each answered in the
+    request's API version (versions.py)."""
 
     name = "stripe"
 
@@ -74,7 +76,12 @@ class StripeApi(StripeFilters, StripeExpansions, Vendor):
         )
 
     def headers(self, request: Request, faults: VendorFaults, status: int) -> dict[str, str]:
-        return {"Request-Id": request_id(), "Stripe-Version": STRIPE_API_VERSION}
+        default = request.app.state.sandbox.world().manifest.stripe_api_version
+        return {"Request-Id": request_id(), "Stripe-Version": echoed_version(request, default)}
+
+    @staticmethod
+    def version(ctx: Ctx) -> str:
+        return requested_version(ctx.request, ctx.world.manifest.stripe_api_version)
 
     def routes(self) -> list[Route]:
         r = self.route
@@ -109,6 +116,7 @@ class StripeApi(StripeFilters, StripeExpansions, Vendor):
 
     def list_objects(self, ctx: Ctx, plural: str) -> dict[str, Any]:
         q = ctx.query
+        version = self.version(ctx)
         self.check_params(q, LIST_PARAMS[plural])
         data = stripe_data(ctx.world)
         listing = data.listings[plural]
@@ -138,11 +146,12 @@ class StripeApi(StripeFilters, StripeExpansions, Vendor):
         for row in rows:
             obj = render(int(row))
             if obj is not None:
-                items.append(self.finish(ctx, data, obj, expansions))
+                items.append(self.in_version(data, self.finish(ctx, data, obj, expansions), version))
         return {"object": "list", "data": items, "has_more": has_more, "url": f"/v1/{plural}"}
 
     # ---------------------------------------------------------------------------------------------- objects
     def get_object(self, ctx: Ctx, kind: str) -> dict[str, Any]:
+        version = self.version(ctx)
         self.check_params(ctx.query, {"expand"})
         data = stripe_data(ctx.world)
         object_id = ctx.params["id"]
@@ -151,10 +160,11 @@ class StripeApi(StripeFilters, StripeExpansions, Vendor):
             obj = None  # past Stripe's 30-day event retention
         if obj is None:
             raise missing(kind.replace("_", " "), object_id)
-        return self.finish(ctx, data, obj, self.expansions(ctx.query, ""))
+        return self.in_version(data, self.finish(ctx, data, obj, self.expansions(ctx.query, "")), version)
 
     def invoice_lines(self, ctx: Ctx) -> dict[str, Any]:
         q = ctx.query
+        version = self.version(ctx)
         self.check_params(q, LIST_PARAMS["lines"])
         data = stripe_data(ctx.world)
         invoice_id = ctx.params["id"]
@@ -170,7 +180,7 @@ class StripeApi(StripeFilters, StripeExpansions, Vendor):
 
         page, has_more = self.window(q, rows, rank, row_of, "line item")
         expansions = self.expansions(q, "data")
-        items = [self.finish(ctx, data, data.line(int(r)), expansions) for r in page]
+        items = [self.in_version(data, self.finish(ctx, data, data.line(int(r)), expansions), version) for r in page]
         return {
             "object": "list",
             "data": items,

@@ -20,8 +20,8 @@ from sandbox.server.common import loads
 from sandbox.server.store import GroupIndex, Table, World
 from sandbox.server.stripe.billing_objects import BillingObjects
 from sandbox.server.stripe.catalogue_objects import CatalogueObjects
+from sandbox.server.stripe.versions import CURRENT_VERSION as STRIPE_API_VERSION
 
-STRIPE_API_VERSION = "2026-10-28.endive"
 EVENT_RETENTION_SECONDS = 30 * 86_400
 
 
