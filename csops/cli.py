@@ -180,11 +180,29 @@ def _environment(sandbox_dir: Path | None) -> Iterator[None]:
 @main.command()
 @_sandbox_option
 @click.option("--select", "select", multiple=True, help="Only these assets, e.g. 'marts/*' or 'dlt/hubspot/companies'.")
-def run(sandbox_dir: Path | None, select: tuple[str, ...]) -> None:
+@click.option(
+    "--full-refresh",
+    "full_refresh",
+    multiple=True,
+    metavar="SOURCE",
+    help="Re-read this source whole (its incremental cursors are forgotten, tables kept) to repair a bad load.",
+)
+def run(sandbox_dir: Path | None, select: tuple[str, ...], full_refresh: tuple[str, ...]) -> None:
     """Materialize the whole graph once (load, transform, check, publish, push to the CRM)."""
+    from ingestion.errors import SourceConfigError
+    from ingestion.pipeline import forget_cursors
+    from ingestion.registry import source_spec
     from orchestration.run import run_graph
 
+    for name in full_refresh:
+        try:
+            source_spec(name)
+        except SourceConfigError as error:
+            raise click.BadParameter(str(error), param_hint="--full-refresh") from None
     with _environment(sandbox_dir):
+        for name in full_refresh:
+            reset = forget_cursors(name)
+            click.echo(f"{name}: incremental cursors forgotten ({', '.join(reset) or 'none yet'}); re-reading whole")
         outcome = run_graph(select=list(select) or None, quiet=True)
     _print_outcome(outcome)
     if not outcome.success:

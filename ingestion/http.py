@@ -1,5 +1,6 @@
-"""One way to talk to a vendor API: dlt's RESTClient (retries with backoff on 429/5xx/timeouts, honouring
-Retry-After) plus clear authentication errors and the "cursor = last item" paging Stripe and Typeform share."""
+"""One way to talk to a vendor API: dlt's RESTClient with our retry policy (ingestion/retry.py: a budget of minutes,
+exponential backoff with jitter, Retry-After and the vendors' own retry guidance), client-side throttling, clear
+authentication errors and the "cursor = last item" paging Stripe and Typeform share."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from dlt.sources.helpers.requests.session import Session
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import HTTPError, PreparedRequest, Request, Response
 
 from ingestion.errors import SourceAuthError
+from ingestion.retry import RetryPolicy, describe_request, send_with_retries
 
 
 class LastItemCursorPaginator(BasePaginator):
@@ -89,7 +92,7 @@ def vendor_client(
     rate_limits: list[tuple[str, float]] | None = None,
 ) -> RESTClient:
     """A RESTClient for `source` whose 401/403 become a SourceAuthError naming `token_variable`, throttled to
-    `rate_limits` (see Throttle)."""
+    `rate_limits` (see Throttle), retrying 429/5xx/timeouts under `RetryPolicy.from_environment()`."""
     if not token:
         raise SourceAuthError(f"{source}: no credentials configured. Set {token_variable}.")
 
@@ -101,15 +104,20 @@ def vendor_client(
                 f"Set {token_variable} to a valid key."
             )
 
+    policy = RetryPolicy.from_environment()
+    # A plain session: dlt's own retry wrapper (a fixed number of attempts) would give up long before our budget.
+    session = Session(timeout=policy.timeout, raise_for_status=False)
     client = RESTClient(
-        base_url=base_url.rstrip("/"), auth=BearerTokenAuth(token), paginator=paginator, data_selector=data_selector
+        base_url=base_url.rstrip("/"),
+        auth=BearerTokenAuth(token),
+        paginator=paginator,
+        data_selector=data_selector,
+        session=session,
     )
     throttle = Throttle(rate_limits or [])
     send = client.session.send
 
-    # At the transport, beneath dlt's retries and hooks: every attempt is throttled, and a rejected key stops the
-    # load at once with a message that says what to set (401/403 are never worth retrying).
-    def guarded_send(request: PreparedRequest, **kwargs: Any) -> Response:
+    def attempt(request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
         throttle.wait(request.url or "")
         try:
             response = send(request, **kwargs)
@@ -119,6 +127,13 @@ def vendor_client(
             raise
         check_auth(response)
         return response
+
+    # At the transport, beneath dlt's paging and hooks: every attempt is throttled, a rejected key stops the load at
+    # once with a message that says what to set (401/403 are never worth retrying), outages are waited out.
+    def guarded_send(request: PreparedRequest, **kwargs: Any) -> Response:
+        return send_with_retries(
+            lambda: attempt(request, kwargs), describe_request(source, request.method, request.url), policy
+        )
 
     client.session.send = guarded_send  # type: ignore[method-assign]
     return client

@@ -9,7 +9,7 @@ company association (v4 batch read) lands as `company_id`. Property values are k
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ import dlt
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
+from ingestion.contracts import FROZEN_TYPES, contract
 from ingestion.http import vendor_client
 from ingestion.quarantine import quarantined
 
@@ -33,7 +34,6 @@ class CrmObject:
     cursor: str
     properties: tuple[str, ...]
     timestamps: tuple[str, ...] = ()
-    numbers: tuple[str, ...] = ()
     associate: bool = True
     extra_properties: tuple[str, ...] = field(default=())
 
@@ -56,7 +56,6 @@ OBJECTS: dict[str, CrmObject] = {
             "hs_lastmodifieddate",
         ),
         timestamps=("createdate", "hs_lastmodifieddate"),
-        numbers=("numberofemployees",),
         associate=False,
     ),
     "contacts": CrmObject(
@@ -91,7 +90,6 @@ OBJECTS: dict[str, CrmObject] = {
             "hs_lastmodifieddate",
         ),
         timestamps=("closedate", "createdate", "hs_lastmodifieddate"),
-        numbers=("amount",),
     ),
     "tickets": CrmObject(
         "tickets",
@@ -142,11 +140,12 @@ def parse_timestamp(value: Any) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
-def flatten(obj: CrmObject, result: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """One search result as a row (id, archived, properties...) or the reason it cannot be loaded."""
+def flatten(obj: CrmObject, result: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
+    """One search result as a row (id, archived, properties...), or the (rule, reason) it cannot be loaded: its
+    table's contract (ingestion/contracts.py) decides beyond the id, the timestamps and the cursor."""
     object_id = result.get("id")
     if not isinstance(object_id, str) or not object_id.isdigit():
-        return None, f"id {object_id!r} is not a HubSpot record id"
+        return None, ("id not a HubSpot record id", f"id {object_id!r} is not a HubSpot record id")
     properties = result.get("properties") or {}
     row: dict[str, Any] = {"id": object_id, "archived": bool(result.get("archived", False))}
     for name in obj.properties + obj.extra_properties:
@@ -155,17 +154,12 @@ def flatten(obj: CrmObject, result: dict[str, Any]) -> tuple[dict[str, Any] | No
         try:
             row[name] = parse_timestamp(row.get(name))
         except (TypeError, ValueError):
-            return None, f"property {name!r} is not a timestamp: {row.get(name)!r}"
-    for name in obj.numbers:
-        value = row.get(name)
-        if value not in (None, ""):
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                return None, f"property {name!r} is not a number: {value!r}"
+            return None, (f"{name} not a timestamp", f"property {name!r} is not a timestamp: {row.get(name)!r}")
     if row.get(obj.cursor) is None:
-        return None, f"missing {obj.cursor!r}, the incremental cursor"
-    return row, None
+        return None, (f"missing {obj.cursor}", f"missing {obj.cursor!r}, the incremental cursor")
+    declared = contract(SOURCE, obj.name)
+    broken = declared.violation(row) if declared else None
+    return (None, broken) if broken else (row, None)
 
 
 def search_body(obj: CrmObject, since: datetime, after: str | None = None) -> dict[str, Any]:
@@ -239,12 +233,16 @@ def crm_object_resource(client: RESTClient, obj: CrmObject, cap: int = SEARCH_CA
     def records(
         modified=dlt.sources.incremental(obj.cursor, initial_value=EPOCH, on_cursor_value_missing="include"),
     ) -> Iterator[Any]:
+        declared = contract(SOURCE, obj.name)
         for page in search_changed(client, obj, modified.last_value or EPOCH, cap):
+            if declared:  # before any row of the page reaches dlt: a renamed property must not merge as NULL
+                declared.check_drift([result.get("properties") or {} for result in page])
             rows, bad = [], []
             for result in page:
-                row, reason = flatten(obj, result)
-                if row is None:
-                    bad.append(quarantined(result, SOURCE, obj.name, reason))
+                row, broken = flatten(obj, result)
+                if broken is not None:
+                    rule, reason = broken
+                    bad.append(quarantined(result, SOURCE, obj.name, reason, rule))
                 else:
                     rows.append(row)
             if obj.associate and rows:
@@ -285,7 +283,7 @@ def owners_resource(client: RESTClient):
     return owners
 
 
-@dlt.source(name="hubspot", section="hubspot", max_table_nesting=0)
+@dlt.source(name="hubspot", section="hubspot", max_table_nesting=0, schema_contract=FROZEN_TYPES)
 def hubspot_source(
     access_token: str = dlt.secrets.value,
     base_url: str = "https://api.hubapi.com",
@@ -309,6 +307,6 @@ def hubspot_source(
         obj = OBJECTS[name]
         if name == "companies" and company_properties:
             extra = tuple(p for p in company_properties if p not in obj.properties)
-            obj = CrmObject(obj.name, obj.cursor, obj.properties, obj.timestamps, obj.numbers, obj.associate, extra)
+            obj = replace(obj, extra_properties=extra)
         resources.append(crm_object_resource(client, obj, search_result_cap))
     return resources

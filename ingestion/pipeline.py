@@ -17,6 +17,7 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.pipeline.helpers import pipeline_drop
 
 from ingestion.errors import SourceConfigError, SourceError
 from ingestion.quarantine import QUARANTINE_TABLE
@@ -123,6 +124,8 @@ class SourceReport:
     load_id: str | None
     rows: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+    # Why rows were quarantined: "resource: rule" -> rows, e.g. {"events: event not a non-empty string": 2}.
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -144,6 +147,24 @@ def quarantined_rows(name: str, warehouse: Path, load_ids: Sequence[str]) -> dic
     return {resource: int(n) for resource, n in rows or []}
 
 
+def quarantine_reasons(name: str, warehouse: Path, load_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Rows each resource of source `name` quarantined in these loads, by the rule they broke."""
+    if not load_ids or not quarantined_rows(name, warehouse, load_ids):
+        return {}  # (asked only when rows were quarantined: older quarantine tables have no `rule` column yet)
+    marks = ", ".join(["%s"] * len(load_ids))
+    rows = query_dataset(
+        name,
+        warehouse,
+        f"select resource, coalesce(rule, reason), count(*) from {{quarantine}} where _dlt_load_id in ({marks}) "
+        "group by 1, 2 order by 1, 2",
+        list(load_ids),
+    )
+    reasons: dict[str, dict[str, int]] = {}
+    for resource, rule, n in rows or []:
+        reasons.setdefault(resource, {})[rule] = int(n)
+    return reasons
+
+
 def root_cause(error: BaseException) -> BaseException:
     """dlt wraps extraction errors in several layers; a user wants the innermost actionable one."""
     current: BaseException | None = error
@@ -154,9 +175,26 @@ def root_cause(error: BaseException) -> BaseException:
     return error
 
 
-def run_source(name: str, warehouse: Path | None = None) -> SourceReport:
+def forget_cursors(name: str, warehouse: Path | None = None) -> list[str]:
+    """The repair path: forget source `name`'s incremental cursors (tables untouched), so its next load re-reads
+    everything the source holds and merges it over what a bad night loaded. Returns the resources reset.
+
+    Only the state goes: if the re-read fails, the raw tables still hold what they held."""
+    pipeline = make_pipeline(name, warehouse or warehouse_path())
+    pipeline.sync_destination()  # the durable state lives in the warehouse, not only in the local folder
+    if not pipeline.default_schema_name:
+        return []  # never loaded: the next load reads everything anyway
+    drop = pipeline_drop(pipeline, drop_all=True, state_only=True)
+    drop()
+    return [path.split(".")[-1] for path in drop.info["resource_states"]]
+
+
+def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = False) -> SourceReport:
+    """Load source `name`; `full_refresh` re-reads it whole first (see forget_cursors)."""
     warehouse = warehouse or warehouse_path()
     started = time.monotonic()
+    if full_refresh:
+        forget_cursors(name, warehouse)
     source = make_source(name, warehouse)
     pipeline = make_pipeline(name, warehouse)
     try:
@@ -170,7 +208,9 @@ def run_source(name: str, warehouse: Path | None = None) -> SourceReport:
     normalize = pipeline.last_trace.last_normalize_info
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
     report = SourceReport(name, DATASETS[name], load_id, rows)
-    report.quarantined = sum(quarantined_rows(name, warehouse, info.loads_ids).values())
+    reasons = quarantine_reasons(name, warehouse, info.loads_ids)
+    report.quarantine_reasons = {f"{r}: {rule}": n for r, rules in reasons.items() for rule, n in rules.items()}
+    report.quarantined = sum(report.quarantine_reasons.values())
     report.seconds = time.monotonic() - started
     return report
 
@@ -179,11 +219,12 @@ def ingest(
     names: Sequence[str] = SOURCE_NAMES,
     warehouse: Path | None = None,
     on_report: Callable[[SourceReport], None] | None = None,
+    full_refresh: Sequence[str] = (),
 ) -> list[SourceReport]:
-    """Load the named sources in dependency order; returns one report per source."""
+    """Load the named sources in dependency order (those in `full_refresh` re-read whole); one report each."""
     reports = []
     for name in [n for n in SOURCE_NAMES if n in names]:
-        report = run_source(name, warehouse)
+        report = run_source(name, warehouse, full_refresh=name in full_refresh)
         reports.append(report)
         if on_report:
             on_report(report)

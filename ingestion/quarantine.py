@@ -13,13 +13,19 @@ import dlt
 QUARANTINE_TABLE = "quarantine"
 
 
-def quarantined(record: Any, source: str, resource: str, reason: str) -> Any:
-    """Wrap a bad record so the resource yields it into the quarantine table (appended, with the reason)."""
+def quarantined(record: Any, source: str, resource: str, reason: str, rule: str | None = None) -> Any:
+    """Wrap a bad record so the resource yields it into the quarantine table (appended, with the reason).
+
+    `reason` says what exactly is wrong with this record; `rule` names the rule it broke in a few stable words
+    (e.g. "event not a non-empty string"), so a run report can count quarantined rows by why. Without one, the
+    reason is the rule.
+    """
     row = {
         "quarantine_id": uuid.uuid4().hex,
         "source": source,
         "resource": resource,
         "reason": reason,
+        "rule": rule or reason,
         "record": json.dumps(record, default=str, sort_keys=True)[:20_000],
         "quarantined_at": datetime.now(UTC),
     }

@@ -14,8 +14,9 @@ from typing import Any
 import dlt
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.contracts import FROZEN_TYPES, contract
 from ingestion.http import LastItemCursorPaginator, vendor_client
-from ingestion.quarantine import quarantined, require
+from ingestion.quarantine import quarantined
 
 SOURCE = "stripe"
 TOKEN_VARIABLE = "SOURCES__STRIPE__API_KEY"
@@ -41,20 +42,27 @@ def stripe_paginator() -> LastItemCursorPaginator:
     return LastItemCursorPaginator(cursor_param="starting_after", item_key="id", has_more_key="has_more")
 
 
-def check_object(kind: str, obj: dict[str, Any]) -> str | None:
-    """Reason a Stripe object cannot be loaded, else None."""
-    reason = require(obj, id=str, created=int)
-    if reason:
-        return reason
+def check_object(kind: str, obj: dict[str, Any]) -> tuple[str, str] | None:
+    """(rule, reason) a Stripe object cannot be loaded, else None: its table's contract (ingestion/contracts.py),
+    then the nested items and lines the contract does not reach."""
+    declared = contract(SOURCE, kind)
+    broken = declared.violation(obj) if declared else None
+    if broken:
+        return broken
     if kind == "subscriptions":
         for item in (obj.get("items") or {}).get("data") or []:
             quantity = item.get("quantity")
             if quantity is not None and (not isinstance(quantity, int) or quantity < 0):
-                return f"subscription item {item.get('id')} has an invalid quantity {quantity!r}"
+                return (
+                    "item quantity invalid",
+                    f"subscription item {item.get('id')} has an invalid quantity {quantity!r}",
+                )
     if kind == "invoices":
         for line in (obj.get("lines") or {}).get("data") or []:
             if not isinstance(line.get("amount"), int):
-                return f"invoice line {line.get('id')} has a non-integer amount {line.get('amount')!r}"
+                return "line amount not an integer", (
+                    f"invoice line {line.get('id')} has a non-integer amount {line.get('amount')!r}"
+                )
     return None
 
 
@@ -75,11 +83,17 @@ def complete_invoice_lines(client: RESTClient, invoice: dict[str, Any]) -> dict[
 
 
 def screened(client: RESTClient, kind: str, objects: list[dict[str, Any]]) -> Iterator[Any]:
+    """Good objects of one page as a list, bad ones into quarantine; a page whose objects lost a declared field
+    (renamed upstream) fails the load before any of it reaches dlt."""
+    declared = contract(SOURCE, kind)
+    if declared:
+        declared.check_drift(objects)
     good = []
     for obj in objects:
-        reason = check_object(kind, obj)
-        if reason:
-            yield quarantined(obj, SOURCE, kind, reason)
+        broken = check_object(kind, obj)
+        if broken:
+            rule, reason = broken
+            yield quarantined(obj, SOURCE, kind, reason, rule)
             continue
         good.append(complete_invoice_lines(client, obj) if kind == "invoices" else obj)
     if good:
@@ -169,7 +183,7 @@ def changed_objects_transformer(client: RESTClient):
     return changed_objects
 
 
-@dlt.source(name="stripe", section="stripe")
+@dlt.source(name="stripe", section="stripe", schema_contract=FROZEN_TYPES)
 def stripe_source(
     api_key: str = dlt.secrets.value, base_url: str = "https://api.stripe.com", requests_per_second: float = 20.0
 ) -> Any:

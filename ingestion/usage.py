@@ -9,7 +9,7 @@ rows); JSONL is parsed line by line so one broken line is quarantined instead of
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -23,13 +23,15 @@ from ingestion.quarantine import quarantined
 
 SOURCE = "usage"
 REQUIRED = ("messageId", "timestamp", "groupId", "event")
-KEY_COLUMNS = ("messageId", "groupId", "userId")
+KEY_COLUMNS = ("messageId", "groupId", "userId", "anonymousId")
+TEXT_FIELDS = ("type", "event", *KEY_COLUMNS)
 EVENT_SCHEMA = pa.schema(
     [
         ("messageId", pa.string()),
         ("type", pa.string()),
         ("event", pa.string()),
         ("userId", pa.string()),
+        ("anonymousId", pa.string()),
         ("groupId", pa.string()),
         ("timestamp", pa.timestamp("us", tz="UTC")),
         ("receivedAt", pa.timestamp("us", tz="UTC")),
@@ -40,6 +42,15 @@ EVENT_SCHEMA = pa.schema(
 # What lands: the canonical schema with the merge key declared non-null (rows without it were quarantined).
 LOADED_SCHEMA = EVENT_SCHEMA.set(0, pa.field("messageId", pa.string(), nullable=False))
 BATCH_ROWS = 250_000
+BYTE_ORDER_MARK = "\ufeff"
+
+
+class LineRejected(ValueError):
+    """A JSONL line that is not a Segment track call; `rule` names the rule it broke."""
+
+    def __init__(self, rule: str, detail: str):
+        super().__init__(detail)
+        self.rule = rule
 
 
 def _conform(table: pa.Table, file_name: str) -> pa.Table:
@@ -58,8 +69,47 @@ def _conform(table: pa.Table, file_name: str) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)
 
 
+def _blank(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """True where a text column is null or empty."""
+    return pc.fill_null(pc.equal(pc.utf8_length(column), 0), True)
+
+
+def _row_rules(table: pa.Table, known_accounts: pa.Array | None) -> list[tuple[str, Any, Callable[[dict], str]]]:
+    """The Segment-spec rules for track calls, each as (rule, mask of rows breaking it, reason for such a row), in
+    the order a row's reason is chosen. JSON types are checked per line before (see _check_types); here every
+    format is checked column-wise on the canonical schema."""
+    properties = pc.utf8_trim_whitespace(table["properties"])
+    not_object = pc.invert(pc.and_(pc.starts_with(properties, "{"), pc.ends_with(properties, "}")))
+    rules = [
+        ("missing messageId", _blank(table["messageId"]), lambda row: "missing messageId"),
+        ("missing groupId", _blank(table["groupId"]), lambda row: "missing groupId"),
+        ("missing timestamp", pc.is_null(table["timestamp"]), lambda row: "missing timestamp"),
+        ("event not a non-empty string", _blank(table["event"]), lambda row: "event is missing or empty"),
+        (
+            "neither userId nor anonymousId",
+            pc.and_(_blank(table["userId"]), _blank(table["anonymousId"])),
+            lambda row: "neither userId nor anonymousId is set",
+        ),
+        ("not a track call", pc.fill_null(pc.not_equal(table["type"], "track"), False), _not_track),
+        (
+            "properties not an object",
+            pc.fill_null(not_object, False),
+            lambda row: f"properties is not a JSON object: {str(row['properties'])[:80]!r}",
+        ),
+    ]
+    if known_accounts is not None:
+        unknown = pc.fill_null(pc.invert(pc.is_in(table["groupId"], value_set=known_accounts)), True)
+        rules.append(("unknown account", unknown, lambda row: f"unknown account {row['groupId']!r}"))
+    return rules
+
+
+def _not_track(row: dict[str, Any]) -> str:
+    return f"type is {row['type']!r}, not 'track'"
+
+
 def _screen(table: pa.Table, file_name: str, known_accounts: pa.Array | None) -> Iterator[Any]:
-    """Good rows as one Arrow table; rows missing a required field or naming an unknown account, quarantined."""
+    """Good rows as one Arrow table; rows breaking a Segment-spec rule or naming an unknown account, quarantined
+    with the first rule they break."""
     missing = [name for name in REQUIRED if name not in table.column_names]
     if missing:
         extra = sorted(set(table.column_names) - {f.name for f in EVENT_SCHEMA})
@@ -67,7 +117,7 @@ def _screen(table: pa.Table, file_name: str, known_accounts: pa.Array | None) ->
             f" (has unexpected {', '.join(extra)})" if extra else ""
         )
         for row in table.to_pylist():
-            yield quarantined(row, SOURCE, "events", reason)
+            yield quarantined(row, SOURCE, "events", reason, "file lacks a required column")
         return
     changed = [
         f"{name} is {table.schema.field(name).type}"
@@ -79,23 +129,18 @@ def _screen(table: pa.Table, file_name: str, known_accounts: pa.Array | None) ->
     if changed:
         reason = f"key column type changed ({'; '.join(changed)}; expected string)"
         for row in table.to_pylist():
-            yield quarantined(row, SOURCE, "events", reason)
+            yield quarantined(row, SOURCE, "events", reason, "key column type changed")
         return
     table = _conform(table, file_name)
-    bad = pc.or_kleene(pc.is_null(table["messageId"]), pc.is_null(table["groupId"]))
-    bad = pc.or_kleene(bad, pc.is_null(table["timestamp"]))
-    bad = pc.fill_null(bad, True)
-    if known_accounts is not None:
-        unknown = pc.invert(pc.is_in(table["groupId"], value_set=known_accounts))
-        bad = pc.or_(bad, pc.fill_null(unknown, True))
-    if pc.any(bad).as_py():
-        for row in table.filter(bad).to_pylist():
-            if row["messageId"] is None or row["groupId"] is None or row["timestamp"] is None:
-                reason = "missing " + ", ".join(k for k in ("messageId", "groupId", "timestamp") if row[k] is None)
-            else:
-                reason = f"unknown account {row['groupId']!r}"
-            yield quarantined(row, SOURCE, "events", reason)
-        table = table.filter(pc.invert(bad))
+    taken = pa.array([False] * table.num_rows)
+    for rule, mask, reason in _row_rules(table, known_accounts):
+        breaking = pc.and_(mask, pc.invert(taken))
+        if pc.any(breaking).as_py():
+            for row in table.filter(breaking).to_pylist():
+                yield quarantined(row, SOURCE, "events", reason(row), rule)
+            taken = pc.or_(taken, breaking)
+    if pc.any(taken).as_py():
+        table = table.filter(pc.invert(taken))
     if table.num_rows:
         yield table.cast(LOADED_SCHEMA)
 
@@ -107,17 +152,19 @@ def _read_parquet(item: FileItemDict) -> Iterator[pa.Table]:
             yield pa.Table.from_batches([batch])
 
 
-def _read_jsonl(item: FileItemDict, bad_lines: list[tuple[int, str, str]]) -> Iterator[pa.Table]:
+def _read_jsonl(item: FileItemDict, bad_lines: list[tuple[int, str, LineRejected]]) -> Iterator[pa.Table]:
     rows: list[dict[str, Any]] = []
     with item.open() as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+            # A byte-order mark (editors and Windows tools add one) and CRLF line ends are framing, not data.
+            line = line.removeprefix(BYTE_ORDER_MARK).rstrip("\r\n")
             if not line.strip():
                 continue
             try:
                 rows.append(_parse_line(line))
-            except ValueError as error:
-                bad_lines.append((number, line[:2000], str(error)))
+            except LineRejected as error:
+                bad_lines.append((number, line[:2000], error))
                 continue
             if len(rows) >= BATCH_ROWS:
                 yield _table_from_rows(rows)
@@ -127,23 +174,31 @@ def _read_jsonl(item: FileItemDict, bad_lines: list[tuple[int, str, str]]) -> It
 
 
 def _parse_line(line: str) -> dict[str, Any]:
+    """One JSONL line as a row with typed timestamps and `properties` as JSON text, or LineRejected when its JSON
+    types break the Segment spec (what survives this is checked column-wise in _screen)."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
-        raise ValueError(f"invalid JSON ({error})") from error
+        raise LineRejected("invalid JSON", f"invalid JSON ({error})") from error
     if not isinstance(row, dict):
-        raise ValueError("not a JSON object")
-    for key in KEY_COLUMNS:
+        raise LineRejected("not a JSON object", "not a JSON object")
+    for key in TEXT_FIELDS:
         if row.get(key) is not None and not isinstance(row[key], str):
-            raise ValueError(f"key field {key} has type {type(row[key]).__name__}, expected a string")
-    if isinstance(row.get("properties"), (dict, list)):
-        row["properties"] = json.dumps(row["properties"])
+            rule = "key field not a string" if key in KEY_COLUMNS else f"{key} not a string"
+            raise LineRejected(rule, f"key field {key} has type {type(row[key]).__name__}, expected a string")
+    properties = row.get("properties")
+    if properties is not None and not isinstance(properties, dict):
+        raise LineRejected(
+            "properties not an object", f"properties is a {type(properties).__name__}, not a JSON object"
+        )
+    if properties is not None:
+        row["properties"] = json.dumps(properties)
     for key in ("timestamp", "receivedAt"):
         if row.get(key) is not None:
             try:
                 row[key] = datetime.fromisoformat(str(row[key]).replace("Z", "+00:00"))
             except ValueError as error:
-                raise ValueError(f"{key} {row[key]!r} is not an ISO-8601 timestamp") from error
+                raise LineRejected(f"{key} not ISO-8601", f"{key} {row[key]!r} is not an ISO-8601 timestamp") from error
     return row
 
 
@@ -168,7 +223,7 @@ def read_events(items: Iterable[FileItemDict], known_accounts: list[str] | None 
         name = item["relative_path"]
         if name.endswith(".parquet"):
             batches = _read_parquet(item)
-            bad_lines: list[tuple[int, str, str]] = []
+            bad_lines: list[tuple[int, str, LineRejected]] = []
         elif name.endswith((".jsonl", ".json", ".ndjson")):
             bad_lines = []
             batches = _read_jsonl(item, bad_lines)
@@ -177,9 +232,8 @@ def read_events(items: Iterable[FileItemDict], known_accounts: list[str] | None 
         for table in batches:
             yield from _screen(table, name, accounts)
         for number, line, error in bad_lines:
-            yield quarantined(
-                {"file": name, "line": number, "text": line}, SOURCE, "events", f"line {number} of {name}: {error}"
-            )
+            record = {"file": name, "line": number, "text": line}
+            yield quarantined(record, SOURCE, "events", f"line {number} of {name}: {error}", error.rule)
 
 
 @dlt.source(name="usage", section="usage")
