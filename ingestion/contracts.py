@@ -42,12 +42,15 @@ class ContractDriftError(SourceError):
 class Field:
     """One declared field. `kind`: text, integer, number (a number or numeric text), timestamp (parsed, or unix
     seconds), date (ISO text), boolean (a bool or "true"/"false"), email, currency (ISO code, lower-case), object.
-    `required`: present and not empty in every row. `accepted`: the only values allowed (when not empty)."""
+    `required`: present and not empty in every row. `accepted`: the only values allowed (when not empty).
+    `null_share`: the share of a required field's values that may be NULL in the landed table (the Great
+    Expectations suite on the raw table, orchestration/raw_checks.py); 0 unless the contract allows some."""
 
     name: str
     kind: str = "text"
     required: bool = False
     accepted: frozenset[str] | None = None
+    null_share: float = 0.0
 
 
 def _accepts(kind: str, value: Any) -> bool:

@@ -35,6 +35,7 @@ ENV_VARS: Mapping[str, str] = {
     "memory_limit": "CSOPS_DUCKDB_MEMORY_LIMIT",
     "threads": "CSOPS_DUCKDB_THREADS",
     "temp_directory": "CSOPS_DUCKDB_TEMP_DIRECTORY",
+    "gx_directory": "CSOPS_GX_DIRECTORY",
 }
 
 
@@ -58,6 +59,12 @@ class WarehouseResource(ConfigurableResource):
     threads: int = Field(default=2, description="DuckDB threads per connection.")
     temp_directory: str = Field(
         default="", description="Where DuckDB spills; empty = <warehouse>.tmp beside the warehouse file."
+    )
+
+    gx_directory: str = Field(
+        default="",
+        description="Great Expectations project (suites, results, Data Docs HTML under gx/); empty = beside the "
+        "warehouse file.",
     )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -84,6 +91,11 @@ class WarehouseResource(ConfigurableResource):
     @property
     def spill_directory(self) -> Path:
         return Path(self.temp_directory).resolve() if self.temp_directory else Path(f"{self.warehouse_path}.tmp")
+
+    @property
+    def gx_project_directory(self) -> Path:
+        """Where the raw tables' GX suites keep their results and Data Docs (a `gx/` folder inside)."""
+        return Path(self.gx_directory).resolve() if self.gx_directory else self.warehouse_path.parent
 
     def duckdb_config(self) -> dict[str, Any]:
         """The settings every DuckDB connection to the warehouse gets (duckdb.connect(config=...), dlt, dbt)."""

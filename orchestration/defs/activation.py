@@ -1,5 +1,5 @@
-"""The nightly CRM push as an asset downstream of the marts it reads. Blocking checks on those marts (dbt tests
-of severity error, the Great Expectations suites) stop a run before it gets here."""
+"""The nightly CRM push as an asset downstream of the marts it reads. Blocking checks stop a run before it gets
+here: the Great Expectations checks on the raw tables (before dbt) and the dbt tests of severity error on the marts."""
 
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 

@@ -1,0 +1,145 @@
+"""The Great Expectations suites on the raw tables, on small hand-built warehouses (no sources, no graph run): the
+suites come from the declared contracts, each failure is named, volumes are judged against earlier loads, and the
+Data Docs name what failed. (tests/faults/test_raw_checks_block_dbt.py proves they stop a real run before dbt.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.contracts import contract
+from orchestration.raw_checks import VolumeRule, check_source
+from orchestration.resources import WarehouseResource
+
+LOADS = ["1000.1", "1001.1", "1002.1", "1003.1", "1004.1"]
+
+
+def companies_warehouse(path: Path, rows: list[tuple], extra_column: str | None = None) -> WarehouseResource:
+    """raw_hubspot.companies with `rows` (id, account_id, cs_segment, _dlt_load_id) and the loads they name."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw_hubspot")
+        con.execute(
+            "create table raw_hubspot._dlt_loads (load_id varchar, schema_name varchar, status bigint, "
+            "inserted_at timestamptz)"
+        )
+        for n, load_id in enumerate(LOADS):
+            con.execute(
+                "insert into raw_hubspot._dlt_loads values (?, 'hubspot', 0, timestamptz '2026-11-01' + ?::int * "
+                "interval 1 day)",
+                [load_id, n],
+            )
+        con.execute(
+            "create table raw_hubspot.companies (id varchar, account_id varchar, cs_segment varchar, "
+            f"_dlt_load_id varchar{', ' + extra_column + ' varchar' if extra_column else ''})"
+        )
+        con.executemany(
+            "insert into raw_hubspot.companies (id, account_id, cs_segment, _dlt_load_id) values (?, ?, ?, ?)", rows
+        )
+    return WarehouseResource(path=str(path), memory_limit="256MB", threads=1)
+
+
+def good_rows(per_load: list[int]) -> list[tuple]:
+    rows, n = [], 0
+    for load_id, count in zip(LOADS, per_load, strict=True):
+        for _ in range(count):
+            rows.append((f"c{n}", f"acc_{n}", "smb", load_id))
+            n += 1
+    return rows
+
+
+def run(warehouse: WarehouseResource, rule: VolumeRule = VolumeRule()):  # noqa: B008 (frozen dataclass)
+    results, docs = check_source(
+        "hubspot", warehouse.connect, warehouse.gx_project_directory, rule, tables={"companies"}
+    )
+    return results["companies"], docs
+
+
+def test_a_good_raw_table_passes_with_one_expectation_per_declared_rule(tmp_path: Path) -> None:
+    warehouse = companies_warehouse(tmp_path / "w.duckdb", good_rows([100, 30, 25, 35, 30]))
+    result, docs = run(warehouse)
+    assert result.passed, result.failures
+    declared = contract("hubspot", "companies")
+    required = [f for f in declared.fields if f.required]
+    enums = [f for f in declared.fields if f.accepted is not None]  # cs_segment; all present in the table
+    # columns present (1) + not null per required field + accepted values per enum + no variant column (1) + volume
+    assert result.facts["expectations"] == 1 + len(required) + len(enums) + 1 + 1
+    assert result.facts["median_rows_earlier_loads"] == 32.5  # loads of 100, 30, 25, 35 before the latest
+    assert docs.name == "index.html" and docs.exists()
+    assert docs.parent == tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
+
+
+def test_null_account_ids_unknown_segments_and_a_variant_column_each_fail_by_name(tmp_path: Path) -> None:
+    rows = good_rows([100, 30, 25, 35, 30])
+    rows = [(i, None if n % 3 else a, "galactic" if n < 4 else s, load) for n, (i, a, s, load) in enumerate(rows)]
+    warehouse = companies_warehouse(tmp_path / "w.duckdb", rows, extra_column="numberofemployees__v_text")
+    result, docs = run(warehouse)
+    assert not result.passed
+    failures = "\n".join(result.failures)
+    assert "raw_hubspot.companies.fields: expect_column_values_to_not_be_null(account_id): 146 unexpected" in failures
+    assert "expect_column_values_to_be_in_set(cs_segment): 4 unexpected" in failures and "galactic" in failures
+    assert "expect_column_values_to_not_match_regex(column_name)" in failures
+    assert "companies.numberofemployees__v_text" in failures
+    assert "volume" not in failures  # only what is broken is reported
+    # The Data Docs page of the failed validation names the column and the unexpected value.
+    pages = list(docs.parent.glob("validations/raw_hubspot/companies/fields/**/*.html"))
+    assert len(pages) == 1
+    html = pages[0].read_text()
+    assert "account_id" in html and "never be null" in html and "galactic" in html
+
+
+@pytest.mark.parametrize("dropped", [["account_id"], ["account_id", "cs_segment"]])
+def test_a_missing_required_column_fails_the_suite(tmp_path: Path, dropped: list[str]) -> None:
+    path = tmp_path / "w.duckdb"
+    warehouse = companies_warehouse(path, good_rows([100, 30, 25, 35, 30]))
+    with duckdb.connect(str(path)) as con:
+        for column in dropped:  # with cs_segment gone too, the suite has no column left to read
+            con.execute(f"alter table raw_hubspot.companies drop column {column}")
+    result, _ = run(warehouse)
+    assert not result.passed
+    (failure,) = result.failures
+    assert "expect_table_columns_to_match_set()" in failure and "'missing': ['account_id']" in failure
+
+
+@pytest.mark.parametrize(
+    ("per_load", "verdict"),
+    [
+        ([100, 30, 25, 35, 2], "drop"),  # a night that loads almost nothing
+        ([100, 30, 25, 35, 400], "spike"),  # ten times more than the usual night
+        ([100, 30, 25, 35, 60], None),  # within the factor
+        ([100, 3, 2, 4, 0], None),  # a table that usually changes little may get nothing
+    ],
+)
+def test_the_latest_load_is_judged_against_the_median_of_earlier_loads(
+    tmp_path: Path, per_load: list[int], verdict: str | None
+) -> None:
+    warehouse = companies_warehouse(tmp_path / "w.duckdb", good_rows(per_load))
+    result, _ = run(warehouse)
+    assert result.passed == (verdict is None), result.failures
+    if verdict:
+        (failure,) = result.failures
+        assert failure.startswith("raw_hubspot.companies.volume: expect_column_values_to_be_between(rows_loaded)")
+        assert result.facts["latest_load_rows"] == per_load[-1]
+
+
+def test_volume_is_not_judged_without_enough_history_or_after_a_full_load(tmp_path: Path) -> None:
+    few = companies_warehouse(tmp_path / "few.duckdb", good_rows([100, 30, 25, 35, 2]))
+    result, _ = run(few, VolumeRule(min_loads=5))
+    assert result.passed and result.facts["volume"] == "not judged: 4 earlier load(s), 5 needed"
+    full = companies_warehouse(tmp_path / "full.duckdb", good_rows([0, 0, 0, 0, 190]))
+    result, _ = run(full)
+    assert result.passed and "every row" in result.facts["volume"]
+
+
+def test_old_results_are_pruned_to_a_week_of_nights(tmp_path: Path) -> None:
+    from orchestration.raw_checks import KEEP_RESULTS
+
+    warehouse = companies_warehouse(tmp_path / "w.duckdb", good_rows([100, 30, 25, 35, 30]))
+    for _ in range(KEEP_RESULTS + 2):
+        _, docs = run(warehouse)
+    kept = list(
+        (tmp_path / "gx" / "uncommitted" / "validations" / "raw_hubspot" / "companies" / "fields").rglob("*.json")
+    )
+    pages = list(docs.parent.glob("validations/raw_hubspot/companies/fields/**/*.html"))
+    assert len(kept) == len(pages) == KEEP_RESULTS
