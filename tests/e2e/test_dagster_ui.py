@@ -24,25 +24,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import requests
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from sandbox.connect import environment
-from tests.conftest import require_service
 from tests.e2e.conftest import has_failed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GROUPS = {"ingestion", "staging", "intermediate", "marts", "activation"}
 UI_TIMEOUT_MS = 30_000  # any page of a loaded UI renders well within this on 2 cores
 RUN_TIMEOUT_MS = 240_000  # queue + run worker + two step processes + dlt + dbt: about a minute here
@@ -136,17 +125,6 @@ def dismiss_community_popup(browser: Browser, url: str, home: Path) -> None:
             time.sleep(0.1)
     finally:
         context.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_service(shutil.which("chromium") is not None or CHROMIUM.exists(), "Chromium (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")), args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
