@@ -5,6 +5,7 @@ how the test they serve ended (the browser fixtures take a screenshot when it fa
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,12 @@ def has_failed(node: pytest.Item) -> bool:
     """True when the test's setup or body failed (call this from a fixture's teardown)."""
     reports = node.stash.get(PHASE_REPORTS, {})
     return any(report.failed for report in reports.values())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

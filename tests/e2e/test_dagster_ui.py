@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from sandbox.connect import environment
-from tests.e2e.conftest import has_failed
+from tests.e2e.conftest import free_port, has_failed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,12 +49,6 @@ class DagsterUI:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # `dagster dev` stops on SIGINT (it turns SIGTERM into SIGINT). A shell running pytest in the background without job
