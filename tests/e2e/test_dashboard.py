@@ -282,9 +282,7 @@ def test_every_page_renders_the_figures_of_the_marts(page: Page, published: Dash
     page.screenshot(path=published.screenshots / "csm-books.png")
 
 
-def test_a_planning_mart_gets_its_page_once_it_is_published(
-    page: Page, published: Dashboard, tmp_path: Path
-) -> None:
+def test_a_planning_mart_gets_its_page_once_it_is_published(page: Page, published: Dashboard, tmp_path: Path) -> None:
     page.goto(published.url)
     expect(page.get_by_role("heading", name="MRR", exact=True)).to_be_visible()
     nav = page.get_by_test_id("stSidebarNav")
