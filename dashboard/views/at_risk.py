@@ -15,21 +15,21 @@ BOARD = """
 select
     risk.priority_rank,
     risk.company_name,
-    risk.segment,
     coalesce(risk.owner_name, 'Unassigned') as owner_name,
     risk.arr_at_stake_usd,
-    risk.health_score,
-    risk.health_status,
-    risk.health_change_30d,
-    risk.renewal_date,
     risk.risk_reasons,
     risk.recommended_playbook,
-    task.task_title,
     case
         when task.account_id is null then 'no task planned'
         when task.due_date < risk.as_of_date then 'overdue since ' || strftime(task.due_date, '%Y-%m-%d')
         else 'planned, due ' || strftime(task.due_date, '%Y-%m-%d')
-    end as task_status
+    end as task_status,
+    risk.health_status,
+    risk.health_score,
+    risk.health_change_30d,
+    risk.renewal_date,
+    risk.segment,
+    task.task_title
 from marts.at_risk_accounts as risk
 left join marts.cs_playbook_tasks as task
     on task.account_id = risk.account_id and task.playbook = risk.recommended_playbook

@@ -10,23 +10,23 @@ from dashboard.components import money, table
 from dashboard.data import marts, query
 
 FORECAST_COLUMNS = [  # shown in this order when the forecast has them
-    "renewal_date", "days_to_renewal", "company_name", "segment", "owner_name", "billing_interval", "arr_usd",
-    "health_score", "health_status", "is_cancellation_scheduled", "renewal_probability", "expected_arr_usd",
-    "arr_at_risk_usd",
+    "renewal_date", "days_to_renewal", "company_name", "arr_usd", "renewal_probability", "expected_arr_usd",
+    "arr_at_risk_usd", "health_status", "owner_name", "billing_interval", "is_cancellation_scheduled", "health_score",
+    "segment",
 ]  # fmt: skip
 FROM_CUSTOMER_360 = """
 select
     renewal_date,
     datediff('day', as_of_date, renewal_date) as days_to_renewal,
     company_name,
-    segment,
-    coalesce(owner_name, 'Unassigned') as owner_name,
-    plan_name,
-    billing_interval,
     arr_usd,
-    health_score,
     health_status,
-    is_cancellation_scheduled
+    coalesce(owner_name, 'Unassigned') as owner_name,
+    billing_interval,
+    is_cancellation_scheduled,
+    health_score,
+    segment,
+    plan_name
 from marts.customer_360
 where arr_usd > 0 and renewal_date >= as_of_date and renewal_date <= as_of_date + ?::integer
 order by renewal_date, arr_usd desc
@@ -55,16 +55,15 @@ def render() -> None:
         if forecast
         else "From customer_360's renewal dates (the renewal forecast appears here once renewal_forecast is published)."
     )
-    arr_column = "arr_usd"
     figures = st.columns(4 if forecast else 3)
     figures[0].metric("Renewals", f"{len(renewals):,}")
-    figures[1].metric("ARR up for renewal", money(renewals[arr_column].sum() if arr_column in renewals else None))
+    figures[1].metric("ARR up for renewal", money(renewals["arr_usd"].sum() if "arr_usd" in renewals else None))
     if forecast:
         figures[2].metric("Expected ARR", money(renewals.get("expected_arr_usd", pd.Series(dtype=float)).sum()))
         figures[3].metric("ARR at risk", money(renewals.get("arr_at_risk_usd", pd.Series(dtype=float)).sum()))
     else:
         unhealthy = renewals[renewals["health_status"].isin(["red", "yellow"])]
-        figures[2].metric("ARR renewing red or yellow", money(unhealthy[arr_column].sum()))
+        figures[2].metric("ARR renewing red or yellow", money(unhealthy["arr_usd"].sum()))
     if renewals.empty:
         st.info(f"No renewal in the next {days} days.")
         return

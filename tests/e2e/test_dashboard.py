@@ -282,28 +282,56 @@ def test_every_page_renders_the_figures_of_the_marts(page: Page, published: Dash
     page.screenshot(path=published.screenshots / "csm-books.png")
 
 
-def test_a_planning_mart_gets_its_page_once_it_is_published(page: Page, published: Dashboard, tmp_path: Path) -> None:
+def test_planning_marts_show_once_published_renewals_and_books_switch_to_theirs(
+    page: Page, published: Dashboard, tmp_path: Path
+) -> None:
     page.goto(published.url)
     expect(page.get_by_role("heading", name="MRR", exact=True)).to_be_visible()
     nav = page.get_by_test_id("stSidebarNav")
     expect(nav.get_by_role("link")).to_have_count(6)
     expect(nav.get_by_role("link", name="NPS")).to_have_count(0)
 
-    # A build that also produced nps_summary (a planning mart): its page appears, with dbt's description.
-    with_nps = tmp_path / "serving.duckdb"
-    shutil.copy(published.built, with_nps)
-    with duckdb.connect(str(with_nps)) as con:
+    # A build that also produced planning marts (shapes as in SPEC; the values are the test's own).
+    planned = tmp_path / "serving.duckdb"
+    shutil.copy(published.built, planned)
+    with duckdb.connect(str(planned)) as con:
         con.execute(
             "create table marts.nps_summary as select * from (values "
             "(date '2026-09-01', 'smb', 40, 25.0), (date '2026-10-01', 'smb', 35, 31.4), "
             "(date '2026-10-01', 'enterprise', 12, 50.0)) as t(month, segment, responses, nps)"
         )
         con.execute("comment on table marts.nps_summary is 'Responses and NPS per month and segment.'")
-    publish(with_nps, published.serving)
+        con.execute(
+            "create table marts.renewal_forecast as select * from (values "
+            "(date '2026-11-20', 19, 'Acme', 12000.00::decimal(18,2), 0.9, 10800.00::decimal(18,2), "
+            "1200.00::decimal(18,2)), "
+            "(date '2027-03-01', 120, 'Later', 50000.00::decimal(18,2), 0.5, 25000.00::decimal(18,2), "
+            "25000.00::decimal(18,2))) "
+            "as t(renewal_date, days_to_renewal, company_name, arr_usd, renewal_probability, expected_arr_usd, "
+            "arr_at_risk_usd)"
+        )
+        con.execute(
+            "create table marts.csm_book_of_business as select * from (values ('Ines Fischer', 9, 1000.00), "
+            "('Jon Tanaka', 31, 500.00)) as t(owner_name, accounts, arr_usd)"
+        )
+    publish(planned, published.serving)
     page.reload()
+    expect(nav.get_by_role("link")).to_have_count(7)  # NPS; the forecast and the books feed their core pages
     open_page(page, "NPS", "NPS")
     expect(page.get_by_text("Responses and NPS per month and segment.")).to_be_visible()
     expect_metric(page, "Rows", "3")
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(1)
     expect_no_exception(page)
     page.screenshot(path=published.screenshots / "planning-nps.png")
+
+    open_page(page, "Renewals", "Renewals coming up")
+    expect(page.get_by_text("From renewal_forecast")).to_be_visible()
+    expect_metric(page, "Renewals", "1")  # within the default 90 days
+    expect_metric(page, "ARR up for renewal", "$12,000")
+    expect_metric(page, "Expected ARR", "$10,800")
+    expect_metric(page, "ARR at risk", "$1,200")
+    expect_no_exception(page)
+
+    open_page(page, "CSM books", "CSM books of business")
+    expect(page.get_by_text("From csm_book_of_business.")).to_be_visible()
+    expect_no_exception(page)
