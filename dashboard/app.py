@@ -28,12 +28,12 @@ def missing_serving_copy() -> None:
     st.warning(
         f"No serving copy at `{serving_path()}` yet: run `make demo` first (or `csops run` on your own systems). "
         "The dashboard reads the marts a successful build publishes there; reload this page afterwards.",
-        icon=":material/hourglass_empty:",
     )
 
 
 def main() -> None:
-    st.set_page_config(page_title="CS Ops dashboard", page_icon=":material/monitoring:", layout="wide")
+    # No page_icon (nor page icons): Streamlit fetches Material icons for the favicon from fonts.gstatic.com.
+    st.set_page_config(page_title="CS Ops dashboard", layout="wide")
     try:
         available = marts()
     except ServingCopyMissing:

@@ -43,17 +43,18 @@ def _is_date_only(values: pd.Series) -> bool:
     return present.empty or bool((present == present.dt.normalize()).all())
 
 
-def table(frame: pd.DataFrame, mart: str, money_columns: tuple[str, ...] = (), height: int | None = None) -> None:
-    """A table whose column headers carry dbt's description of the column as a tooltip."""
+def table(frame: pd.DataFrame, mart: str, height: int | None = None, narrow: tuple[str, ...] = ()) -> None:
+    """A table whose column headers carry dbt's description of the column as a tooltip; `narrow` columns (long
+    text) are cut to a medium width so the columns after them stay in view (the full text shows on hover)."""
     docs = column_docs(mart)
     config: dict[str, object] = {}
     for column in frame.columns:
-        help_text = docs.get(column) or None
-        if column in money_columns or column.endswith("_usd"):
-            config[column] = st.column_config.NumberColumn(column, help=help_text, format="dollar")
+        options = {"help": docs.get(column) or None, "width": "medium" if column in narrow else None}
+        if column.endswith("_usd"):
+            config[column] = st.column_config.NumberColumn(column, format="dollar", **options)
         elif pd.api.types.is_datetime64_any_dtype(frame[column]) and _is_date_only(frame[column]):
-            config[column] = st.column_config.DateColumn(column, help=help_text, format="YYYY-MM-DD")
+            config[column] = st.column_config.DateColumn(column, format="YYYY-MM-DD", **options)
         else:
-            config[column] = st.column_config.Column(column, help=help_text)
+            config[column] = st.column_config.Column(column, **options)
     options = {"height": height} if height else {}
     st.dataframe(frame, hide_index=True, column_config=config, width="stretch", **options)

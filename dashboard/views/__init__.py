@@ -15,22 +15,24 @@ from dashboard.views import at_risk, csm_books, health, mrr, planning, renewals,
 
 @dataclass(frozen=True)
 class View:
+    """A page. No icons: Streamlit fetches a page's Material icon from fonts.gstatic.com for the favicon, and the
+    dashboard must not reach out of the machine."""
+
     title: str
-    icon: str
     url_path: str
     render: Callable[[], None]
 
     def streamlit_page(self) -> st.Page:
-        return st.Page(self.render, title=self.title, icon=self.icon, url_path=self.url_path)
+        return st.Page(self.render, title=self.title, url_path=self.url_path)
 
 
 CORE_PAGES = [
-    View("MRR", ":material/trending_up:", "mrr", mrr.render),
-    View("Retention", ":material/autorenew:", "retention", retention.render),
-    View("Health", ":material/monitor_heart:", "health", health.render),
-    View("At risk", ":material/warning:", "at-risk", at_risk.render),
-    View("Renewals", ":material/event_repeat:", "renewals", renewals.render),
-    View("CSM books", ":material/groups:", "csm-books", csm_books.render),
+    View("MRR", "mrr", mrr.render),
+    View("Retention", "retention", retention.render),
+    View("Health", "health", health.render),
+    View("At risk", "at-risk", at_risk.render),
+    View("Renewals", "renewals", renewals.render),
+    View("CSM books", "csm-books", csm_books.render),
 ]
 # Planning marts shown inside a core page when present, so they get no page of their own.
 SHOWN_IN_CORE_PAGES = {"renewal_forecast", "csm_book_of_business"}
@@ -49,6 +51,7 @@ def planning_pages(available: dict[str, str]) -> list[View]:
     """A page for each planning mart the serving copy holds (known ones with their title, any other by its name)."""
     views = []
     for mart in sorted(set(available) - CORE_MARTS - SHOWN_IN_CORE_PAGES, key=planning.sort_key):
-        title, icon = planning.title_and_icon(mart)
-        views.append(View(title, icon, mart.replace("_", "-"), partial(planning.render, mart, available[mart])))
+        views.append(
+            View(planning.title(mart), mart.replace("_", "-"), partial(planning.render, mart, available[mart]))
+        )
     return views

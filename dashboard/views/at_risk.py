@@ -55,4 +55,4 @@ def render() -> None:
         st.caption(
             f"{len(shown):,} accounts, {money(shown['arr_at_stake_usd'].sum())} ARR at stake for the chosen owners"
         )
-    table(shown, "at_risk_accounts", height=560)
+    table(shown, "at_risk_accounts", height=560, narrow=("risk_reasons",))

@@ -13,15 +13,15 @@ import streamlit as st
 from dashboard.components import table
 from dashboard.data import query
 
-KNOWN = {  # mart -> (page title, icon), in the order of SPEC's marts table
-    "nps_summary": ("NPS", ":material/reviews:"),
-    "csm_capacity_plan": ("CSM capacity", ":material/badge:"),
-    "csm_quarterly_retention": ("CSM retention", ":material/leaderboard:"),
-    "onboarding_progress": ("Onboarding", ":material/rocket_launch:"),
-    "mrr_projection": ("MRR projection", ":material/query_stats:"),
-    "health_band_calibration": ("Health bands", ":material/tune:"),
-    "playbook_outcomes": ("Playbook outcomes", ":material/task_alt:"),
-    "playbook_effectiveness": ("Playbook effectiveness", ":material/insights:"),
+KNOWN = {  # mart -> page title, in the order of SPEC's marts table
+    "nps_summary": "NPS",
+    "csm_capacity_plan": "CSM capacity",
+    "csm_quarterly_retention": "CSM retention",
+    "onboarding_progress": "Onboarding",
+    "mrr_projection": "MRR projection",
+    "health_band_calibration": "Health bands",
+    "playbook_outcomes": "Playbook outcomes",
+    "playbook_effectiveness": "Playbook effectiveness",
 }
 # (x, y, colour) of a line chart worth showing above a mart's rows, when the mart has those columns.
 TRENDS = {
@@ -36,12 +36,12 @@ def sort_key(mart: str) -> tuple[int, str]:
     return (order.index(mart) if mart in order else len(order), mart)
 
 
-def title_and_icon(mart: str) -> tuple[str, str]:
-    return KNOWN.get(mart, (mart.replace("_", " ").capitalize(), ":material/table_chart:"))
+def title(mart: str) -> str:
+    return KNOWN.get(mart, mart.replace("_", " ").capitalize())
 
 
 def render(mart: str, description: str) -> None:
-    st.title(title_and_icon(mart)[0])
+    st.title(title(mart))
     if description:
         st.caption(description)
     rows = query(f'select * from marts."{mart}"')

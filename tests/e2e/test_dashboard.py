@@ -129,9 +129,27 @@ def dashboard(pipeline_run: dict, browser: Browser, tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture()
-def page(browser: Browser, dashboard: Dashboard, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
+def outside_requests() -> list[str]:
+    """URLs the browser asked for beyond the dashboard's loopback address (there must be none)."""
+    return []
+
+
+@pytest.fixture()
+def page(
+    browser: Browser,
+    dashboard: Dashboard,
+    outside_requests: list[str],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1300, "height": 1200})
     context.set_default_timeout(UI_TIMEOUT_MS)
+    context.on(
+        "request",
+        lambda sent: (
+            None if sent.url.startswith((dashboard.url, "data:", "blob:")) else outside_requests.append(sent.url)
+        ),
+    )
     page = context.new_page()
     yield page
     if has_failed(request.node):
@@ -184,7 +202,7 @@ def expect_no_exception(page: Page) -> None:
 
 
 def test_without_a_serving_copy_it_says_to_run_make_demo_and_shows_the_next_publish(
-    page: Page, dashboard: Dashboard
+    page: Page, dashboard: Dashboard, outside_requests: list[str]
 ) -> None:
     dashboard.serving.unlink(missing_ok=True)
     page.goto(dashboard.url)
@@ -197,9 +215,12 @@ def test_without_a_serving_copy_it_says_to_run_make_demo_and_shows_the_next_publ
     page.reload()
     expect(page.get_by_role("heading", name="MRR", exact=True)).to_be_visible()
     expect_no_exception(page)
+    assert not outside_requests, f"the dashboard made the browser reach beyond 127.0.0.1: {outside_requests}"
 
 
-def test_every_page_renders_the_figures_of_the_marts(page: Page, published: Dashboard) -> None:
+def test_every_page_renders_the_figures_of_the_marts(
+    page: Page, published: Dashboard, outside_requests: list[str]
+) -> None:
     serving = published.serving
     page.goto(published.url)
     expect(page.get_by_test_id("stSidebarNav").get_by_role("link")).to_have_count(6)
@@ -280,10 +301,11 @@ def test_every_page_renders_the_figures_of_the_marts(page: Page, published: Dash
     expect_metric(page, "ARR in their books", usd(book_arr))
     expect_no_exception(page)
     page.screenshot(path=published.screenshots / "csm-books.png")
+    assert not outside_requests, f"the dashboard made the browser reach beyond 127.0.0.1: {outside_requests}"
 
 
 def test_planning_marts_show_once_published_renewals_and_books_switch_to_theirs(
-    page: Page, published: Dashboard, tmp_path: Path
+    page: Page, published: Dashboard, outside_requests: list[str], tmp_path: Path
 ) -> None:
     page.goto(published.url)
     expect(page.get_by_role("heading", name="MRR", exact=True)).to_be_visible()
@@ -335,3 +357,4 @@ def test_planning_marts_show_once_published_renewals_and_books_switch_to_theirs(
     open_page(page, "CSM books", "CSM books of business")
     expect(page.get_by_text("From csm_book_of_business.")).to_be_visible()
     expect_no_exception(page)
+    assert not outside_requests, f"the dashboard made the browser reach beyond 127.0.0.1: {outside_requests}"
