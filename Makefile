@@ -10,7 +10,7 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo dev test lint format bench clean
+.PHONY: install demo dev dashboard test lint format bench clean
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: install
 ## make dev: the Dagster UI on the sandbox (http://127.0.0.1:3000), ready to materialize.
 dev: install
 	$(VENV)/bin/csops dev
+
+## make dashboard: the CS Ops dashboard over the serving copy (http://127.0.0.1:8501; run make demo first).
+dashboard: install
+	$(VENV)/bin/csops dashboard
 
 lint: install
 	$(VENV)/bin/ruff check .

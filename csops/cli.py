@@ -356,6 +356,17 @@ def dev(directory: Path, port: int, host: str) -> None:
         raise SystemExit(serve_ui(port, host))
 
 
+@main.command()
+@click.option("--port", default=8501, show_default=True, type=int, help="Port of the dashboard.")
+def dashboard(port: int) -> None:
+    """The CS Ops dashboard (Streamlit) over the BI serving copy, on http://127.0.0.1:PORT until Ctrl-C."""
+    from dashboard.launch import serve
+    from dashboard.serving import serving_path
+
+    click.echo(f"CS Ops dashboard: http://127.0.0.1:{port}  (reads {serving_path()}; Ctrl-C to stop)")
+    raise SystemExit(serve(port))
+
+
 @main.command("lint-sql")
 def lint_sql() -> None:
     """Lint the dbt models with sqlfluff (dbt templater), against a scratch warehouse."""

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,27 +23,19 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import requests
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from sandbox.connect import environment
-from tests.support import has_failed, require_service
+from tests.e2e.conftest import free_port
+from tests.support import has_failed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GROUPS = {"ingestion", "staging", "intermediate", "marts", "activation"}
 UI_TIMEOUT_MS = 30_000  # any page of a loaded UI renders well within this on 2 cores
 RUN_TIMEOUT_MS = 240_000  # queue + run worker + two step processes + dlt + dbt: about a minute here
+expect.set_options(timeout=UI_TIMEOUT_MS)  # expect()'s own default (5 s) is too short for a busy 2-core machine
 # The HubSpot raw tables and the staging models one layer downstream of them (14 assets in two steps, dlt and dbt,
 # with the staging models' dbt tests as checks). Nothing past staging, so the CRM sync is never part of it.
 SELECTION = 'key:"dlt/hubspot/*"+1'
@@ -60,12 +51,6 @@ class DagsterUI:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # `dagster dev` stops on SIGINT (it turns SIGTERM into SIGINT). A shell running pytest in the background without job
@@ -135,17 +120,6 @@ def dismiss_community_popup(browser: Browser, url: str, home: Path) -> None:
             time.sleep(0.1)
     finally:
         context.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_service(shutil.which("chromium") is not None or CHROMIUM.exists(), "Chromium (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")), args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 """The whole graph on the sandbox, end to end: a real Dagster run (dlt loads from the sandbox's HTTP APIs and files,
 dbt builds and tests, GX checks, the serving copy, the CRM push), checked against the sandbox's ground truth and
-read back through the CRM's API."""
+read back through the CRM's API. The run is the session's `pipeline_run` (tests/e2e/conftest.py), which the
+dashboard's browser test reads too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -13,44 +13,9 @@ import pytest
 import requests
 from dagster import AssetKey
 
-from sandbox.connect import environment
 from sandbox.manifest import Manifest
-from sandbox.server.app import running_server
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """One fresh sandbox, one server, one complete run; the tests below read what it produced."""
-    from sandbox.generator.world import generate
-    from sandbox.manifest import resolve_scale
-    from tests.support import SANDBOX_SEED, SANDBOX_TODAY
-
-    root = tmp_path_factory.mktemp("e2e")
-    sandbox_dir = root / "sandbox"
-    generate(sandbox_dir, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
-    warehouse = root / "warehouse.duckdb"
-    patch = pytest.MonkeyPatch()
-    patch.setenv("CSOPS_WAREHOUSE", str(warehouse))
-    patch.setenv("CSOPS_DLT_PIPELINES_DIR", str(root / "dlt"))
-    patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-    with running_server(sandbox_dir) as base_url:
-        for key, value in environment(sandbox_dir, base_url).items():
-            patch.setenv(key, value)
-        from orchestration.run import instance_for, run_graph
-
-        instance = instance_for(root / "dagster_home")
-        outcome = run_graph(instance=instance)
-        yield {
-            "outcome": outcome,
-            "instance": instance,
-            "warehouse": warehouse,
-            "sandbox": sandbox_dir,
-            "url": base_url,
-            "manifest": Manifest.read(sandbox_dir),
-        }
-    patch.undo()
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:
