@@ -192,8 +192,10 @@ def group_names(page: Page) -> set[str]:
 
 def hubspot_selection() -> tuple[int, int]:
     """Assets and checks SELECTION covers, counted from what they are built from: the HubSpot dlt source's
-    resources, the staging models reading its tables (dbt's manifest) and those models' dbt tests."""
+    resources, the staging models reading its tables (dbt's manifest), those models' dbt tests, and one Great
+    Expectations contract check per raw table the registry declares."""
     from ingestion.hubspot import hubspot_source
+    from ingestion.registry import BY_NAME
 
     manifest = json.loads((REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
     models = {
@@ -203,7 +205,8 @@ def hubspot_selection() -> tuple[int, int]:
         and any(parent.startswith("source.csops.hubspot.") for parent in node["depends_on"]["nodes"])
     }
     tests = [node for node in manifest["nodes"].values() if node.get("attached_node") in models]
-    return len(hubspot_source(access_token="unused").selected_resources) + len(models), len(tests)
+    raw_checks = len(BY_NAME["hubspot"].tables)
+    return len(hubspot_source(access_token="unused").selected_resources) + len(models), len(tests) + raw_checks
 
 
 def field(page: Page, label: str) -> Locator:
