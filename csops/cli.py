@@ -188,11 +188,11 @@ def _environment(sandbox_dir: Path | None) -> Iterator[None]:
     help="Re-read this source whole (its incremental cursors are forgotten, tables kept) to repair a bad load.",
 )
 def run(sandbox_dir: Path | None, select: tuple[str, ...], full_refresh: tuple[str, ...]) -> None:
-    """Materialize the whole graph once (load, transform, check, publish, push to the CRM)."""
+    """Materialize the whole graph once (load, transform, check, publish, push to the CRM). One line per step
+    here; the full log goes to data/logs/run-<UTC time>.log (CSOPS_LOG_DIR), named at the end."""
     from ingestion.errors import SourceConfigError
     from ingestion.pipeline import forget_cursors
     from ingestion.registry import source_spec
-    from orchestration.run import run_graph
 
     for name in full_refresh:
         try:
@@ -203,13 +203,46 @@ def run(sandbox_dir: Path | None, select: tuple[str, ...], full_refresh: tuple[s
         for name in full_refresh:
             reset = forget_cursors(name)
             click.echo(f"{name}: incremental cursors forgotten ({', '.join(reset) or 'none yet'}); re-reading whole")
-        outcome = run_graph(select=list(select) or None, quiet=True)
-    _print_outcome(outcome)
+        outcome, log_file = _run_logged(list(select) or None)
+    _print_outcome(outcome, log_file)
     if not outcome.success:
         raise SystemExit(1)
 
 
-def _print_outcome(outcome) -> None:
+def _log_dir() -> Path:
+    from ingestion.pipeline import warehouse_path
+
+    return Path(os.environ.get("CSOPS_LOG_DIR") or warehouse_path().parent / "logs")
+
+
+def _run_logged(select: list[str] | None = None):
+    """The graph run with the libraries' output in a log file; a configuration error (a SourceError anywhere in
+    the exception's chain, e.g. CSOPS_TARGET mistyped) stops with its one-line message, anything else with its
+    type and message and the log file holding the traceback."""
+    import traceback
+
+    from csops.console import captured
+    from ingestion.errors import SourceError
+    from ingestion.pipeline import root_cause
+    from orchestration.run import run_graph
+
+    problem: str | None = None
+    with captured(_log_dir()) as terminal:
+        try:
+            outcome = run_graph(select=select, quiet=True, progress=terminal.say)
+        except Exception as error:
+            traceback.print_exc()  # into the log file
+            cause = root_cause(error)
+            if isinstance(cause, SourceError):
+                problem = str(cause)
+            else:
+                problem = f"{type(error).__name__}: {error} (traceback in {terminal.log_file})"
+    if problem:
+        raise click.ClickException(problem)
+    return outcome, terminal.log_file
+
+
+def _print_outcome(outcome, log_file: Path) -> None:
     status = "succeeded" if outcome.success else "FAILED"
     click.echo(
         f"run {outcome.run_id} {status} in {outcome.seconds:.1f}s: {len(outcome.materialized)} assets materialized"
@@ -218,6 +251,7 @@ def _print_outcome(outcome) -> None:
         click.echo(f"  failed step: {step}", err=True)
     for check in outcome.failed_checks:
         click.echo(f"  failed check: {check}", err=True)
+    click.echo(f"full log: {log_file}", err=not outcome.success)
 
 
 @main.command()
@@ -256,7 +290,6 @@ def demo(scale: str, seed: int, directory: Path) -> None:
     require_sandbox()
     from csops.report import demo_lines, reset_warehouse
     from ingestion.pipeline import warehouse_path
-    from orchestration.run import run_graph
     from sandbox.generator.world import generate
     from sandbox.manifest import resolve_scale
 
@@ -266,8 +299,8 @@ def demo(scale: str, seed: int, directory: Path) -> None:
     reset_warehouse(warehouse_path())
     click.echo("2/3 serving it on 127.0.0.1 and running the whole graph (dlt -> dbt -> checks -> CRM push)")
     with _environment(directory):
-        outcome = run_graph(quiet=True)
-    _print_outcome(outcome)
+        outcome, log_file = _run_logged()
+    _print_outcome(outcome, log_file)
     click.echo("3/3 summary")
     for line in demo_lines(warehouse_path(), manifest, directory, outcome):
         click.echo(line)
@@ -382,7 +415,13 @@ def lint_sql() -> None:
 
 def entrypoint() -> None:
     """The `csops` console script: runs the command, then leaves without the interpreter's module teardown, where
-    DuckDB 2.0's Python bindings print spurious "nanobind: leaked ..." lines after work that finished cleanly."""
+    DuckDB 2.0's Python bindings print spurious "nanobind: leaked ..." lines after work that finished cleanly.
+
+    multiprocessing's own exit hook still runs first: dbt's Manifest (loaded by dagster-dbt) holds a
+    multiprocessing Lock, a named semaphore that the hook unlinks; skipped, the resource tracker would warn about
+    "leaked semaphore objects" once the process is gone."""
+    import multiprocessing.util
+
     code = 0
     try:
         main()
@@ -392,6 +431,7 @@ def entrypoint() -> None:
         elif stop.code is not None:
             print(stop.code, file=sys.stderr)
             code = 1
+    multiprocessing.util._exit_function()  # what atexit would run: unlink semaphores, join children
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,13 @@ class WarehouseResource(ConfigurableResource):
         return duckdb.connect(str(database or self.warehouse_path), read_only=read_only, config=self.duckdb_config())
 
     def dbt_env(self) -> dict[str, str]:
-        """What dbt_project/profiles.yml reads: the absolute warehouse path, the engine and the DuckDB limits.
-        Passed as the environment of the dbt invocation (CLI --vars would defeat dbt's partial parsing)."""
+        """What dbt_project/profiles.yml and macros read: the as-of date, the absolute warehouse path, the engine and
+        the DuckDB limits.
+            Passed as the environment of the dbt invocation (CLI --vars would defeat dbt's partial parsing)."""
         config = self.duckdb_config()
         return {
+            # Always explicit, so the build records the day it describes and a plain `dbt build` reuses it.
+            "CSOPS_AS_OF_DATE": os.environ.get("CSOPS_AS_OF_DATE") or datetime.now(UTC).date().isoformat(),
             "CSOPS_WAREHOUSE": str(self.warehouse_path),
             "CSOPS_TARGET": self.target,
             "CSOPS_DUCKDB_MEMORY_LIMIT": str(config["memory_limit"]),

@@ -20,13 +20,17 @@ WAREHOUSE_POOL = "warehouse"  # DuckDB has one writer: every asset that writes i
 
 @dataclass(frozen=True)
 class Settings:
-    """When the nightly refresh runs, how stale a raw source may get, where failures are reported."""
+    """When the nightly refresh runs, how stale a raw source or a mart may get, where failures are reported."""
 
     nightly_cron: str
     timezone: str
     schedule_running: bool
     alert_webhook_url: str | None
     freshness_hours: int
+    slack_token: str | None = None
+    slack_channel: str | None = None
+    teams_webhook_url: str | None = None
+    marts_freshness_hours: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -36,4 +40,8 @@ class Settings:
             schedule_running=os.environ.get("CSOPS_SCHEDULE_RUNNING", "true").lower() != "false",
             alert_webhook_url=os.environ.get("CSOPS_ALERT_WEBHOOK_URL") or None,
             freshness_hours=int(os.environ.get("CSOPS_FRESHNESS_HOURS", "36")),
+            slack_token=os.environ.get("CSOPS_SLACK_TOKEN") or None,
+            slack_channel=os.environ.get("CSOPS_SLACK_CHANNEL") or None,
+            teams_webhook_url=os.environ.get("CSOPS_TEAMS_WEBHOOK_URL") or None,
+            marts_freshness_hours=int(os.environ.get("CSOPS_MARTS_FRESHNESS_HOURS", "30")),
         )

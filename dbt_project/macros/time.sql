@@ -16,11 +16,38 @@
     ({{ column }} at time zone 'UTC')
 {%- endmacro %}
 
-{#- The day the marts describe: CSOPS_AS_OF_DATE when set (the sandbox's today, a backfill), else today (UTC).
+{#- The day the marts describe: CSOPS_AS_OF_DATE when set (the sandbox's today, a backfill; the Dagster graph always
+    sets it), else the as-of date the last build recorded in the warehouse (so a plain `dbt build` in dbt_project/
+    describes the same day as the graph's last run), else today (UTC).
     Everything before this date's midnight is history; the as-of day itself has not happened yet. -#}
 {% macro as_of_date() -%}
-    {%- set value = env_var('CSOPS_AS_OF_DATE', '') -%}
+    {%- set value = env_var('CSOPS_AS_OF_DATE', '') or recorded_as_of_date() -%}
     {%- if value -%}cast('{{ value }}' as date){%- else -%}current_date{%- endif -%}
+{%- endmacro %}
+
+{% macro as_of_record() -%}
+    {{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='csops_as_of')) }}
+{%- endmacro %}
+
+{#- The as-of date the last build recorded (none before the first build, or while dbt only parses). -#}
+{% macro recorded_as_of_date() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set record = as_of_record() -%}
+    {%- if adapter.get_relation(database=record.database, schema=record.schema, identifier=record.identifier) is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set result = run_query('select max(as_of_date) from ' ~ record) -%}
+    {%- set value = result.columns[0].values()[0] if result and result.rows else none -%}
+    {{ return(value | string if value else '') }}
+{%- endmacro %}
+
+{#- on-run-end: remember the as-of date this build used (one statement per hook call). -#}
+{% macro record_as_of_date() -%}
+    {%- set record = as_of_record() -%}
+    {%- set day = as_of_date() -%}
+    {% do run_query('create table if not exists ' ~ record ~ ' (as_of_date date)') %}
+    {% do run_query('delete from ' ~ record) %}
+    insert into {{ record }} (as_of_date) select {{ day }}
 {%- endmacro %}
 
 {% macro as_of_timestamp() -%}

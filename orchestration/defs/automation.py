@@ -1,9 +1,5 @@
 """Jobs, the nightly schedule, the run-failure alert and the sweep of dead runs."""
 
-import json
-import urllib.request
-from datetime import UTC, datetime
-
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
@@ -17,6 +13,7 @@ from dagster import (
     sensor,
 )
 
+from orchestration.alerts import send_alerts
 from orchestration.run_guard import sweep_dead_runs
 from orchestration.settings import Settings
 
@@ -50,19 +47,17 @@ def alert_text(job_name: str, run_id: str, message: str) -> str:
 @run_failure_sensor(
     name="run_failure_alert",
     default_status=DefaultSensorStatus.RUNNING,
-    description="Reports every failed run to the log and, when set, CSOPS_ALERT_WEBHOOK_URL.",
+    description="Reports every failed run to the log and, when set, to Slack (CSOPS_SLACK_TOKEN + "
+    "CSOPS_SLACK_CHANNEL), Microsoft Teams (CSOPS_TEAMS_WEBHOOK_URL) and CSOPS_ALERT_WEBHOOK_URL.",
 )
 def run_failure_alert(context: RunFailureSensorContext) -> None:
     text = alert_text(
         context.dagster_run.job_name, context.dagster_run.run_id, context.failure_event.message or "no message"
     )
     context.log.error(text)
-    url = Settings.from_env().alert_webhook_url  # read when a run fails (the daemon's environment)
-    if url:
-        body = json.dumps({"text": text, "at": datetime.now(UTC).isoformat()}).encode()
-        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+    failed = send_alerts(Settings.from_env(), text)  # read when a run fails (the daemon's environment)
+    if failed:  # a failed tick shows in the UI: nobody was told through these
+        raise RuntimeError("could not deliver the failure alert to: " + "; ".join(failed))
 
 
 @sensor(

@@ -3,16 +3,17 @@
 
 import shutil
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Output
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.resources import WarehouseResource
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, WAREHOUSE_POOL
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, WAREHOUSE_POOL, Settings
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
@@ -81,6 +82,10 @@ KEY_FIGURES: Mapping[str, str] = {
 }
 
 
+# A mart not rebuilt within CSOPS_MARTS_FRESHNESS_HOURS (default 30: a nightly refresh plus slack) is stale.
+MARTS_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=Settings.from_env().marts_freshness_hours))
+
+
 class CsopsDbtTranslator(DagsterDbtTranslator):
     """dbt sources are the dlt assets (["dlt", source, resource]); models are keyed and grouped by layer
     (["marts", "customer_360"]), seeds as ["seeds", name]."""
@@ -98,7 +103,9 @@ class CsopsDbtTranslator(DagsterDbtTranslator):
         if props["resource_type"] == "seed":
             return spec.replace_attributes(key=AssetKey(["seeds", props["name"]]), group_name="staging", owners=OWNERS)
         group = layer(props)
-        return spec.replace_attributes(key=AssetKey([group, props["name"]]), group_name=group, owners=OWNERS)
+        spec = spec.replace_attributes(key=AssetKey([group, props["name"]]), group_name=group, owners=OWNERS)
+        # What CS and BI read must be rebuilt every night: a mart older than the window fails its freshness.
+        return spec.replace_attributes(freshness_policy=MARTS_FRESHNESS) if group == "marts" else spec
 
 
 TRANSLATOR = CsopsDbtTranslator(

@@ -354,3 +354,95 @@ def test_what_the_retired_mart_gx_suites_checked_beyond_dbt_is_a_dbt_test_now(ma
     }
     assert ("at_risk_accounts", "arr_at_stake_usd >= 0") in expressions
     assert ("customer_health_daily", "usage_score between 0 and 100") in expressions
+
+
+def test_marts_have_a_freshness_policy_from_the_environment(graph: AssetGraph, manifest: dict[str, Any]) -> None:
+    from orchestration.defs.transformation import mart_relations
+    from orchestration.settings import Settings
+
+    hours = Settings.from_env().marts_freshness_hours
+    marts = mart_relations(manifest)
+    assert marts, "the manifest has no marts"
+    for name in marts:
+        policy = graph.get(AssetKey(["marts", name])).freshness_policy
+        assert policy is not None, f"marts/{name} has no freshness policy"
+        assert policy.fail_window.to_timedelta() == timedelta(hours=hours)
+    # Staging views are rebuilt with the marts; only what people read carries the promise.
+    staging = [key for key in graph.get_all_asset_keys() if key.path[0] == "staging"]
+    assert staging and all(graph.get(key).freshness_policy is None for key in staging)
+
+
+@pytest.fixture()
+def teams_webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A local HTTP endpoint standing in for a Microsoft Teams incoming webhook (answers 200 like a workflow URL)."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/teams", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failed_run_is_reported_to_microsoft_teams_as_an_adaptive_card(
+    teams_webhook: tuple[str, list[dict]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from orchestration.defs.automation import run_failure_alert
+
+    url, received = teams_webhook
+    monkeypatch.setenv("CSOPS_TEAMS_WEBHOOK_URL", url)
+    monkeypatch.delenv("CSOPS_ALERT_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("CSOPS_SLACK_TOKEN", raising=False)
+    monkeypatch.setenv("CSOPS_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+
+    @op
+    def load_stripe() -> None:
+        raise RuntimeError("Stripe answered 401")
+
+    @job
+    def nightly_like() -> None:
+        load_stripe()
+
+    with DagsterInstance.ephemeral() as instance:
+        result = nightly_like.execute_in_process(instance=instance, raise_on_error=False)
+        context = build_run_status_sensor_context(
+            sensor_name="run_failure_alert",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        ).for_run_failure()
+        run_failure_alert(context)
+    assert len(received) == 1
+    (attachment,) = received[0]["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    texts = [block["text"] for block in attachment["content"]["body"]]
+    assert any(f"run {result.run_id} of nightly_like failed" in text for text in texts), texts
+
+
+def test_an_undeliverable_alert_fails_the_sensor_tick_and_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from orchestration.alerts import send_alerts
+    from orchestration.settings import Settings
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("CSOPS_TEAMS_WEBHOOK_URL", f"http://127.0.0.1:{closed}/teams")
+    monkeypatch.delenv("CSOPS_ALERT_WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("CSOPS_SLACK_TOKEN", raising=False)
+    (failure,) = send_alerts(Settings.from_env(), "csops: run x failed")
+    assert "CSOPS_TEAMS_WEBHOOK_URL" in failure
