@@ -1,6 +1,7 @@
 {#- The CSM books add up to the company: per quarter, each movement summed over every CSM (and 'unassigned') equals
     mrr_movements for the quarter's months, to the cent, and each book's bridge balances. Returns the quarters and
-    measures that do not. -#}
+    measures that do not. In Dagster it is a (blocking) check of csm_quarterly_retention. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'csm_quarterly_retention'}}}) }}
 with
 
 books as (

@@ -22,11 +22,11 @@ def test_the_projection_compounds_the_true_recent_rates(small_company: Company) 
                     sum(case when movement_type in ('churn', 'contraction') then movement_usd
                              when movement_type in ('expansion', 'reactivation') then -movement_usd else 0 end) as lost
                 from read_parquet('{truth}') group by month
-            ), trailing as (
+            ), recent as (
                 select *, lag(ending) over (order by month) as starting from months
             )
             select max_by(ending, month), avg(new), sum(lost) / sum(starting)
-            from (select * from trailing order by month desc limit 3)
+            from (select * from recent order by month desc limit 3)
             """
         ).fetchone()
         rows = dict(
