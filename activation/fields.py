@@ -22,7 +22,7 @@ ACCOUNT_FIELDS: tuple[FieldSpec, ...] = (
         "cs_health_status",
         "CS health status",
         "enum",
-        "green >= 70, red < 40, yellow between (csops).",
+        "Churn risk within 90 days learnt from history: red >= 25%, green <= 5%, yellow between (csops).",
         ("green", "yellow", "red"),
     ),
     FieldSpec("cs_health_change_30d", "CS health change (30 days)", "number", "Points gained or lost in 30 days."),

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -77,3 +79,22 @@ def has_failed(node: pytest.Item) -> bool:
     """True when the test's setup or body failed (call this from a fixture's teardown)."""
     reports = node.stash.get(PHASE_REPORTS, {})
     return any(report.failed for report in reports.values())
+
+
+@dataclass(frozen=True)
+class Company:
+    """A generated sandbox and the warehouse built from it."""
+
+    sandbox: Path
+    warehouse: Path
+    today: date
+
+    @property
+    def truth(self) -> Path:
+        return self.sandbox / "truth"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -4,40 +4,18 @@ better than any single component, and without calling every churner red (some ch
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
-from ingestion.pipeline import ingest
-from sandbox.generator.world import generate
-from sandbox.manifest import resolve_scale
-from sandbox.server.app import running_server
 from tests.dbt.health_auc import COMPONENTS, auc, snapshots
-from tests.support import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
+from tests.support import Company
 
 pytestmark = pytest.mark.slow
-TODAY = date(2026, 11, 1)
 
 
 @pytest.fixture(scope="module")
-def scored_history(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
-    """The small company (1,000 accounts, two years), loaded and modelled; monthly health snapshots with labels."""
-    root = tmp_path_factory.mktemp("auc")
-    sandbox = root / "sandbox"
-    generate(sandbox, 42, resolve_scale("small"), TODAY)
-    warehouse = root / "warehouse.duckdb"
-    patch = pytest.MonkeyPatch()
-    patch.setenv("CSOPS_WAREHOUSE", str(warehouse))
-    patch.setenv("CSOPS_DLT_PIPELINES_DIR", str(root / "dlt"))
-    try:
-        with running_server(sandbox, faults=UNTHROTTLED_FAULTS) as url:
-            point_at_sandbox(patch, sandbox, url, throttled=False)  # this test is about the model
-            ingest(warehouse=warehouse)
-        result = dbt(["build", "--select", "+customer_health_daily"], root)
-        assert result.returncode == 0, result.stdout[-3000:]
-    finally:
-        patch.undo()
-    return snapshots(warehouse, sandbox / "truth", TODAY.isoformat())
+def scored_history(small_company: Company) -> list[dict]:
+    """Monthly health snapshots of the small company with their labels (churned within 90 days, from the truth)."""
+    return snapshots(small_company.warehouse, small_company.truth, small_company.today.isoformat())
 
 
 def test_the_health_score_ranks_churners_first(scored_history: list[dict]) -> None:

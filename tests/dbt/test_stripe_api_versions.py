@@ -12,7 +12,7 @@ import pytest
 from ingestion.pipeline import ingest
 from ingestion.stripe import STRIPE_API_VERSION
 from sandbox.server.app import running_server
-from tests.conftest import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
+from tests.support import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
 
 pytestmark = pytest.mark.slow
 OLD_VERSION = "2024-06-20"

@@ -5,7 +5,6 @@ how the test they serve ended (the browser fixtures take a screenshot when it fa
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,12 +33,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report = yield
     item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
     return report
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,7 @@ import requests
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from sandbox.connect import environment
-from tests.e2e.conftest import free_port
-from tests.support import has_failed
+from tests.support import free_port, has_failed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -30,8 +30,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import free_port
-from tests.support import has_failed
+from tests.support import free_port, has_failed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -5,7 +5,10 @@
     'support_high_priority_penalty', 'relationship_touch_days_enterprise', 'relationship_touch_days_mid_market',
     'relationship_touch_days_smb', 'relationship_champion_left_penalty', 'billing_failed_payment_penalty',
     'billing_downgrade_penalty', 'at_risk_score_drop', 'at_risk_renewal_days', 'detractor_lookback_days',
-    'post_ticket_days', 'periodic_review_large_arr_usd', 'periodic_review_small_cadence_days'
+    'post_ticket_days', 'periodic_review_large_arr_usd', 'periodic_review_small_cadence_days',
+    'band_thresholds_from_history', 'band_red_churn_target', 'band_green_churn_target',
+    'band_calibration_lookback_days', 'band_calibration_min_samples',
+    'renewal_forecast_lead_days', 'renewal_forecast_horizon_months', 'renewal_outcome_grace_days'
 ] -%}
 
 with
