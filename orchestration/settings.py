@@ -8,13 +8,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dotenv import load_dotenv
-
+from ingestion.env_file import load_env_file
 from ingestion.pipeline import warehouse_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# A local .env (see .env.example) fills in what the environment does not set; the environment always wins.
-load_dotenv(REPO_ROOT / ".env", override=False)
+# A local .env (see .env.example) fills in what the environment does not set; the environment always wins, and on
+# the sandbox (`csops dev`, `csops run --sandbox`) .env never supplies a source's endpoint or key.
+load_env_file(REPO_ROOT / ".env")
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # dbt from the same environment as Dagster, whether or not the virtualenv is on PATH (dagster-dbt's manifest
 # preparer looks it up on PATH too).

@@ -70,8 +70,10 @@ def test_late_visible_responses_are_caught_by_the_look_back_and_loaded_once(
     shown, hidden, _ = visible_truth(sandbox, None)
     late_seen &= shown  # the few the generator dropped again are not Typeform's to show
     caught = late_seen & set(loaded_ids(warehouse))
-    print(f"late responses simulated: {len(late_seen)}, caught: {len(caught)}; back-dated by the generator: "
-          f"{len(backdated)}")
+    print(
+        f"late responses simulated: {len(late_seen)}, caught: {len(caught)}; back-dated by the generator: "
+        f"{len(backdated)}"
+    )
     assert not hidden and late_seen, "the sandbox simulated no late response in the wave"
     lost = shown - backdated - set(loaded_ids(warehouse))
     if lookback_hours:

@@ -4,6 +4,10 @@ source reads."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import duckdb
 import pytest
 
 from csops.report import status_lines
+from ingestion.env_file import SANDBOX_MARKER, load_env_file
 from ingestion.identity import SourceIdentityError, check_identity
 from ingestion.pipeline import ingest, make_pipeline, run_source, target
 from ingestion.registry import SOURCE_NAMES
@@ -74,3 +79,52 @@ def test_the_same_company_on_another_address_still_loads_and_status_shows_the_en
     assert url != moved
     lines = "\n".join(status_lines(warehouse))
     assert f"hubspot reads {moved}/hubspot (HubSpot portal {manifest.hubspot_portal_id})" in lines
+
+
+REAL_LOOKING_ENV = """\
+SOURCES__HUBSPOT__BASE_URL=https://api.hubapi.com
+SOURCES__HUBSPOT__HUBSPOT__BASE_URL=https://api.hubapi.com
+SOURCES__HUBSPOT__ACCESS_TOKEN=pat-na1-00000000-real-looking
+CSOPS_HUBSPOT__SOURCES__HUBSPOT__ACCESS_TOKEN=pat-na1-00000000-real-looking
+SOURCES__SURVEYS__TYPEFORM_BASE_URL=https://api.typeform.com
+"""
+
+
+def test_a_sandbox_run_reads_the_sandbox_whatever_dotenv_says(fresh_sandbox: Path, tmp_path: Path) -> None:
+    """`.env` holds production endpoints, some in dlt's more specific spellings; `csops run --sandbox` (and the
+    Dagster code server it starts, which reads .env again) must still read only the sandbox."""
+    work = tmp_path / "project"
+    work.mkdir()
+    (work / ".env").write_text(REAL_LOOKING_ENV)
+    env = {k: v for k, v in os.environ.items() if not (k.startswith(("SOURCES__", "ACTIVATION__", "CSOPS_")))} | {
+        "CSOPS_WAREHOUSE": str(work / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(work / "dagster_home"),
+        "RUNTIME__REQUEST_MAX_ATTEMPTS": "1",
+    }
+    csops = Path(sys.executable).with_name("csops")
+    done = subprocess.run(
+        [str(csops), "run", "--sandbox", str(fresh_sandbox), "--select", "dlt/hubspot/*"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = subprocess.run(
+        [str(csops), "status"], cwd=work, env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    portal = Manifest.read(fresh_sandbox).hubspot_portal_id
+    assert re.search(rf"hubspot reads http://127\.0\.0\.1:\d+/hubspot \(HubSpot portal {portal}\)", status), status
+    assert "hubapi.com" not in status
+
+
+def test_on_the_sandbox_dotenv_never_supplies_a_source_endpoint_or_key(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(REAL_LOOKING_ENV + "CSOPS_TIMEZONE=Europe/Paris\n")
+    production: dict[str, str] = {}
+    load_env_file(dotenv, production)
+    assert production["SOURCES__HUBSPOT__HUBSPOT__BASE_URL"] == "https://api.hubapi.com"
+    sandbox = {SANDBOX_MARKER: str(tmp_path)}
+    load_env_file(dotenv, sandbox)
+    assert sandbox == {SANDBOX_MARKER: str(tmp_path), "CSOPS_TIMEZONE": "Europe/Paris"}
