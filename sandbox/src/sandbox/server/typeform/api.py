@@ -66,11 +66,15 @@ def invalid(field: str, description: str) -> TypeformError:
 
 @dataclass
 class Responses:
-    """The responses of one world render with their processing order (visible_at, then response id)."""
+    """The responses of one world render with their processing order (visible_at, then response id), which
+    `after` follows, and their submission order (submitted_at, then response id), which sorting and `before`
+    follow."""
 
     table: Table
     order: np.ndarray  # rows in processing order
     rank: np.ndarray  # row -> position in processing order
+    submitted_order: np.ndarray  # rows in submission order
+    submitted_rank: np.ndarray  # row -> position in submission order
     submitted_s: np.ndarray  # submitted_at truncated to seconds (what is served and filtered on)
     visible: np.ndarray  # processed by the sandbox's today (what Typeform would return)
 
@@ -84,10 +88,11 @@ class Responses:
             if table.n
             else (None, np.array([], dtype=np.int64))
         )
-        order = np.lexsort((id_rank, processed))
-        rank = np.empty(table.n, dtype=np.int64)
+        order, submitted_order = np.lexsort((id_rank, processed)), np.lexsort((id_rank, submitted))
+        rank, submitted_rank = np.empty(table.n, dtype=np.int64), np.empty(table.n, dtype=np.int64)
         rank[order] = np.arange(table.n)
-        return cls(table, order, rank, submitted // 1000, processed < world.cutoff_ms)
+        submitted_rank[submitted_order] = np.arange(table.n)
+        return cls(table, order, rank, submitted_order, submitted_rank, submitted // 1000, processed < world.cutoff_ms)
 
 
 class TypeformApi(Vendor):
@@ -240,21 +245,21 @@ class TypeformApi(Vendor):
             raise invalid("sort", "sort cannot be used together with after or before")
         if after and before:
             raise invalid("after", "after and before cannot be used together")
-        if after:  # processing order, ascending: a traversal with `after` repeats nothing
+        if after:  # processing order, ascending
             ordered = data.order[mask[data.order]]
-            position = self._token(data, after, "after")
+            position = data.rank[self._token(data, after, "after")]
             ordered = ordered[data.rank[ordered] > position]
         else:
             field_name, direction = self._sort(sort)
             column = "landed_at" if field_name == "landed_at" else "submitted_at"
-            ordered = data.order[mask[data.order]]
+            ordered = data.submitted_order[mask[data.submitted_order]]
             if field_name == "landed_at":
                 ordered = ordered[np.argsort(table.col(column).values[ordered], kind="stable")]
             if direction == "desc":
                 ordered = ordered[::-1]
-            if before:  # responses processed before the token, newest first
-                position = self._token(data, before, "before")
-                ordered = ordered[data.rank[ordered] < position]
+            if before:  # responses submitted before the token, newest first
+                position = data.submitted_rank[self._token(data, before, "before")]
+                ordered = ordered[data.submitted_rank[ordered] < position]
         page = ordered[:page_size]
         fields = q.get("fields")
         only = {f.strip() for f in fields.split(",")} if fields else None
@@ -263,10 +268,11 @@ class TypeformApi(Vendor):
 
     @staticmethod
     def _token(data: Responses, token: str, name: str) -> int:
+        """The row of the response `token` names."""
         row = data.table.index("response_id").get(token)
         if row is None:
             raise invalid(name, f"{name} must be the token of an existing response")
-        return int(data.rank[row])
+        return int(row)
 
     @staticmethod
     def _sort(sort: str | None) -> tuple[str, str]:
