@@ -49,7 +49,7 @@ class SourceIdentity:
     account: str  # whose data it is (portal id, account id, form id, folder): must stay the same
 
     def describe(self) -> str:
-        return f"{self.account} at {self.endpoint}"
+        return self.account if self.endpoint in self.account else f"{self.account} at {self.endpoint}"
 
 
 def source_config(factory: Any) -> dict[str, Any]:
@@ -140,7 +140,8 @@ def check_identity(name: str, pipeline: dlt.Pipeline, warehouse: Path, engine: s
                 f"{recorded.describe()}, but the configuration now points at {current.describe()}. One warehouse "
                 "holds one environment; nothing was loaded. To load the new one, start a fresh warehouse: "
                 f"`{fresh_warehouse_command(warehouse, engine)}`; or point the SOURCES__{name.upper()}__* "
-                "variables back at the recorded account."
+                "variables back at the recorded account (if it is the same company's data at a new address, "
+                f"forget the old one: delete from {IDENTITY_TABLE} where source = '{name}')."
             )
         client.execute_sql(
             f"update {IDENTITY_TABLE} set endpoint = %s, last_seen_at = %s where source = %s",
