@@ -17,9 +17,9 @@ DEFAULT_SANDBOX_DIR = Path("data/sandbox")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """csops: the data platform for Customer Success Operations (dlt + dbt + Dagster + CRM activation)."""
-    from dotenv import load_dotenv
+    from ingestion.env_file import load_env_file
 
-    load_dotenv(Path(".env"), override=False)  # the environment always wins over .env
+    load_env_file(Path(".env"))  # the environment always wins over .env
 
 
 # --------------------------------------------------------------------------------------------------- sandbox
@@ -159,17 +159,19 @@ def _sandbox_option(function):
 
 @contextmanager
 def _environment(sandbox_dir: Path | None) -> Iterator[None]:
-    """The real vendors (from the environment), or, only when asked, a sandbox served for the duration."""
+    """The real vendors (from the environment), or, only when asked, a sandbox served for the duration (no
+    endpoint or key from .env or the shell reaches a source then: ingestion/env_file.py)."""
     if sandbox_dir is None:
         yield
         return
     require_sandbox()
+    from ingestion.env_file import enter_sandbox
     from sandbox.connect import environment
     from sandbox.server.app import running_server
 
     with running_server(sandbox_dir) as base_url:
         previous = dict(os.environ)
-        os.environ.update(environment(sandbox_dir, base_url))
+        enter_sandbox(environment(sandbox_dir, base_url), str(sandbox_dir.resolve()), os.environ)
         try:
             yield
         finally:

@@ -59,6 +59,10 @@ def status_lines(warehouse: Path) -> list[str]:
         if con is None:
             return [f"no warehouse at {warehouse} yet: run `csops run` (or `make demo`)"]
         lines = [f"warehouse: {warehouse}"]
+        for source, endpoint, account in _rows(
+            con, "select source, endpoint, account from csops_meta.source_identity order by source"
+        ):
+            lines.append(f"  {source} reads {endpoint} ({account})")
         for schema, table, count in raw_table_rows(con):
             lines.append(f"  {schema}.{table}: {count:,} rows")
         for dataset in RAW_DATASETS:

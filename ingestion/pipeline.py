@@ -20,6 +20,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.helpers import pipeline_drop
 
 from ingestion.errors import SourceConfigError, SourceError
+from ingestion.identity import check_identity
 from ingestion.quarantine import QUARANTINE_TABLE
 from ingestion.registry import DATASETS, SOURCE_NAMES, source_spec
 
@@ -108,13 +109,17 @@ def known_accounts(warehouse: Path) -> list[str] | None:
 
 
 def make_source(name: str, warehouse: Path | None = None) -> Any:
-    """The configured dlt source `name` (configuration and secrets come from the environment via dlt)."""
+    """The configured dlt source `name` (configuration and secrets come from the environment via dlt), once its
+    account is known to be the one this warehouse was loaded from (ingestion/identity.py)."""
     spec = source_spec(name)
+    warehouse = warehouse or warehouse_path()
     try:
-        return spec.build(lambda: known_accounts(warehouse or warehouse_path()))
+        source = spec.build(lambda: known_accounts(warehouse))
     except ConfigFieldMissingException as error:
         variables = ", ".join(f"SOURCES__{name.upper()}__{f.upper()}" for f in error.fields)
         raise SourceConfigError(f"{name}: missing configuration. Set {variables} (see .env.example).") from error
+    check_identity(name, make_pipeline(name, warehouse), warehouse, target())
+    return source
 
 
 @dataclass

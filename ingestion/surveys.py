@@ -2,8 +2,12 @@
 (table `csv_responses`), both normalised to the same columns (dbt unions them).
 
 Typeform: the NPS answer and the comment are found by their field *ref* (stable when questions are reworded), the
-account and respondent email by hidden fields. Incremental by `since` (the last submission seen) and paged with
-`after` tokens, which return responses in processing order so a traversal repeats nothing.
+account and respondent email by hidden fields. Typeform may not return the most recent responses yet (they become
+visible after processing, some hours late), and its `after` tokens follow processing order, not submission order,
+so neither "the last submission seen" nor "after the last token" is a safe cursor. Each run therefore asks for
+everything submitted since the last submission seen minus a look-back window (`lookback_hours`, covering the lag;
+dlt's incremental `lag`), pages by submission time (`since` = the last submission on the page, sorted ascending),
+and merges on `response_id`: a response that appears late is still loaded, and none is loaded twice.
 CSV: every file in the folder (local or fsspec URL) with columns response_id, submitted_at, account_id, email,
 score, comment; files are re-read when modified, rows merge on response_id.
 """
@@ -19,9 +23,11 @@ from typing import Any
 import dlt
 from dlt.sources.filesystem import FileItemDict, filesystem
 from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests import Request, Response
 
-from ingestion.errors import SourceConfigError
-from ingestion.http import LastItemCursorPaginator, vendor_client
+from ingestion.errors import SourceConfigError, SourceError
+from ingestion.http import vendor_client
 from ingestion.quarantine import quarantined
 
 SOURCE = "surveys"
@@ -78,26 +84,77 @@ def typeform_row(
     }
 
 
+class SubmittedSincePaginator(BasePaginator):
+    """Next page = the same request with `since` = the latest submission on this page (pages sorted by
+    submission time, ascending), until a page comes back shorter than the page size.
+
+    `since` is inclusive, so the responses of the boundary second come again (the reader skips ids it has seen);
+    a page whose every response shares one second would never advance, and stops the load with an error rather
+    than loop.
+    """
+
+    def __init__(self, page_size: int):
+        super().__init__()
+        self.page_size = page_size
+        self._since: str | None = None
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        items = response.json().get("items") or []
+        stamps = sorted(s for s in (i.get("submitted_at") for i in items) if isinstance(s, str) and _is_time(s))
+        self._has_next_page = len(items) >= self.page_size and bool(stamps)
+        if not self._has_next_page:
+            return
+        if stamps[-1] == self._since or stamps[0] == stamps[-1]:
+            raise SourceError(
+                f"surveys (typeform): {len(items)} responses submitted in the second {stamps[-1]}; paging by "
+                "submission time cannot advance. Raise the page size."
+            )
+        self._since = stamps[-1]
+
+    def update_request(self, request: Request) -> None:
+        request.params = {**(request.params or {}), "since": self._since}
+
+
+def _is_time(value: str) -> bool:
+    try:
+        parse_time(value)
+    except ValueError:
+        return False
+    return True
+
+
 def typeform_resource(
-    client: RESTClient, form_id: str, score_ref: str, comment_ref: str, account_field: str, email_field: str
+    client: RESTClient,
+    form_id: str,
+    score_ref: str,
+    comment_ref: str,
+    account_field: str,
+    email_field: str,
+    lookback_hours: float,
 ):
     @dlt.resource(name="typeform_responses", primary_key="response_id", write_disposition="merge")
     def typeform_responses(
-        submitted=dlt.sources.incremental("submitted_at", initial_value=EPOCH, on_cursor_value_missing="include"),
+        submitted=dlt.sources.incremental(
+            "submitted_at", initial_value=EPOCH, on_cursor_value_missing="include", lag=lookback_hours * 3600
+        ),
     ) -> Iterator[Any]:
-        # Oldest first, then `after` the last token (without `sort`, which Typeform refuses beside a cursor):
-        # responses come in processing order and a traversal repeats nothing.
+        # dlt's `lag` steps the start back by the look-back window (the stored cursor only moves forward).
         params = {"page_size": PAGE, "completed": "true", "sort": "submitted_at,asc"}
         if submitted.last_value and submitted.last_value > EPOCH:
             params["since"] = submitted.last_value.strftime("%Y-%m-%dT%H:%M:%SZ")
-        paginator = LastItemCursorPaginator(
-            cursor_param="after", item_key="token", page_size=PAGE, items_key="items", first_page_only=("sort",)
-        )
+        seen: set[str] = set()
         for page in client.paginate(
-            f"/forms/{form_id}/responses", params=params, paginator=paginator, data_selector="items"
+            f"/forms/{form_id}/responses",
+            params=params,
+            paginator=SubmittedSincePaginator(PAGE),
+            data_selector="items",
         ):
             for item in page:
                 row = typeform_row(item, form_id, score_ref, comment_ref, account_field, email_field)
+                if row["response_id"] in seen:  # the boundary second of the previous page
+                    continue
+                if row["response_id"]:
+                    seen.add(row["response_id"])
                 reason = check_response(row)
                 yield row if reason is None else quarantined(item, SOURCE, "typeform_responses", reason)
 
@@ -162,9 +219,11 @@ def surveys_source(
     account_field: str = "account_id",
     email_field: str = "email",
     typeform_requests_per_second: float = 1.8,
+    lookback_hours: float = 72,
 ) -> Any:
     """Typeform responses (when a form id is configured) and CSV exports (when a folder is configured). Typeform
-    allows 2 requests per second."""
+    allows 2 requests per second. `lookback_hours` (SOURCES__SURVEYS__LOOKBACK_HOURS) is how far before the last
+    submission seen each run reads again, to catch responses Typeform made visible late."""
     resources = []
     if typeform_form_id:
         client = vendor_client(
@@ -175,7 +234,9 @@ def surveys_source(
             rate_limits=[("", typeform_requests_per_second)],
         )
         resources.append(
-            typeform_resource(client, typeform_form_id, score_ref, comment_ref, account_field, email_field)
+            typeform_resource(
+                client, typeform_form_id, score_ref, comment_ref, account_field, email_field, lookback_hours
+            )
         )
     if csv_url:
         files = filesystem(

@@ -1,4 +1,5 @@
-"""Orchestration constants and the schedule / alert settings, read from the environment without changing it.
+"""Orchestration constants and the schedule / alert settings, read from the environment (and .env, which fills in
+only what the environment does not set).
 
 The warehouse (path, engine, DuckDB limits) is a Dagster resource: orchestration/resources.py.
 """
@@ -11,7 +12,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.env_file import load_env_file
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# A local .env (see .env.example) fills in what the environment does not set; the environment always wins, and on
+# the sandbox (`csops dev`, `csops run --sandbox`) .env never supplies a source's endpoint or key.
+load_env_file(REPO_ROOT / ".env")
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # dbt from the same environment as Dagster, whether or not the virtualenv is on PATH.
 DBT_EXECUTABLE = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))

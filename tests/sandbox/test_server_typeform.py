@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -145,3 +145,49 @@ def test_auth_failure_gets_typeforms_401(api):
             "code": "AUTHENTICATION_FAILED",
             "description": "Authentication credentials not found on the Request Headers",
         }
+
+
+def test_recent_responses_stay_hidden_until_processed_and_after_follows_processing_order(tmp_path):
+    """Inside a survey wave some responses are submitted but not yet returned; `after` pages in the order
+    responses became visible, which is not submission order."""
+    from datetime import date
+
+    import pyarrow.parquet as pq
+    import requests
+
+    from sandbox.generator.world import generate
+    from sandbox.manifest import Manifest, resolve_scale
+    from sandbox.server.app import running_server
+
+    generate(tmp_path, 42, resolve_scale("tiny"), date(2026, 11, 16))
+    manifest = Manifest.read(tmp_path)
+    rows = pq.read_table(tmp_path / "world" / "typeform_responses.parquet").to_pylist()
+    cutoff = datetime(2026, 11, 16, tzinfo=UTC)
+    shown = sorted((r for r in rows if r["visible_at"] < cutoff), key=lambda r: (r["visible_at"], r["response_id"]))
+    hidden = [r for r in rows if r["visible_at"] >= cutoff]
+    assert hidden and all(r["submitted_at"] < cutoff for r in hidden)
+    with running_server(tmp_path, faults=["typeform:window:off"]) as url:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {manifest.tokens['typeform']}"
+        path = f"{url}/typeform/forms/{manifest.typeform_form_id}/responses"
+        assert http.get(path, params={"page_size": 1}).json()["total_items"] == len(shown)
+        page = http.get(path, params={"page_size": 1000, "after": shown[0]["response_id"]}).json()
+        assert [i["token"] for i in page["items"]] == [r["response_id"] for r in shown[1:]]
+        submitted = [i["submitted_at"] for i in page["items"]]
+        assert submitted != sorted(submitted)  # processing order is not submission order
+        http.post(f"{url}/_admin/faults", json={"faults": ["typeform:late_visibility:off"]}).raise_for_status()
+        assert http.get(path, params={"page_size": 1}).json()["total_items"] == len(rows)
+
+
+def test_the_hubspot_portal_and_the_stripe_account_identify_the_company(api, manifest):
+    from sandbox.manifest import Manifest
+
+    company = Manifest(**{**manifest, "start_date": date.fromisoformat(manifest["start_date"])})
+    details = api.hubspot("GET", "/account-info/v3/details")
+    assert details.status_code == 200 and details.json()["portalId"] == company.hubspot_portal_id
+    account = api.stripe("/v1/account")
+    assert account.status_code == 200 and account.json()["id"] == company.stripe_account_id
+    assert account.json()["object"] == "account"
+    other = Manifest(**{**manifest, "seed": manifest["seed"] + 1, "start_date": company.start_date})
+    assert other.hubspot_portal_id != company.hubspot_portal_id
+    assert other.stripe_account_id != company.stripe_account_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -87,6 +88,16 @@ class Manifest:
     typeform_form_id: str = TYPEFORM_FORM_ID
     stripe_api_version: str = STRIPE_ACCOUNT_API_VERSION
     tokens: dict[str, str] = field(default_factory=lambda: dict(SANDBOX_TOKENS))
+
+    @property
+    def hubspot_portal_id(self) -> int:
+        """The simulated company's HubSpot portal (account) id: one per seed, as one per real company."""
+        return 40_000_000 + int(hashlib.sha1(f"portal:{self.seed}".encode()).hexdigest()[:6], 16)
+
+    @property
+    def stripe_account_id(self) -> str:
+        """The simulated company's Stripe account id (`GET /v1/account`): one per seed."""
+        return "acct_1Csops" + hashlib.sha1(f"account:{self.seed}".encode()).hexdigest()[:9].upper()
 
     @property
     def scale_spec(self) -> Scale:

@@ -1,6 +1,13 @@
 """NPS surveys: quarterly waves to customer contacts, answered through Typeform or another tool (CSV export).
 
 Scores follow the latent health with noise; detractors usually say why, in words a CSM can act on.
+
+Typeform does not show a response the moment it is submitted: its Responses API "may not return the most recent
+responses yet" and processes some late. Each Typeform response here has a `visible_at`: most become visible within
+two minutes, a fixed share only hours later (up to LATE_VISIBILITY_HOURS). The server hides a response until its
+`visible_at` has passed the sandbox's today and pages `after` tokens in processing (visibility) order, so an
+incremental reader without a look-back window loses the late ones. The lag is drawn from a hash of the response
+token, not from the account's random stream, so adding it changed no other draw.
 """
 
 from __future__ import annotations
@@ -29,6 +36,18 @@ PROMOTER_COMMENTS = (
     "Alerts caught a problem before our customers did.",
 )
 WAVE_MONTHS = (2, 5, 8, 11)
+LATE_VISIBILITY_SHARE = 0.2  # responses Typeform processes late
+LATE_VISIBILITY_HOURS = 48  # the longest a late response stays invisible (a reader's look-back must cover it)
+PROMPT_VISIBILITY_SECONDS = 120  # the others are visible within two minutes
+
+
+def visibility_lag(token: str) -> timedelta:
+    """How long after its submission a Typeform response becomes visible through the API."""
+    digest = hashlib.sha1(f"visibility:{token}".encode()).digest()
+    u, v = (int.from_bytes(digest[i : i + 8], "big") / 2**64 for i in (0, 8))
+    if u < LATE_VISIBILITY_SHARE:
+        return timedelta(hours=1 + v * (LATE_VISIBILITY_HOURS - 1))
+    return timedelta(seconds=v * PROMPT_VISIBILITY_SECONDS)
 
 
 def responses(
@@ -91,6 +110,7 @@ def responses(
                             "form_id": form_id,
                             "landed_at": submitted - timedelta(seconds=rng.randint(20, 400)),
                             **row,
+                            "visible_at": submitted + visibility_lag(token),
                         }
                     )
                 else:

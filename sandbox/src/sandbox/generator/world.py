@@ -286,6 +286,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("email", STR),
             ("score", INT),
             ("comment", STR),
+            ("visible_at", TS),
         ]
     ),
 }

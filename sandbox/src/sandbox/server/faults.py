@@ -84,6 +84,7 @@ class VendorFaults:
     malformed_fraction: float = 0.0
     malformed_field: str | None = None
     renames: dict[str, str] = field(default_factory=dict)
+    late_visibility: bool = True  # Typeform: hide responses until their `visible_at` (on by default, as Typeform)
     specs: list[str] = field(default_factory=list)
     _served_errors: int = 0
     _rng: random.Random = field(default_factory=random.Random)
@@ -136,6 +137,7 @@ class VendorFaults:
                 if self.vendor == "hubspot"
                 else {}
             ),
+            **({"late_visibility": self.late_visibility} if self.vendor == "typeform" else {}),
             "rate_limit_next": self.rate_limit_next,
             "rate_limit_fraction": self.rate_limit_fraction,
             "rate_limit_policy": self.rate_limit_policy,
@@ -253,6 +255,15 @@ def _search_cap(state: VendorFaults, args: list[str], spec: str) -> None:
     state.search_cap = int(_number(args[0], spec))
 
 
+def _late_visibility(state: VendorFaults, args: list[str], spec: str) -> None:
+    if state.vendor != "typeform":
+        raise FaultError(f"fault {spec!r}: late_visibility is a Typeform fault")
+    _need(args, 1, spec, "late_visibility:on or late_visibility:off")
+    if args[0] not in ("on", "off"):
+        raise FaultError(f"fault {spec!r}: late_visibility is on or off")
+    state.late_visibility = args[0] == "on"
+
+
 def _server_error(state: VendorFaults, args: list[str], spec: str) -> None:
     _need(args, 1, spec, "server_error:N[:500|502|503|mixed[:RETRY_AFTER_SECONDS]]")
     state.server_errors_next += int(_number(args[0], spec))
@@ -291,6 +302,7 @@ _KINDS = {
     "window": _window_kind,
     "search_window": _search_window,
     "search_cap": _search_cap,
+    "late_visibility": _late_visibility,
     "server_error": _server_error,
     "latency": _latency,
     "malformed": _malformed,

@@ -23,7 +23,7 @@ from sandbox.server.hubspot.objects import ObjectReadEndpoints
 from sandbox.server.hubspot.owners import OwnerEndpoints
 from sandbox.server.hubspot.properties import PropertyEndpoints
 from sandbox.server.store import World
-from sandbox.server.vendor import Vendor
+from sandbox.server.vendor import Ctx, Vendor
 
 DAILY_LIMIT = 1_000_000
 RATE_LIMIT_CATEGORY = "RATE_LIMITS"  # the `category` of every 429 body (the spec's Error requires one)
@@ -120,9 +120,25 @@ class HubSpotApi(OwnerEndpoints, ObjectReadEndpoints, ObjectWriteEndpoints, Prop
             )
         return headers
 
+    def account_details(self, ctx: Ctx) -> dict[str, Any]:
+        """`GET /account-info/v3/details`: the portal a token belongs to (clients record it as their source's
+        identity)."""
+        return {
+            "portalId": ctx.world.manifest.hubspot_portal_id,
+            "accountType": "STANDARD",
+            "timeZone": "UTC",
+            "companyCurrency": ctx.world.manifest.reporting_currency,
+            "additionalCurrencies": ["EUR", "GBP"],
+            "utcOffset": "+00:00",
+            "utcOffsetMilliseconds": 0,
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        }
+
     def routes(self) -> list[Route]:
         r = self.route
         return [
+            r("/account-info/v3/details", self.account_details, ["GET"]),
             r("/crm/v3/owners", self.list_owners, ["GET"]),
             r("/crm/v3/owners/{ownerId}", self.get_owner, ["GET"]),
             r("/crm/v3/objects/{objectType}/search", self.search, ["POST"]),

@@ -9,6 +9,7 @@ as `{"error": {"type", "code", "message", "param", "doc_url"}}`, every response 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -95,11 +96,29 @@ class StripeApi(LegacyShapes, StripeFilters, StripeExpansions, Vendor):
             ("events", "event"),
             ("subscription_items", "subscription_item"),
         ]
-        routes = [r("/v1/invoices/{id}/lines", self.invoice_lines, ["GET"])]
+        routes = [r("/v1/invoices/{id}/lines", self.invoice_lines, ["GET"]), r("/v1/account", self.account, ["GET"])]
         for plural, kind in lists:
             routes.append(r(f"/v1/{plural}", self._lister(plural), ["GET"]))
             routes.append(r(f"/v1/{plural}/{{id}}", self._getter(kind), ["GET"]))
         return [*routes, self.fallback()]
+
+    def account(self, ctx: Ctx) -> dict[str, Any]:
+        """`GET /v1/account`: the account the key belongs to (clients record its id as their source's identity)."""
+        manifest = ctx.world.manifest
+        return {
+            "id": manifest.stripe_account_id,
+            "object": "account",
+            "business_profile": {"name": "Acme Analytics", "url": "https://acme-analytics.example.com"},
+            "business_type": "company",
+            "charges_enabled": True,
+            "country": "US",
+            "created": int(datetime.combine(manifest.start_date, datetime.min.time(), UTC).timestamp()),
+            "default_currency": "usd",
+            "details_submitted": True,
+            "email": "billing@acme-analytics.example.com",
+            "payouts_enabled": True,
+            "type": "standard",
+        }
 
     # -------------------------------------------------------------------------------------------------- lists
     def _lister(self, plural: str) -> Callable[[Ctx], dict[str, Any]]:

@@ -2,9 +2,14 @@
 
 `GET /forms/{form_id}/responses` pages like Typeform's: `page_size` (1..1000, default 25), `since` / `until`
 (ISO-8601 or unix seconds, on `submitted_at`), `before` / `after` response tokens (with `after`, results come
-in processing order so a full traversal repeats nothing; the default order is `submitted_at,desc`, which the
-official client pages with `before`), `sort`, `completed`, `included_response_ids`, `excluded_response_ids`,
-`query`, `fields`. Errors are Typeform's `{"code", "description", "details"}`.
+in processing order; the default order is `submitted_at,desc`, which the official client pages with `before`),
+`sort`, `completed`, `included_response_ids`, `excluded_response_ids`, `query`, `fields`. Errors are Typeform's
+`{"code", "description", "details"}`.
+
+As on Typeform, the most recent responses may not be returned yet: a response is served only once its
+`visible_at` (the generator's, up to 48 hours after submission) is before the sandbox's today, and processing
+order is the order responses became visible (`visible_at`, then token), not submission order. The
+`typeform:late_visibility:off` fault serves every submitted response at once.
 """
 
 from __future__ import annotations
@@ -61,26 +66,33 @@ def invalid(field: str, description: str) -> TypeformError:
 
 @dataclass
 class Responses:
-    """The responses of one world render with their processing order (submitted_at, then response id)."""
+    """The responses of one world render with their processing order (visible_at, then response id), which
+    `after` follows, and their submission order (submitted_at, then response id), which sorting and `before`
+    follow."""
 
     table: Table
     order: np.ndarray  # rows in processing order
     rank: np.ndarray  # row -> position in processing order
+    submitted_order: np.ndarray  # rows in submission order
+    submitted_rank: np.ndarray  # row -> position in submission order
     submitted_s: np.ndarray  # submitted_at truncated to seconds (what is served and filtered on)
+    visible: np.ndarray  # processed by the sandbox's today (what Typeform would return)
 
     @classmethod
     def of(cls, world: World) -> Responses:
         table = world.table("typeform_responses")
         submitted = table.col("submitted_at").values
+        processed = table.col("visible_at").values if "visible_at" in table.columns else submitted
         _, id_rank = (
             np.unique(table.col("response_id").values.astype(str), return_inverse=True)
             if table.n
             else (None, np.array([], dtype=np.int64))
         )
-        order = np.lexsort((id_rank, submitted))
-        rank = np.empty(table.n, dtype=np.int64)
+        order, submitted_order = np.lexsort((id_rank, processed)), np.lexsort((id_rank, submitted))
+        rank, submitted_rank = np.empty(table.n, dtype=np.int64), np.empty(table.n, dtype=np.int64)
         rank[order] = np.arange(table.n)
-        return cls(table, order, rank, submitted // 1000)
+        submitted_rank[submitted_order] = np.arange(table.n)
+        return cls(table, order, rank, submitted_order, submitted_rank, submitted // 1000, processed < world.cutoff_ms)
 
 
 class TypeformApi(Vendor):
@@ -197,6 +209,8 @@ class TypeformApi(Vendor):
             if page_size is None or not 1 <= page_size <= MAX_PAGE_SIZE:
                 raise invalid("page_size", f"page_size must be an integer between 1 and {MAX_PAGE_SIZE}")
         mask = table.col("form_id").values == form_id
+        if ctx.faults.late_visibility:
+            mask &= data.visible
         for name, compare in (("since", np.greater_equal), ("until", np.less_equal)):
             raw = q.get(name)
             if raw:
@@ -231,21 +245,21 @@ class TypeformApi(Vendor):
             raise invalid("sort", "sort cannot be used together with after or before")
         if after and before:
             raise invalid("after", "after and before cannot be used together")
-        if after:  # processing order, ascending: a traversal with `after` repeats nothing
+        if after:  # processing order, ascending
             ordered = data.order[mask[data.order]]
-            position = self._token(data, after, "after")
+            position = data.rank[self._token(data, after, "after")]
             ordered = ordered[data.rank[ordered] > position]
         else:
             field_name, direction = self._sort(sort)
             column = "landed_at" if field_name == "landed_at" else "submitted_at"
-            ordered = data.order[mask[data.order]]
+            ordered = data.submitted_order[mask[data.submitted_order]]
             if field_name == "landed_at":
                 ordered = ordered[np.argsort(table.col(column).values[ordered], kind="stable")]
             if direction == "desc":
                 ordered = ordered[::-1]
-            if before:  # responses processed before the token, newest first
-                position = self._token(data, before, "before")
-                ordered = ordered[data.rank[ordered] < position]
+            if before:  # responses submitted before the token, newest first
+                position = data.submitted_rank[self._token(data, before, "before")]
+                ordered = ordered[data.submitted_rank[ordered] < position]
         page = ordered[:page_size]
         fields = q.get("fields")
         only = {f.strip() for f in fields.split(",")} if fields else None
@@ -254,10 +268,11 @@ class TypeformApi(Vendor):
 
     @staticmethod
     def _token(data: Responses, token: str, name: str) -> int:
+        """The row of the response `token` names."""
         row = data.table.index("response_id").get(token)
         if row is None:
             raise invalid(name, f"{name} must be the token of an existing response")
-        return int(data.rank[row])
+        return int(row)
 
     @staticmethod
     def _sort(sort: str | None) -> tuple[str, str]:
