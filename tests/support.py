@@ -77,3 +77,24 @@ def has_failed(node: pytest.Item) -> bool:
     """True when the test's setup or body failed (call this from a fixture's teardown)."""
     reports = node.stash.get(PHASE_REPORTS, {})
     return any(report.failed for report in reports.values())
+
+
+TYPEFORM_CLIENT = Path(__file__).resolve().parent / "sandbox" / "typeform_client"
+
+
+def install_typeform_client(work: Path) -> Path:
+    """Typeform's official JS client (@typeform/api-client, the version the committed npm lock pins) installed with
+    `npm ci` into `work`, next to our script that drives it; skipped when node/npm are missing."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("node and npm are needed for Typeform's official JS client")
+    for name in ("package.json", "package-lock.json", "list_responses.cjs"):
+        shutil.copy2(TYPEFORM_CLIENT / name, work / name)
+    done = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return work
