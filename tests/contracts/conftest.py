@@ -46,7 +46,3 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Exchange
             sync = run_sync(marts, config=config, log=lambda _line: None)
             assert sync.ok, sync.summary_lines()
         yield exchanges
-
-
-def of_vendor(exchanges: list[Exchange], vendor: str) -> list[Exchange]:
-    return [e for e in exchanges if e.vendor == vendor]

@@ -71,3 +71,8 @@ def recording(base_url: str) -> Iterator[list[Exchange]]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(HTTPAdapter, "send", recorded_send)
         yield exchanges
+
+
+def of_vendor(exchanges: list[Exchange], vendor: str) -> list[Exchange]:
+    """The recorded exchanges with one vendor ("hubspot", "stripe", "typeform")."""
+    return [e for e in exchanges if e.vendor == vendor]

@@ -5,8 +5,8 @@ with their reason (mirrored in sandbox/README.md)."""
 
 from __future__ import annotations
 
-from tests.contracts.conftest import of_vendor
 from tests.contracts.contract_map import HUBSPOT, contract_for
+from tests.contracts.recorder import of_vendor
 from tests.contracts.sdk_models import validate
 from tests.contracts.shares import Checked, Deviation, report, unexplained
 

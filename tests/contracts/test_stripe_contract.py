@@ -14,7 +14,7 @@ import stripe.params
 from stripe._util import convert_to_stripe_object
 
 from ingestion.stripe import STRIPE_API_VERSION as API_VERSION
-from tests.contracts.conftest import of_vendor
+from tests.contracts.recorder import of_vendor
 from tests.contracts.shares import Checked, Deviation, report, unexplained
 from tests.contracts.stripe_types import object_problems
 

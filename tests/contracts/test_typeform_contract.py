@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contracts.conftest import of_vendor
+from tests.contracts.recorder import of_vendor
 from tests.contracts.shares import Checked, Deviation, report, unexplained
 from tests.contracts.ts_types import Declarations, problems
 from tests.support import install_typeform_client

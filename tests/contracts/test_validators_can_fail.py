@@ -8,7 +8,7 @@ import copy
 import hubspot.crm.objects as objects
 import hubspot.crm.owners as owners
 
-from tests.contracts.conftest import of_vendor
+from tests.contracts.recorder import of_vendor
 from tests.contracts.sdk_models import validate
 from tests.contracts.test_stripe_contract import response_problems
 
