@@ -98,3 +98,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+TYPEFORM_CLIENT = Path(__file__).resolve().parent / "sandbox" / "typeform_client"
+
+
+def install_typeform_client(work: Path) -> Path:
+    """Typeform's official JS client (@typeform/api-client, the version the committed npm lock pins) installed with
+    `npm ci` into `work`, next to our script that drives it; skipped when node/npm are missing, except under CI."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        require_service(False, "node and npm (Typeform's official JS client)")
+    for name in ("package.json", "package-lock.json", "list_responses.cjs"):
+        shutil.copy2(TYPEFORM_CLIENT / name, work / name)
+    done = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return work

@@ -68,13 +68,16 @@ def _property(spec: FieldSpec, order: int) -> dict[str, Any]:
         "formField": False,
     }
     if spec.kind == "enum":
-        out["options"] = [{"label": o.capitalize(), "value": o, "displayOrder": i} for i, o in enumerate(spec.options)]
+        out["options"] = [_option(o.capitalize(), o, i) for i, o in enumerate(spec.options)]
     if spec.kind == "bool":
-        out["options"] = [
-            {"label": "Yes", "value": "true", "displayOrder": 0},
-            {"label": "No", "value": "false", "displayOrder": 1},
-        ]
+        out["options"] = [_option("Yes", "true", 0), _option("No", "false", 1)]
     return out
+
+
+def _option(label: str, value: str, order: int) -> dict[str, Any]:
+    """One option of an enumeration property; HubSpot's OptionInput requires `hidden` along with label, value and
+    displayOrder (tests/contracts validate this against hubspot-api-client's model)."""
+    return {"label": label, "value": value, "displayOrder": order, "hidden": False}
 
 
 def html_body(text: str) -> str:

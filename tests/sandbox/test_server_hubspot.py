@@ -136,6 +136,21 @@ def test_owners_with_teams(api, table):
     assert first["userId"] == owners[0]["userId"] and first["type"] == "PERSON"
 
 
+def test_sdk_pages_through_every_owner(client, table):
+    """The SDK's owners get_all, and its get_page followed `after` by `after` in small pages, see every owner."""
+    expected = set(table("hubspot_owners").column("id").to_pylist())
+    assert {o.id for o in client.crm.owners.get_all()} == expected
+    seen, after, pages = [], None, 0
+    while True:
+        page = client.crm.owners.owners_api.get_page(limit=3, after=after)
+        seen += [o.id for o in page.results]
+        pages += 1
+        if page.paging is None or page.paging.next is None:
+            break
+        after = page.paging.next.after
+    assert len(seen) == len(expected) and set(seen) == expected and pages >= len(expected) // 3
+
+
 def test_sdk_search_pages_a_modified_date_window(client, table):
     tickets = table("hubspot_tickets")
     start, end = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)

@@ -8,7 +8,6 @@ used).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,25 +15,12 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-CLIENT_DIR = Path(__file__).parent / "typeform_client"
+from tests.support import install_typeform_client
 
 
 @pytest.fixture(scope="session")
 def typeform_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (shutil.which("node") and shutil.which("npm")):
-        pytest.skip("node and npm are needed to run Typeform's official JS client")
-    work = tmp_path_factory.mktemp("typeform-client")
-    for name in ("package.json", "package-lock.json", "list_responses.cjs"):
-        shutil.copy2(CLIENT_DIR / name, work / name)
-    done = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return work
+    return install_typeform_client(tmp_path_factory.mktemp("typeform-client"))
 
 
 def test_official_js_client_pages_every_response(typeform_client, api, manifest, table):

@@ -140,6 +140,7 @@ class HubSpotApi(OwnerEndpoints, ObjectReadEndpoints, ObjectWriteEndpoints, Prop
         return [
             r("/account-info/v3/details", self.account_details, ["GET"]),
             r("/crm/v3/owners", self.list_owners, ["GET"]),
+            r("/crm/v3/owners/", self.list_owners, ["GET"]),  # the official SDK asks with the slash
             r("/crm/v3/owners/{ownerId}", self.get_owner, ["GET"]),
             r("/crm/v3/objects/{objectType}/search", self.search, ["POST"]),
             r("/crm/v3/objects/{objectType}/batch/read", self.batch_read, ["POST"]),

@@ -57,6 +57,7 @@ class BillingObjects:
             "billing_cycle_anchor": g(s, "billing_cycle_anchor", row),
             "billing_cycle_anchor_config": None,
             "billing_mode": {"flexible": None, "type": "classic"},
+            "billing_schedules": [],
             "billing_thresholds": None,
             "cancel_at": g(s, "cancel_at", row),
             "cancel_at_period_end": bool(g(s, "cancel_at_period_end", row)),
