@@ -69,7 +69,9 @@ def _hubspot() -> SourceIdentity:
 def _stripe() -> SourceIdentity:
     config = source_config(stripe.stripe_source)
     client = vendor_client(stripe.SOURCE, config["base_url"], config["api_key"], stripe.TOKEN_VARIABLE)
-    account = client.get("/v1/account")
+    # Pinned like every other Stripe request (the same version the source loads with).
+    version = config.get("api_version") or stripe.STRIPE_API_VERSION
+    account = client.get("/v1/account", headers={"Stripe-Version": version})
     account.raise_for_status()
     return SourceIdentity("stripe", config["base_url"].rstrip("/"), f"Stripe account {account.json()['id']}")
 

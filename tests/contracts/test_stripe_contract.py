@@ -94,7 +94,9 @@ def response_problems(body: dict[str, Any], path: str) -> list[str]:
 
 
 def _params_class(path: str) -> type:
-    parts = path.strip("/").split("/")  # v1/<resource>[/<id>]
+    parts = path.strip("/").split("/")  # v1/<resource>[/<id>], or v1/account (the key's own account)
+    if parts[1] == "account":
+        return stripe.params.AccountRetrieveParams
     resource = {"customers": "Customer", "subscriptions": "Subscription", "invoices": "Invoice"}.get(parts[1])
     resource = resource or parts[1][:-1].capitalize()
     return getattr(stripe.params, f"{resource}{'ListParams' if len(parts) == 2 else 'RetrieveParams'}")
