@@ -110,7 +110,11 @@ class Untidy:
         if not self.visible(created):
             return
         duplicate = dict(company, id=str(DUPLICATE_COMPANY_BASE + num), account_id=None, createdate=created)
-        duplicate |= {"name": f"{company['name']} (duplicate)", "lifecyclestage": "lead", "hs_lastmodifieddate": created}
+        duplicate |= {
+            "name": f"{company['name']} (duplicate)",
+            "lifecyclestage": "lead",
+            "hs_lastmodifieddate": created,
+        }
         merged = self._merge("companies", company, duplicate, "hs_lastmodifieddate", merged_at)
         if not merged:
             self.tables["hubspot_companies"].append(duplicate)
@@ -220,7 +224,12 @@ class Untidy:
         if rng.random() < SHARES["junk_deal"]:
             created = first["createdate"] + timedelta(days=rng.randint(1, 300))
             junk = dict(first, id=str(DEAL_ID_BASE + num * 1000 + DEAL_K["junk"]), createdate=created)
-            junk |= {"dealname": "Test deal", "amount": 0.0, "dealstage": "qualifiedtobuy", "hs_lastmodifieddate": created}
+            junk |= {
+                "dealname": "Test deal",
+                "amount": 0.0,
+                "dealstage": "qualifiedtobuy",
+                "hs_lastmodifieddate": created,
+            }
             self._junk("deals", junk, rng)
 
     def ticket_stories(self, num: int) -> None:
