@@ -88,7 +88,8 @@ def test_deleted_records_are_marked_and_merged_ids_lead_to_their_survivor(
         merged = dict(
             query(
                 warehouse,
-                f"select id, hs_merged_object_ids from raw_hubspot.{object_type} where hs_merged_object_ids is not null",
+                f"select id, hs_merged_object_ids from raw_hubspot.{object_type}"
+                " where hs_merged_object_ids is not null",
             )
         )
         expected = {}
@@ -117,7 +118,7 @@ def test_writes_the_search_index_shows_late_are_loaded_once(served: tuple[Path, 
             response = requests.patch(
                 f"{url}/hubspot/crm/v3/objects/companies/{company}",
                 headers=token,
-                json={"properties": {"industry": f"RETAIL" if round_number % 2 else "INSURANCE"}},
+                json={"properties": {"industry": "RETAIL" if round_number % 2 else "INSURANCE"}},
                 timeout=10,
             )
             response.raise_for_status()

@@ -19,8 +19,8 @@ from sandbox.server.common import MS_NULL, iso_ms
 from sandbox.server.faults import unit_hash
 from sandbox.server.hubspot.crm_writes import CrmStore, Snapshot
 from sandbox.server.hubspot.object_types import (
-    OBJECT_TYPES,
     LABELLED_COMPANY_LINKS,
+    OBJECT_TYPES,
     PAIR_TYPES,
     REVERSE_TYPE_IDS,
     TASK_V3_NAMES,
