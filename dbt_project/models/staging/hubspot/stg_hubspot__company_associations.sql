@@ -15,15 +15,15 @@ associations as (
 records as (
 
     {% for object_type in ['contacts', 'deals', 'tickets'] %}
-    select
-        '{{ object_type }}' as object_type,
-        id as object_id,
-        _dlt_load_id
-    from ({{ source_columns(source('hubspot', object_type), {
-        'id': 'string', 'archived': 'bool', '_dlt_load_id': 'string'
-    }) }}) as {{ object_type }}
-    where not coalesce(archived, false)
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ object_type }}' as object_type,
+            id as object_id,
+            _dlt_load_id
+        from ({{ source_columns(source('hubspot', object_type), {
+            'id': 'string', 'archived': 'bool', '_dlt_load_id': 'string'
+        }) }}) as {{ object_type }}
+        where not coalesce(archived, false)
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -33,9 +33,10 @@ current_associations as (
     select associations.*
     from associations
     inner join records
-        on associations.object_type = records.object_type
-        and associations.object_id = records.object_id
-        and associations._dlt_load_id = records._dlt_load_id
+        on
+            associations.object_type = records.object_type
+            and associations.object_id = records.object_id
+            and associations._dlt_load_id = records._dlt_load_id
 
 ),
 

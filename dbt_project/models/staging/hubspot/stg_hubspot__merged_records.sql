@@ -5,15 +5,15 @@ with
 survivors as (
 
     {% for object_type in ['companies', 'contacts', 'deals', 'tickets'] %}
-    select
-        '{{ object_type }}' as object_type,
-        id as survivor_id,
-        hs_merged_object_ids
-    from ({{ source_columns(source('hubspot', object_type), {
-        'id': 'string', 'archived': 'bool', 'hs_merged_object_ids': 'string'
-    }) }}) as {{ object_type }}
-    where hs_merged_object_ids is not null and not coalesce(archived, false)
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ object_type }}' as object_type,
+            id as survivor_id,
+            hs_merged_object_ids
+        from ({{ source_columns(source('hubspot', object_type), {
+            'id': 'string', 'archived': 'bool', 'hs_merged_object_ids': 'string'
+        }) }}) as {{ object_type }}
+        where hs_merged_object_ids is not null and not coalesce(archived, false)
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -21,8 +21,8 @@ survivors as (
 part_numbers as (
 
     {% for n in range(1, 11) %}
-    select {{ n }} as part_number
-    {% if not loop.last %}union all{% endif %}
+        select {{ n }} as part_number
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -189,8 +189,9 @@ class Untidy:
             return
         duplicate = dict(survivor, id=str(base + num * block + k), createdate=created)
         duplicate[modified] = created
-        if "email" in duplicate:
-            duplicate["email"] = f"dup.{duplicate['email']}"
+        if object_type == "contacts":  # added again by a rep, with another address and none of the CS flags
+            duplicate |= {"email": f"dup.{duplicate['email']}", "cs_is_champion": "false", "cs_left_company": "false"}
+            duplicate["cs_left_company_date"] = None
         if not self._merge(object_type, survivor, duplicate, modified, merged_at):
             self.tables[f"hubspot_{object_type}"].append(duplicate)
 
