@@ -18,7 +18,7 @@ from sandbox.generator.world import advance
 from sandbox.manifest import Manifest
 from sandbox.server.app import running_server
 from sandbox.server.hubspot.model import index_delay
-from tests.support import UNTHROTTLED_FAULTS, point_at_sandbox
+from tests.support import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:
@@ -71,11 +71,13 @@ def test_every_record_is_attributed_to_its_primary_company_never_the_first_liste
 
 
 def test_deleted_records_are_marked_and_merged_ids_lead_to_their_survivor(
-    served: tuple[Path, str], warehouse: Path
+    served: tuple[Path, str], warehouse: Path, tmp_path: Path
 ) -> None:
     sandbox, url = served
     run_source("hubspot", warehouse)
     before = {r["object_id"] for r in truth(sandbox, "hubspot_deletions")}
+    on_duplicates = dict(query(warehouse, "select id, company_id from raw_hubspot.tickets where company_id like '98%'"))
+    assert on_duplicates, "the sandbox has no duplicate company with a ticket waiting to be merged"
     advance(sandbox, 120)
     requests.post(f"{url}/_admin/reload", timeout=30).raise_for_status()
     run_source("hubspot", warehouse)
@@ -97,6 +99,22 @@ def test_deleted_records_are_marked_and_merged_ids_lead_to_their_survivor(
             if m["object_type"] == object_type:
                 expected.setdefault(m["survivor_id"], []).append(m["loser_id"])
         assert {k: sorted(v.split(";")) for k, v in merged.items()} == {k: sorted(v) for k, v in expected.items()}
+
+    # The tickets loaded on a duplicate company were not modified by its merge: raw still names the duplicate.
+    survivors = {m["loser_id"]: m["survivor_id"] for m in merges if m["object_type"] == "companies"}
+    assert set(on_duplicates.values()) <= set(survivors)
+    models = "stg_hubspot__merged_records stg_hubspot__companies stg_hubspot__owners stg_hubspot__tickets"
+    models += " stg_stripe__customers int_accounts"
+    result = dbt(["run", "--select", *models.split()], tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    staged = dict(query(warehouse, "select ticket_id, company_id from staging.stg_hubspot__tickets"))
+    assert {t: staged[t] for t in on_duplicates} == {t: survivors[c] for t, c in on_duplicates.items()}
+    # An account's company is never a deleted or merged-away one: it is the company the simulation made.
+    accounts = dict(query(warehouse, "select account_id, company_id from intermediate.int_accounts"))
+    expected_companies = {r["account_id"]: r["hubspot_company_id"] for r in truth(sandbox, "accounts")}
+    gone = {d["object_id"] for d in deletions} | set(survivors)
+    assert not gone & set(accounts.values())
+    assert {a: accounts.get(a) for a in expected_companies} == expected_companies
 
 
 def test_writes_the_search_index_shows_late_are_loaded_once(served: tuple[Path, str], warehouse: Path) -> None:

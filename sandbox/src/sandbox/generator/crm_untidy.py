@@ -106,7 +106,7 @@ class Untidy:
         if rng.random() >= SHARES["company_merge"]:
             return
         created = company["createdate"] + timedelta(days=rng.randint(5, 120), hours=rng.randint(0, 8))
-        merged_at = created + timedelta(days=rng.randint(2, 40))
+        merged_at = created + timedelta(days=rng.randint(20, 120))
         if not self.visible(created):
             return
         duplicate = dict(company, id=str(DUPLICATE_COMPANY_BASE + num), account_id=None, createdate=created)
