@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import requests
@@ -45,10 +46,14 @@ def manifest(world_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def table(world_dir: Path):
-    """Read a world table (pyarrow) to compare what the API serves with what was generated."""
+    """Read a world table (pyarrow) to compare what the API serves with what was generated: by default only the
+    live records (what lists and search serve); `live=False` keeps the deleted (archived) ones too."""
 
-    def read(name: str):
-        return pq.read_table(world_dir / "world" / f"{name}.parquet")
+    def read(name: str, live: bool = True):
+        world = pq.read_table(world_dir / "world" / f"{name}.parquet")
+        if live and "archived" in world.column_names:
+            world = world.filter(pc.invert(world["archived"]))
+        return world
 
     return read
 
