@@ -10,8 +10,9 @@ Search never returns deleted (archived) records: every run also reads `?archived
 deals and tickets and merges those rows over the same tables (`archived` true). Merged records carry
 `hs_merged_object_ids` on the survivor; dbt maps the merged-away ids to it.
 
-Every company association of a contact, deal or ticket (v4 batch read, labels included) lands in
-`company_associations`; `company_id` is the primary one, chosen by `primary_company`. Property values are kept as
+Every company association of a contact, deal or ticket (v4 batch read, labels included) lands in the nested table
+`<object>__company_associations` (replaced whenever the record loads again); `company_id` is the primary one, chosen
+by `primary_company`. Property values are kept as
 HubSpot sends them (strings), except timestamps, which are parsed so the incremental cursor compares correctly.
 """
 
@@ -34,7 +35,7 @@ TOKEN_VARIABLE = "SOURCES__HUBSPOT__ACCESS_TOKEN"
 SEARCH_PAGE = 200
 SEARCH_CAP = 10_000  # HubSpot's search API never returns more than 10,000 results for one query
 LOOKBACK_SECONDS = 3600.0  # HubSpot documents a search index lag of seconds; an hour covers it with room to spare
-ASSOCIATIONS_TABLE = "company_associations"
+ASSOCIATIONS_FIELD = "company_associations"  # a nested table per object: contacts__company_associations, ...
 # HubSpot-defined "Primary" company association types (contact, deal, ticket -> company).
 PRIMARY_COMPANY_TYPE_IDS = {"contacts": 1, "deals": 5, "tickets": 339}
 ARCHIVABLE = ("companies", "contacts", "deals", "tickets")
@@ -273,8 +274,6 @@ def company_associations(client: RESTClient, object_type: str, ids: Sequence[str
             for association_type in types:
                 links.setdefault(object_id, []).append(
                     {
-                        "object_type": object_type,
-                        "object_id": object_id,
                         "company_id": company_id,
                         "type_id": association_type.get("typeId"),
                         "category": association_type.get("category"),
@@ -283,16 +282,6 @@ def company_associations(client: RESTClient, object_type: str, ids: Sequence[str
                     }
                 )
     return links
-
-
-def association_rows(links: list[dict[str, Any]]) -> Any:
-    """Bridge rows, beside the record's row in the same load (dbt keeps those of the record's latest load)."""
-    hints = dlt.mark.make_hints(
-        table_name=ASSOCIATIONS_TABLE,
-        write_disposition="merge",
-        primary_key=["object_type", "object_id", "company_id", "type_id"],
-    )
-    return dlt.mark.with_hints(links, hints, create_table_variant=True)
 
 
 def loadable(obj: CrmObject, page: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -310,7 +299,8 @@ def loadable(obj: CrmObject, page: Sequence[dict[str, Any]]) -> tuple[list[dict[
 def crm_object_resource(
     client: RESTClient, obj: CrmObject, cap: int = SEARCH_CAP, lookback_seconds: float = LOOKBACK_SECONDS
 ):
-    @dlt.resource(name=obj.name, primary_key="id", write_disposition="merge")
+    # One level of nesting: the company associations become `<object>__company_associations`.
+    @dlt.resource(name=obj.name, primary_key="id", write_disposition="merge", max_table_nesting=1)
     def records() -> Iterator[Any]:
         # The cursor lives in the resource's state (loaded with the data, restored from the warehouse). Each run
         # searches from it minus the look-back: records the search index showed late come again, and the merge on
@@ -325,35 +315,29 @@ def crm_object_resource(
                 state["last_modified"] = cursor.isoformat()
             if obj.associate and rows:
                 links = company_associations(client, obj.name, [r["id"] for r in rows])
-                bridge = []
                 for row in rows:
-                    row["company_id"] = primary_company(links.get(row["id"], []))
-                    bridge.extend(links.get(row["id"], []))
-                if bridge:
-                    yield association_rows(bridge)
+                    row[ASSOCIATIONS_FIELD] = links.get(row["id"], [])
+                    row["company_id"] = primary_company(row[ASSOCIATIONS_FIELD])
             yield from bad
             yield rows
+        if obj.name in ARCHIVABLE:
+            yield from archived_records(client, obj)
 
     return records
 
 
-def archived_resource(client: RESTClient, obj: CrmObject):
-    """Deleted records, read whole every run (search cannot see them), merged over the object's table."""
-
-    @dlt.resource(name=f"{obj.name}_archived", table_name=obj.name, primary_key="id", write_disposition="merge")
-    def archived() -> Iterator[Any]:
-        paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_param="after")
-        params = {"archived": "true", "limit": 100, "properties": ",".join(obj.properties + obj.extra_properties)}
-        for page in client.paginate(
-            f"/crm/v3/objects/{obj.name}", params=params, paginator=paginator, data_selector="results"
-        ):
-            rows, bad = loadable(obj, page)
-            for row in rows:
-                row["archived"] = True
-            yield from bad
-            yield rows
-
-    return archived
+def archived_records(client: RESTClient, obj: CrmObject) -> Iterator[Any]:
+    """Deleted records, read whole every run (search cannot see them), merged over the live rows by id."""
+    paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_param="after")
+    params = {"archived": "true", "limit": 100, "properties": ",".join(obj.properties + obj.extra_properties)}
+    for page in client.paginate(
+        f"/crm/v3/objects/{obj.name}", params=params, paginator=paginator, data_selector="results"
+    ):
+        rows, bad = loadable(obj, page)
+        for row in rows:
+            row["archived"] = True
+        yield from bad
+        yield rows
 
 
 def owners_resource(client: RESTClient):
@@ -412,6 +396,4 @@ def hubspot_source(
             extra = tuple(p for p in company_properties if p not in obj.properties)
             obj = CrmObject(obj.name, obj.cursor, obj.properties, obj.timestamps, obj.numbers, obj.associate, extra)
         resources.append(crm_object_resource(client, obj, search_result_cap, lookback_seconds))
-        if name in ARCHIVABLE:
-            resources.append(archived_resource(client, obj))
     return resources

@@ -54,7 +54,6 @@ SOURCES: tuple[SourceSpec, ...] = (
             "notes",
             "calls",
             "meetings",
-            "company_associations",
         ),
     ),
     SourceSpec(

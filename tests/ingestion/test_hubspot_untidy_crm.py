@@ -62,8 +62,13 @@ def test_every_record_is_attributed_to_its_primary_company_never_the_first_liste
     # The bridge keeps every company of every record, labels included.
     bridge = query(
         warehouse,
-        "select object_type, object_id, count(distinct company_id), bool_or(is_primary), count(label)"
-        " from raw_hubspot.company_associations group by all",
+        " union all ".join(
+            f"select '{t}' as object_type, r.id, count(distinct a.company_id), bool_or(a.is_primary), count(a.label)"
+            f" from raw_hubspot.{t}__company_associations as a"
+            f" join raw_hubspot.{t} as r on a._dlt_parent_id = r._dlt_id"
+            " group by all"
+            for t in ("contacts", "deals", "tickets")
+        ),
     )
     companies = {(t, i): n for t, i, n, _, _ in bridge}
     assert all(companies[(r["object_type"], r["object_id"])] == r["companies"] for r in expected.values())
