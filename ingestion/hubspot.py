@@ -1,16 +1,26 @@
 """HubSpot CRM v3 (private-app token): owners, companies, contacts, deals, tickets and CSM engagements.
 
 Objects are read incrementally through the search API on their last-modified property, in windows that restart
-from the last seen value before the 10,000-result cap, so no row is lost however much changed. Each object's
-company association (v4 batch read) lands as `company_id`. Property values are kept as HubSpot sends them
-(strings), except timestamps, which are parsed so the incremental cursor compares correctly.
+from the last seen value before the 10,000-result cap, so no row is lost however much changed. HubSpot's search
+index lags writes by seconds, so a record can become searchable after a later-modified one: each run searches
+from the cursor minus a look-back window (`lookback_seconds`, SOURCES__HUBSPOT__LOOKBACK_SECONDS) and merges by
+id, so a late record still loads and none loads twice.
+
+Search never returns deleted (archived) records: every run also reads `?archived=true` for companies, contacts,
+deals and tickets and merges those rows over the same tables (`archived` true). Merged records carry
+`hs_merged_object_ids` on the survivor; dbt maps the merged-away ids to it.
+
+Every company association of a contact, deal or ticket (v4 batch read, labels included) lands in the nested table
+`<object>__company_associations` (replaced whenever the record loads again); `company_id` is the primary one, chosen
+by `primary_company`. Property values are kept as
+HubSpot sends them (strings), except timestamps, which are parsed so the incremental cursor compares correctly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
@@ -25,6 +35,11 @@ SOURCE = "hubspot"
 TOKEN_VARIABLE = "SOURCES__HUBSPOT__ACCESS_TOKEN"
 SEARCH_PAGE = 200
 SEARCH_CAP = 10_000  # HubSpot's search API never returns more than 10,000 results for one query
+LOOKBACK_SECONDS = 3600.0  # HubSpot documents a search index lag of seconds; an hour covers it with room to spare
+ASSOCIATIONS_FIELD = "company_associations"  # a nested table per object: contacts__company_associations, ...
+# HubSpot-defined "Primary" company association types (contact, deal, ticket -> company).
+PRIMARY_COMPANY_TYPE_IDS = {"contacts": 1, "deals": 5, "tickets": 339}
+ARCHIVABLE = ("companies", "contacts", "deals", "tickets")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -53,6 +68,7 @@ OBJECTS: dict[str, CrmObject] = {
             "account_id",
             "cs_segment",
             "createdate",
+            "hs_merged_object_ids",
             "hs_lastmodifieddate",
         ),
         timestamps=("createdate", "hs_lastmodifieddate"),
@@ -70,6 +86,7 @@ OBJECTS: dict[str, CrmObject] = {
             "cs_left_company",
             "cs_left_company_date",
             "createdate",
+            "hs_merged_object_ids",
             "lastmodifieddate",
         ),
         timestamps=("createdate", "lastmodifieddate"),
@@ -87,6 +104,7 @@ OBJECTS: dict[str, CrmObject] = {
             "closedate",
             "hubspot_owner_id",
             "createdate",
+            "hs_merged_object_ids",
             "hs_lastmodifieddate",
         ),
         timestamps=("closedate", "createdate", "hs_lastmodifieddate"),
@@ -103,6 +121,7 @@ OBJECTS: dict[str, CrmObject] = {
             "closed_date",
             "hubspot_owner_id",
             "createdate",
+            "hs_merged_object_ids",
             "hs_lastmodifieddate",
         ),
         timestamps=("closed_date", "createdate", "hs_lastmodifieddate"),
@@ -212,50 +231,114 @@ def search_changed(
         lower = last_seen  # restart the window; rows at the boundary come again and merge away
 
 
-def company_associations(client: RESTClient, object_type: str, ids: Sequence[str]) -> dict[str, str]:
-    """The associated company of each record (the first one HubSpot lists), via the v4 batch read."""
+def is_primary(object_type: str, association_type: dict[str, Any]) -> bool:
+    """HubSpot marks a record's primary company with its own HUBSPOT_DEFINED type, labelled "Primary"."""
+    if association_type.get("category") != "HUBSPOT_DEFINED":
+        return False
+    return association_type.get("typeId") == PRIMARY_COMPANY_TYPE_IDS.get(object_type) or (
+        association_type.get("label") == "Primary"
+    )
+
+
+def primary_company(links: Sequence[dict[str, Any]]) -> str | None:
+    """The company a record is attributed to: the one labelled primary; without one, the lowest company id (the
+    oldest company record: HubSpot ids grow with creation). Never "the first listed": HubSpot's order is not a
+    promise (DECISIONLOG, "Company attribution")."""
+    primary = sorted((link["company_id"] for link in links if link["is_primary"]), key=int)
+    if primary:
+        return primary[0]
+    return min((link["company_id"] for link in links), key=int, default=None)
+
+
+def company_associations(client: RESTClient, object_type: str, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every company association of each record, one row per association type, via the v4 batch read."""
     if not ids:
         return {}
     response = client.post(
         f"/crm/v4/associations/{object_type}/companies/batch/read", json={"inputs": [{"id": i} for i in ids]}
     )
     response.raise_for_status()
-    links: dict[str, str] = {}
+    links: dict[str, list[dict[str, Any]]] = {}
     for result in response.json().get("results", []):
-        targets = result.get("to") or []
-        if targets:
-            links[str(result["from"]["id"])] = str(targets[0]["toObjectId"])
+        object_id = str(result["from"]["id"])
+        for target in result.get("to") or []:
+            company_id = str(target["toObjectId"])  # may come as a number
+            types = target.get("associationTypes") or [{}]
+            primary = any(is_primary(object_type, t) for t in types)
+            for association_type in types:
+                links.setdefault(object_id, []).append(
+                    {
+                        "company_id": company_id,
+                        "type_id": association_type.get("typeId"),
+                        "category": association_type.get("category"),
+                        "label": association_type.get("label"),
+                        "is_primary": primary,
+                    }
+                )
     return links
 
 
-def crm_object_resource(client: RESTClient, obj: CrmObject, cap: int = SEARCH_CAP):
-    @dlt.resource(name=obj.name, primary_key="id", write_disposition="merge")
-    def records(
-        modified=dlt.sources.incremental(obj.cursor, initial_value=EPOCH, on_cursor_value_missing="include"),
-    ) -> Iterator[Any]:
+def loadable(obj: CrmObject, page: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The page's rows, and its bad records wrapped for the quarantine (with the contract rule they broke)."""
+    rows, bad = [], []
+    for result in page:
+        row, broken = flatten(obj, result)
+        if broken is not None:
+            rule, reason = broken
+            bad.append(quarantined(result, SOURCE, obj.name, reason, rule))
+        else:
+            rows.append(row)
+    return rows, bad
+
+
+def crm_object_resource(
+    client: RESTClient, obj: CrmObject, cap: int = SEARCH_CAP, lookback_seconds: float = LOOKBACK_SECONDS
+):
+    # One level of nesting: the company associations become `<object>__company_associations`.
+    @dlt.resource(name=obj.name, primary_key="id", write_disposition="merge", max_table_nesting=1)
+    def records() -> Iterator[Any]:
         declared = contract(SOURCE, obj.name) or Contract(SOURCE, obj.name, ())
         requested = obj.properties + obj.extra_properties
-        for page in search_changed(client, obj, modified.last_value or EPOCH, cap):
+        # The cursor lives in the resource's state (loaded with the data, restored from the warehouse). Each run
+        # searches from it minus the look-back: records the search index showed late come again, and the merge on
+        # id keeps one row each. (dlt's own incremental would drop every row older than its cursor.)
+        state = dlt.current.resource_state()
+        cursor = parse_timestamp(state.get("last_modified")) or EPOCH
+        since = max(EPOCH, cursor - timedelta(seconds=lookback_seconds)) if cursor > EPOCH else EPOCH
+        for page in search_changed(client, obj, since, cap):
             # Before any row of the page reaches dlt, so a renamed property never merges as NULL: HubSpot returns
             # every requested property that exists (null when empty), so one missing from the page was renamed or
             # deleted in the portal.
             declared.check_drift([result.get("properties") or {} for result in page], also=requested)
-            rows, bad = [], []
-            for result in page:
-                row, broken = flatten(obj, result)
-                if broken is not None:
-                    rule, reason = broken
-                    bad.append(quarantined(result, SOURCE, obj.name, reason, rule))
-                else:
-                    rows.append(row)
+            rows, bad = loadable(obj, page)
+            if rows:
+                cursor = max(cursor, *(row[obj.cursor] for row in rows))
+                state["last_modified"] = cursor.isoformat()
             if obj.associate and rows:
                 links = company_associations(client, obj.name, [r["id"] for r in rows])
                 for row in rows:
-                    row["company_id"] = links.get(row["id"])
+                    row[ASSOCIATIONS_FIELD] = links.get(row["id"], [])
+                    row["company_id"] = primary_company(row[ASSOCIATIONS_FIELD])
             yield from bad
             yield rows
+        if obj.name in ARCHIVABLE:
+            yield from archived_records(client, obj)
 
     return records
+
+
+def archived_records(client: RESTClient, obj: CrmObject) -> Iterator[Any]:
+    """Deleted records, read whole every run (search cannot see them), merged over the live rows by id."""
+    paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_param="after")
+    params = {"archived": "true", "limit": 100, "properties": ",".join(obj.properties + obj.extra_properties)}
+    for page in client.paginate(
+        f"/crm/v3/objects/{obj.name}", params=params, paginator=paginator, data_selector="results"
+    ):
+        rows, bad = loadable(obj, page)
+        for row in rows:
+            row["archived"] = True
+        yield from bad
+        yield rows
 
 
 def owners_resource(client: RESTClient):
@@ -295,9 +378,11 @@ def hubspot_source(
     search_requests_per_second: float = 4.0,
     search_result_cap: int = SEARCH_CAP,
     requests_per_second: float = 15.0,
+    lookback_seconds: float = LOOKBACK_SECONDS,
 ) -> Any:
     """HubSpot CRM objects. `company_properties` adds custom company properties to load, by name. The request
-    rates stay under HubSpot's limits for private apps: 5 search requests per second and 190 per 10 seconds."""
+    rates stay under HubSpot's limits for private apps: 5 search requests per second and 190 per 10 seconds.
+    `lookback_seconds` is how far before the last cursor each incremental search starts (the index lag)."""
     client = vendor_client(
         SOURCE,
         base_url,
@@ -311,5 +396,5 @@ def hubspot_source(
         if name == "companies" and company_properties:
             extra = tuple(p for p in company_properties if p not in obj.properties)
             obj = replace(obj, extra_properties=extra)
-        resources.append(crm_object_resource(client, obj, search_result_cap))
+        resources.append(crm_object_resource(client, obj, search_result_cap, lookback_seconds))
     return resources

@@ -45,7 +45,16 @@ SOURCES: tuple[SourceSpec, ...] = (
         description="HubSpot CRM object, incremental by last-modified date through the search API.",
         build=lambda known_accounts: hubspot_source(),
         shape=lambda: hubspot_source(access_token="placeholder"),
-        tables=("owners", "companies", "contacts", "deals", "tickets", "notes", "calls", "meetings"),
+        tables=(
+            "owners",
+            "companies",
+            "contacts",
+            "deals",
+            "tickets",
+            "notes",
+            "calls",
+            "meetings",
+        ),
     ),
     SourceSpec(
         name="stripe",

@@ -27,8 +27,7 @@ renamed as (
         createdate as created_at,
         hs_lastmodifieddate as updated_at
 
-    from companies
-    where not coalesce(archived, false)
+    from {{ hubspot_live_records('companies', 'companies') }}
 
 )
 

@@ -14,7 +14,7 @@ renamed as (
 
     select
         id as contact_id,
-        company_id,
+        attributed_company_id as company_id,
         lower(email) as email,
         firstname as first_name,
         lastname as last_name,
@@ -25,8 +25,7 @@ renamed as (
         createdate as created_at,
         lastmodifieddate as updated_at
 
-    from contacts
-    where not coalesce(archived, false)
+    from {{ hubspot_live_records('contacts', 'contacts', 'company_id') }}
 
 )
 

@@ -14,7 +14,7 @@ renamed as (
 
     select
         id as deal_id,
-        company_id,
+        attributed_company_id as company_id,
         dealname as deal_name,
         {{ dbt.safe_cast('amount', type_double()) }} as amount,
         dealstage as deal_stage,
@@ -27,8 +27,7 @@ renamed as (
         dealstage in ('closedwon', 'closedlost') as is_closed,
         dealstage = 'closedwon' as is_won
 
-    from deals
-    where not coalesce(archived, false)
+    from {{ hubspot_live_records('deals', 'deals', 'company_id') }}
 
 )
 

@@ -14,7 +14,7 @@ renamed as (
 
     select
         id as ticket_id,
-        company_id,
+        attributed_company_id as company_id,
         subject,
         hs_pipeline as pipeline,
         hs_pipeline_stage as pipeline_stage,
@@ -26,8 +26,7 @@ renamed as (
         closed_date as closed_at,
         hubspot_owner_id as owner_id
 
-    from tickets
-    where not coalesce(archived, false)
+    from {{ hubspot_live_records('tickets', 'tickets', 'company_id') }}
 
 )
 

@@ -32,6 +32,7 @@ from sandbox.generator.crm import (
     csm_owners,
     owner_for,
 )
+from sandbox.generator.crm_untidy import Untidy, crm_truth
 from sandbox.generator.stripe_rows import StripeRowRenderer
 from sandbox.generator.surveys import responses
 from sandbox.generator.usage import UsageModel, write_events
@@ -71,6 +72,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("cs_segment", STR),
             ("createdate", TS),
             ("hs_lastmodifieddate", TS),
+            ("hs_merged_object_ids", STR),
             ("archived", BOOL),
         ]
     ),
@@ -87,6 +89,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("cs_left_company_date", DATE),
             ("createdate", TS),
             ("lastmodifieddate", TS),
+            ("hs_merged_object_ids", STR),
             ("archived", BOOL),
         ]
     ),
@@ -104,6 +107,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("hubspot_owner_id", STR),
             ("createdate", TS),
             ("hs_lastmodifieddate", TS),
+            ("hs_merged_object_ids", STR),
             ("archived", BOOL),
         ]
     ),
@@ -120,9 +124,21 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("hubspot_owner_id", STR),
             ("createdate", TS),
             ("hs_lastmodifieddate", TS),
+            ("hs_merged_object_ids", STR),
             ("archived", BOOL),
         ]
     ),
+    "hubspot_company_associations": pa.schema(
+        [
+            ("object_type", STR),
+            ("object_id", STR),
+            ("company_id", STR),
+            ("type_id", INT),
+            ("category", STR),
+            ("label", STR),
+        ]
+    ),
+    "hubspot_merges": pa.schema([("object_type", STR), ("loser_id", STR), ("survivor_id", STR), ("merged_at", TS)]),
     "hubspot_engagements": pa.schema(
         [
             ("id", STR),
@@ -287,6 +303,19 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("score", INT),
             ("comment", STR),
             ("visible_at", TS),
+        ]
+    ),
+}
+CRM_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
+    "hubspot_deletions": pa.schema([("object_type", STR), ("object_id", STR), ("archived_at", TS)]),
+    "hubspot_merges": SCHEMAS["hubspot_merges"],
+    "hubspot_company_attribution": pa.schema(
+        [
+            ("object_type", STR),
+            ("object_id", STR),
+            ("company_id", STR),
+            ("has_primary_label", BOOL),
+            ("companies", INT),
         ]
     ),
 }
@@ -455,7 +484,11 @@ def write_world(
             pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[name]), world / f"{name}.parquet")
 
     write({"hubspot_owners": [o for team in owners.values() for o in team]})
-    write(CrmRenderer(manifest.seed, window, cutoff, owners).render(accounts))
+    crm = Untidy(manifest.seed, cutoff, CrmRenderer(manifest.seed, window, cutoff, owners).render(accounts)).apply()
+    deletions = crm.pop("hubspot_deletions")
+    write(crm)
+    write_crm_truth(out / "truth", crm, deletions)
+    del crm
     stripe = StripeRowRenderer(manifest.seed, cutoff)
     for account in accounts:
         stripe.render_account(account)
@@ -469,6 +502,13 @@ def write_world(
     typeform, csv_rows = responses(accounts, window, manifest.seed, manifest.typeform_form_id, cutoff)
     write({"typeform_responses": typeform})
     write_survey_csv(out / "surveys_csv", csv_rows)
+
+
+def write_crm_truth(folder: Path, crm: dict[str, list[dict]], deletions: list[dict]) -> None:
+    """Deletions, merges and company attribution of the HubSpot records (see `crm_untidy`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in crm_truth(crm, deletions).items():
+        pq.write_table(pa.Table.from_pylist(rows, schema=CRM_TRUTH_SCHEMAS[name]), folder / f"{name}.parquet")
 
 
 def write_survey_csv(folder: Path, rows: list[dict]) -> None:

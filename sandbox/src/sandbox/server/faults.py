@@ -25,6 +25,9 @@ DEFAULT_WINDOWS: dict[str, tuple[int, float] | None] = {
 }
 DEFAULT_SEARCH_WINDOW = (5, 1.0)  # HubSpot CRM search: 5 requests per second, outside the 10-second window
 DEFAULT_SEARCH_CAP = 10_000  # HubSpot search never pages past 10,000 results
+# HubSpot's search index lags writes by seconds: a record written through the API becomes searchable up to this
+# many seconds later (each record its own seeded delay in [0, lag), so records can appear out of write order).
+DEFAULT_SEARCH_LAG = 2.0
 SERVER_ERROR_STATUSES = (500, 502, 503)
 
 
@@ -74,6 +77,7 @@ class VendorFaults:
     window: RollingWindow | None = None
     search_window: RollingWindow | None = None
     search_cap: int = DEFAULT_SEARCH_CAP
+    search_lag: float = DEFAULT_SEARCH_LAG
     rate_limit_next: int = 0
     rate_limit_fraction: float = 0.0
     rate_limit_policy: str = "window"  # which limit a forced 429 claims (HubSpot: window | daily)
@@ -133,6 +137,7 @@ class VendorFaults:
                 {
                     "search_window": self.search_window.describe() if self.search_window else "off",
                     "search_cap": self.search_cap,
+                    "search_lag": self.search_lag,
                 }
                 if self.vendor == "hubspot"
                 else {}
@@ -264,6 +269,16 @@ def _late_visibility(state: VendorFaults, args: list[str], spec: str) -> None:
     state.late_visibility = args[0] == "on"
 
 
+def _search_lag(state: VendorFaults, args: list[str], spec: str) -> None:
+    if state.vendor != "hubspot":
+        raise FaultError(f"fault {spec!r}: search_lag is a HubSpot fault")
+    _need(args, 1, spec, "search_lag:SECONDS (0: writes are searchable at once)")
+    lag = _number(args[0], spec)
+    if lag < 0:
+        raise FaultError(f"fault {spec!r}: the search lag cannot be negative")
+    state.search_lag = lag
+
+
 def _server_error(state: VendorFaults, args: list[str], spec: str) -> None:
     _need(args, 1, spec, "server_error:N[:500|502|503|mixed[:RETRY_AFTER_SECONDS]]")
     state.server_errors_next += int(_number(args[0], spec))
@@ -303,6 +318,7 @@ _KINDS = {
     "search_window": _search_window,
     "search_cap": _search_cap,
     "late_visibility": _late_visibility,
+    "search_lag": _search_lag,
     "server_error": _server_error,
     "latency": _latency,
     "malformed": _malformed,

@@ -9,16 +9,20 @@ those rules.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sandbox.server.common import MS_NULL, iso_ms
+from sandbox.server.faults import unit_hash
 from sandbox.server.hubspot.crm_writes import CrmStore, Snapshot
 from sandbox.server.hubspot.object_types import (
+    LABELLED_COMPANY_LINKS,
     OBJECT_TYPES,
     PAIR_TYPES,
+    REVERSE_TYPE_IDS,
     TASK_V3_NAMES,
     WORLD_LINKS,
     AssocType,
@@ -27,6 +31,11 @@ from sandbox.server.hubspot.object_types import (
 from sandbox.server.hubspot.schema import schema_for
 from sandbox.server.hubspot.values import format_column, typed_from_strings
 from sandbox.server.store import Column, Table, World
+
+
+def index_delay(seed: int, object_id: int, lag_seconds: float) -> float:
+    """Seconds after a write before search sees the record: seeded per record, in [0, lag)."""
+    return lag_seconds * unit_hash(seed, "hubspot-search-index", int(object_id))
 
 
 # --------------------------------------------------------------------------------------------- object sets
@@ -92,6 +101,7 @@ class ObjectSet:
                 base.modified_ms,
                 base.archived,
             )
+        self.written_ms = {o.object_id: o.updated_ms for o in api_objects.values()}
         updated = [o for o in api_objects.values() if not o.api_created]
         if updated:  # a write bumps the modified time of world objects
             self.modified_ms = self.modified_ms.copy()
@@ -103,6 +113,16 @@ class ObjectSet:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def not_yet_indexed(self, lag_seconds: float, seed: int) -> np.ndarray:
+        """Positions of records written through the API that search cannot see yet: each becomes searchable
+        `index_delay` after its last write (the world's own records were indexed long ago)."""
+        if lag_seconds <= 0 or not self.written_ms:
+            return np.array([], dtype=np.int64)
+        now_ms = time.time() * 1000
+        late = [oid for oid, at in self.written_ms.items() if at + index_delay(seed, oid, lag_seconds) * 1000 > now_ms]
+        positions = self.positions(np.array(late, dtype=np.int64))
+        return positions[positions >= 0]
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """Position of each id in this set, -1 where absent."""
@@ -283,13 +303,49 @@ def _world_links(world: World, from_name: str, to_name: str) -> tuple[np.ndarray
     return (child_ids, target_ids) if forward else (target_ids, child_ids)
 
 
-def association_index(world: World, snap: Snapshot, version: int, from_name: str, to_name: str) -> AssocIndex:
-    def build_world(w: World) -> tuple[np.ndarray, np.ndarray]:
-        return _world_links(w, from_name, to_name)
+def _labelled_links(world: World, from_name: str, to_name: str) -> tuple[np.ndarray, np.ndarray, list] | None:
+    """(from ids, to ids, types) from the world's labelled company associations (several companies per record,
+    Primary or not, user-defined labels), or None where the world has none for this pair."""
+    if "hubspot_company_associations" not in world.tables:
+        return None
+    if to_name == "companies" and from_name in LABELLED_COMPANY_LINKS:
+        object_type, forward = from_name, True
+    elif from_name == "companies" and to_name in LABELLED_COMPANY_LINKS:
+        object_type, forward = to_name, False
+    else:
+        return None
+    table = world.table("hubspot_company_associations")
+    rows = np.flatnonzero(table.col("object_type").values == object_type)
+    grouped: dict[tuple[int, int], list[AssocType]] = {}
+    pair = PAIR_TYPES[(from_name, to_name)]
+    names = {t.type_id: t.v3_name for t in pair}
+    for row in rows.tolist():
+        record, company = int(table.col("object_id").values[row]), int(table.col("company_id").values[row])
+        type_id = int(table.col("type_id").values[row])
+        label_col = table.col("label")
+        label = label_col.values[row] if label_col.valid[row] else None
+        category = table.col("category").values[row]
+        type_id = type_id if forward else REVERSE_TYPE_IDS.get(type_id, type_id)
+        key = (record, company) if forward else (company, record)
+        grouped.setdefault(key, []).append(AssocType(type_id, label, names.get(type_id, ""), category))
+    keys = list(grouped)
+    return (
+        np.array([k[0] for k in keys], dtype=np.int64),
+        np.array([k[1] for k in keys], dtype=np.int64),
+        [tuple(grouped[k]) for k in keys],
+    )
 
-    from_ids, to_ids = world.derive(f"hubspot:links:{from_name}:{to_name}", build_world)
-    pair_types = PAIR_TYPES.get((from_name, to_name), ())
-    types: list[tuple[AssocType, ...]] = [pair_types] * len(from_ids)
+
+def association_index(world: World, snap: Snapshot, version: int, from_name: str, to_name: str) -> AssocIndex:
+    def build_world(w: World) -> tuple[np.ndarray, np.ndarray, list[tuple[AssocType, ...]]]:
+        labelled = _labelled_links(w, from_name, to_name)
+        if labelled is not None:
+            return labelled
+        from_ids, to_ids = _world_links(w, from_name, to_name)
+        return from_ids, to_ids, [PAIR_TYPES.get((from_name, to_name), ())] * len(from_ids)
+
+    from_ids, to_ids, types = world.derive(f"hubspot:links:{from_name}:{to_name}", build_world)
+    types = list(types)
     extra = [(a[1], a[3], a[4]) for a in snap.associations if a[0] == from_name and a[2] == to_name]
     if extra:
         grouped: dict[tuple[int, int], list[AssocType]] = {}
@@ -300,6 +356,18 @@ def association_index(world: World, snap: Snapshot, version: int, from_name: str
         types = types + [tuple(v) for v in grouped.values()]
     order = np.lexsort((to_ids, from_ids))
     return AssocIndex(from_ids[order], to_ids[order], [types[i] for i in order.tolist()])
+
+
+def _merge_map(world: World) -> dict[tuple[str, str], str]:
+    if "hubspot_merges" not in world.tables:
+        return {}
+    table = world.table("hubspot_merges")
+    return {
+        (t, loser): survivor
+        for t, loser, survivor in zip(
+            table.pylist("object_type"), table.pylist("loser_id"), table.pylist("survivor_id"), strict=True
+        )
+    }
 
 
 # ----------------------------------------------------------------------------------------------- the model
@@ -317,6 +385,11 @@ class HubSpotModel:
         if object_type.name not in self._sets:
             self._sets[object_type.name] = ObjectSet(self.world, self.snap, object_type, self.version)
         return self._sets[object_type.name]
+
+    def survivor_of(self, object_type: str, object_id: str) -> str | None:
+        """The record a merged-away id now resolves to (HubSpot answers a GET of the loser with the survivor)."""
+        survivors = self.world.derive("hubspot:merges", _merge_map)
+        return survivors.get((object_type, str(object_id)))
 
     def associations(self, from_name: str, to_name: str) -> AssocIndex:
         key = (from_name, to_name)

@@ -162,6 +162,7 @@ class AssocType:
     type_id: int
     label: str | None
     v3_name: str
+    category: str = "HUBSPOT_DEFINED"
 
 
 # (from, to) -> association types served, HUBSPOT_DEFINED. Primary company associations come with the
@@ -221,6 +222,11 @@ TASK_V3_NAMES = {
     230: "task_to_ticket",
     229: "ticket_to_task",
 }
+# The world's labelled company associations (`hubspot_company_associations`, object -> company), and the typeId of
+# each type seen from the company's side; the user-defined labels are the portal's own (typeIds from 3001).
+LABELLED_COMPANY_LINKS = ("contacts", "deals", "tickets")
+REVERSE_TYPE_IDS = {1: 2, 279: 280, 5: 6, 341: 342, 339: 340, 26: 25, 3001: 3002, 3003: 3004, 3005: 3006}
+
 # World foreign keys: (from type, to type) -> the from-table column holding the to-object id.
 WORLD_LINKS = {
     ("contacts", "companies"): "company_id",

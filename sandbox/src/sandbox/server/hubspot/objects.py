@@ -43,6 +43,9 @@ class ObjectReadEndpoints(HubSpotEndpoints):
         model = self.model(ctx)
         objects = model.objects(object_type)
         pos = self._find(ctx, objects, ctx.params["objectId"], ctx.query.get("idProperty"))
+        if pos < 0 and not self.archived(ctx):  # a merged-away id resolves to the record it was merged into
+            survivor = model.survivor_of(object_type.name, ctx.params["objectId"])
+            pos = objects.position(survivor) if survivor is not None else -1
         if pos < 0 or bool(objects.archived[pos]) != self.archived(ctx):
             raise not_found()
         positions = np.array([pos])
@@ -56,7 +59,8 @@ class ObjectReadEndpoints(HubSpotEndpoints):
         model = self.model(ctx)
         objects = model.objects(object_type)
         try:
-            result = run_search(model, objects, body, ctx.faults.search_cap)
+            hidden = objects.not_yet_indexed(ctx.faults.search_lag, ctx.faults.seed)
+            result = run_search(model, objects, body, ctx.faults.search_cap, hidden)
         except SearchError as exc:
             raise validation_error(str(exc)) from None
         requested = body.get("properties") if isinstance(body.get("properties"), list) else None
@@ -111,7 +115,7 @@ class ObjectReadEndpoints(HubSpotEndpoints):
                         {
                             "toObjectId": to_id,
                             "associationTypes": [
-                                {"category": "HUBSPOT_DEFINED", "typeId": t.type_id, "label": t.label} for t in types
+                                {"category": t.category, "typeId": t.type_id, "label": t.label} for t in types
                             ],
                         }
                         for to_id, types in links

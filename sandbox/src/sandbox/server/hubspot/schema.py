@@ -226,7 +226,7 @@ def _inferred(name: str, column: Column, group: str, created_at: str, values: np
             options=["true", "false"],
             labels={"true": "Yes", "false": "No"},
         )
-    if values is not None and 0 < len(values) <= 12 and name not in ("account_id",):
+    if values is not None and 0 < len(values) <= 12 and name not in ("account_id", "hs_merged_object_ids"):
         return _prop(
             name,
             label,

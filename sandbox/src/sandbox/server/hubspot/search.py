@@ -49,7 +49,10 @@ class SearchResult:
     next_after: str | None
 
 
-def run_search(model: HubSpotModel, objects: ObjectSet, body: dict[str, Any], cap: int) -> SearchResult:
+def run_search(
+    model: HubSpotModel, objects: ObjectSet, body: dict[str, Any], cap: int, hidden: np.ndarray | None = None
+) -> SearchResult:
+    """Matching, live, indexed records (`hidden`: positions the search index has not caught up with yet)."""
     if not isinstance(body, dict):
         raise SearchError("Invalid input JSON: expected an object")
     limit = _int(body.get("limit", 10), "limit")
@@ -61,6 +64,9 @@ def run_search(model: HubSpotModel, objects: ObjectSet, body: dict[str, Any], ca
     if after >= cap:
         raise SearchError("There was a problem with the request.")
     mask = ~objects.archived
+    if hidden is not None and len(hidden):
+        mask = mask.copy()
+        mask[hidden] = False
     groups = body.get("filterGroups") or []
     if not isinstance(groups, list):
         raise SearchError("filterGroups must be a list")
