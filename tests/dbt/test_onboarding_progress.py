@@ -11,9 +11,10 @@ from tests.support import Company
 
 pytestmark = pytest.mark.slow
 
-# Measured on the small sandbox (seed 42, 2026-11-01): 140 onboarding customers, 121 agree (86%; 20 flagged, 25 by the simulator, 13 by both). The simulator's
-# flag says "will never finish", which the data shows only after 21 quiet days: young stalls are missed, and a
-# healthy onboarding with a three-week gap between milestones is flagged (DECISIONLOG "Onboarding").
+# Measured on the small sandbox (seed 42, 2026-11-01): 140 onboarding customers, 121 agree (86%; 20 flagged, 25
+# stalled in truth, 13 both). The simulator's flag says "will never finish", which the data shows only after 21
+# quiet days: young stalls are missed, and a healthy onboarding with a three-week gap between milestones is flagged
+# (DECISIONLOG "Onboarding").
 MIN_AGREEMENT = 0.80
 
 
