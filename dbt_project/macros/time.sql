@@ -45,6 +45,8 @@
 {% macro record_as_of_date() -%}
     {%- set record = as_of_record() -%}
     {%- set day = as_of_date() -%}
+    {#- The target schema holds no model on Postgres (models go to staging / marts ...): create it first. -#}
+    {% do adapter.create_schema(api.Relation.create(database=record.database, schema=record.schema)) %}
     {% do run_query('create table if not exists ' ~ record ~ ' (as_of_date date)') %}
     {% do run_query('delete from ' ~ record) %}
     insert into {{ record }} (as_of_date) select {{ day }}

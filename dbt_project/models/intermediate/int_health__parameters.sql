@@ -8,7 +8,8 @@
     'post_ticket_days', 'periodic_review_large_arr_usd', 'periodic_review_small_cadence_days',
     'band_thresholds_from_history', 'band_red_churn_target', 'band_green_churn_target',
     'band_calibration_lookback_days', 'band_calibration_min_samples',
-    'renewal_forecast_lead_days', 'renewal_forecast_horizon_months', 'renewal_outcome_grace_days'
+    'renewal_forecast_lead_days', 'renewal_forecast_horizon_months', 'renewal_outcome_grace_days',
+    'onboarding_days', 'onboarding_stall_days', 'onboarding_active_users'
 ] -%}
 
 with

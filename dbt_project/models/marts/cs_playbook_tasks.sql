@@ -1,5 +1,5 @@
 {#- The CSM tasks due today: one row per account and playbook, with the task text filled in from the playbooks
-    seed. The nightly CRM sync creates them (never twice while one is open, and not more often than the
+    seed (at-risk triggers, detractors, closed high-priority tickets, stalled onboardings, periodic reviews). The nightly CRM sync creates them (never twice while one is open, and not more often than the
     playbook's cadence). -#}
 with
 
@@ -36,6 +36,12 @@ responses as (
 tickets as (
 
     select * from {{ ref('stg_hubspot__tickets') }}
+
+),
+
+onboarding as (
+
+    select * from {{ ref('onboarding_progress') }}
 
 ),
 
@@ -95,6 +101,21 @@ closed_high_priority as (
 
 ),
 
+stalled_onboarding as (
+
+    -- A customer in its first 90 days that stopped reaching onboarding milestones (onboarding_progress).
+    select
+        account_id,
+        'onboarding_stalled' as trigger_name,
+        'onboarding stalled: '
+        || cast(milestones_reached as {{ t }}) || ' of ' || cast(milestones_total as {{ t }})
+        || ' milestones, none new in ' || cast(days_since_progress as {{ t }}) || ' days'
+        || coalesce('; next: ' || next_milestone, '') as reasons
+    from onboarding
+    where is_stalled
+
+),
+
 periodic as (
 
     select
@@ -113,6 +134,8 @@ all_triggers as (
     select * from detractors
     union all
     select * from closed_high_priority
+    union all
+    select * from stalled_onboarding
     union all
     select * from periodic
 
