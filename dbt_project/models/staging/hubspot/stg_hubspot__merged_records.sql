@@ -18,24 +18,17 @@ survivors as (
 
 ),
 
-part_numbers as (
-
-    {% for n in range(1, 11) %}
-        select {{ n }} as part_number
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
 split as (
 
-    select
-        survivors.object_type,
-        trim({{ dbt.split_part('survivors.hs_merged_object_ids', "';'", 'part_numbers.part_number') }}) as merged_id,
-        survivors.survivor_id
-
-    from survivors
-    cross join part_numbers
+    {#- One select per position: dbt's split_part needs the part number as a literal on Postgres. #}
+    {% for n in range(1, 11) %}
+        select
+            survivors.object_type,
+            trim({{ dbt.split_part('survivors.hs_merged_object_ids', "';'", n) }}) as merged_id,
+            survivors.survivor_id
+        from survivors
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
