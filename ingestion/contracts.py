@@ -113,7 +113,7 @@ class Contract:
         for field in self.fields:
             value = row.get(field.name)
             if value is None or value == "":
-                if field.required:
+                if field.required and not field.null_share:  # a share of NULLs is judged on the table, not per row
                     return f"missing required field {field.name}", f"missing required field {field.name!r}"
                 continue
             if not _accepts(field.kind, value):
@@ -167,9 +167,9 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
             HUBSPOT,
             "companies",
             (
-                # Not required: prospects and partners in a real CRM have no product account. A rename upstream
-                # (the key gone, not just empty) still fails the load through check_drift.
-                Field("account_id"),
+                # A company without a product account id is quarantined with that rule (counted, never lost); a
+                # rename upstream (the key gone, not just empty) fails the load itself through check_drift.
+                Field("account_id", required=True),
                 Field("name"),
                 Field("numberofemployees", "number"),
                 Field("hubspot_owner_id", "number"),
