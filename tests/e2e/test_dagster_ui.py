@@ -268,9 +268,12 @@ def test_a_materialization_launched_from_the_ui_succeeds_and_shows_its_metadata_
 
     # The raw table: dlt's load figures, quarantined rows, and the row count equal to what the sandbox serves.
     # A company without a product account id breaks its contract and is quarantined, not loaded.
-    accounts = pq.read_table(dagster_ui.sandbox / "world" / "hubspot_companies.parquet", columns=["account_id"])
-    without_account = accounts.column("account_id").null_count
-    companies = accounts.num_rows - without_account
+    world_file = dagster_ui.sandbox / "world" / "hubspot_companies.parquet"
+    world = pq.read_table(world_file, columns=["account_id", "archived"])
+    without_account = world.column("account_id").null_count
+    companies = world.num_rows - without_account
+    # Staging keeps the live ones: deleted (archived) companies load, marked, and stop there.
+    live = sum(1 for c in world.to_pylist() if c["account_id"] is not None and not c["archived"])
     page.goto(f"{dagster_ui.url}/assets/dlt/hubspot/companies")
     expect(page.get_by_text("Latest materialization")).to_be_visible()
     expect(metadata_value(page, "rows_loaded")).to_have_text(str(companies))
@@ -282,7 +285,7 @@ def test_a_materialization_launched_from_the_ui_succeeds_and_shows_its_metadata_
     row_count = page.locator("div", has=page.get_by_text("Row count", exact=True)).filter(
         has=page.get_by_role("img", name="table_rows")
     )
-    expect(row_count.last).to_contain_text(str(companies))  # dagster/row_count, shown under Status
+    expect(row_count.last).to_contain_text(str(live))  # dagster/row_count, shown under Status
     page.get_by_role("tab", name="Checks", exact=True).click()
     expect(page.get_by_text("Checks (2)", exact=True)).to_be_visible()
     for check in ("not_null_stg_hubspot__companies_company_id", "unique_stg_hubspot__companies_company_id"):
