@@ -8,6 +8,7 @@ import importlib
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -280,15 +281,17 @@ def test_the_run_failure_sensor_is_on_by_default_and_watches_every_job(defs: Def
     assert not sensor._monitored_jobs
 
 
-@pytest.fixture()
-def webhook() -> Iterator[tuple[str, list[dict]]]:
-    """A local HTTP endpoint recording the JSON bodies posted to it."""
+@contextmanager
+def recording_endpoint(path: str, status: int) -> Iterator[tuple[str, list[dict]]]:
+    """A local HTTP endpoint recording the JSON bodies posted to it and answering `status` with an empty body."""
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
+            self.send_response(status)
+            if status != 204:
+                self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
@@ -298,10 +301,17 @@ def webhook() -> Iterator[tuple[str, list[dict]]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", received
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture()
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A plain alert webhook."""
+    with recording_endpoint("/alerts", 204) as endpoint:
+        yield endpoint
 
 
 def test_a_failed_run_is_reported_to_the_alert_webhook(
@@ -374,27 +384,9 @@ def test_marts_have_a_freshness_policy_from_the_environment(graph: AssetGraph, m
 
 @pytest.fixture()
 def teams_webhook() -> Iterator[tuple[str, list[dict]]]:
-    """A local HTTP endpoint standing in for a Microsoft Teams incoming webhook (answers 200 like a workflow URL)."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/teams", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A local stand-in for a Microsoft Teams incoming webhook (answers 200 like a workflow URL)."""
+    with recording_endpoint("/teams", 200) as endpoint:
+        yield endpoint
 
 
 def test_a_failed_run_is_reported_to_microsoft_teams_as_an_adaptive_card(
