@@ -212,9 +212,10 @@ def run(sandbox_dir: Path | None, select: tuple[str, ...], full_refresh: tuple[s
 
 
 def _log_dir() -> Path:
-    from ingestion.pipeline import warehouse_path
+    from ingestion.settings import WarehouseSettings
 
-    return Path(os.environ.get("CSOPS_LOG_DIR") or warehouse_path().parent / "logs")
+    settings = WarehouseSettings.read()
+    return settings.log_dir or settings.warehouse.parent / "logs"
 
 
 def _run_logged(select: list[str] | None = None):

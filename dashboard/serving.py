@@ -6,7 +6,6 @@ loading Streamlit.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -17,12 +16,10 @@ class ServingCopyMissing(RuntimeError):
 def serving_path() -> Path:
     """CSOPS_SERVING_WAREHOUSE, else serving.duckdb beside the warehouse (CSOPS_WAREHOUSE, else data/): where the
     pipeline publishes the marts after a successful build."""
-    configured = os.environ.get("CSOPS_SERVING_WAREHOUSE")
-    if configured:
-        return Path(configured)
-    from ingestion.pipeline import warehouse_path
+    from ingestion.settings import WarehouseSettings
 
-    return warehouse_path().with_name("serving.duckdb")
+    settings = WarehouseSettings.read()
+    return settings.serving_warehouse or settings.warehouse.with_name("serving.duckdb")
 
 
 def published_version(path: Path) -> tuple[str, int, int]:

@@ -1,13 +1,11 @@
 """One way to talk to a vendor API: dlt's RESTClient with our retry policy (ingestion/retry.py: a budget of minutes,
-exponential backoff with jitter, Retry-After and the vendors' own retry guidance), client-side throttling, clear
-authentication errors and the "cursor = last item" paging Stripe and Typeform share."""
+exponential backoff with jitter, Retry-After and the vendors' own retry guidance), the client-side rate limiter
+shared with the CRM push (ingestion/rate_limit.py), clear authentication errors and the "cursor = last item" paging
+Stripe and Typeform share."""
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from dlt.sources.helpers.requests.session import Session
 from dlt.sources.helpers.rest_client import RESTClient
@@ -16,6 +14,7 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import HTTPError, PreparedRequest, Request, Response
 
 from ingestion.errors import SourceAuthError
+from ingestion.rate_limit import RateLimiter
 from ingestion.retry import RetryPolicy, describe_request, send_with_retries
 
 
@@ -57,31 +56,6 @@ class LastItemCursorPaginator(BasePaginator):
         request.params[self.cursor_param] = self._cursor
 
 
-class Throttle:
-    """Client-side rate limit: waits so requests matching a pattern never exceed its rate. Staying under the
-    vendor's limit is cheaper than meeting its 429s (HubSpot counts rejected calls against the window too).
-
-    `rules` are (substring of the URL path, requests per second); the first match applies, "" matches all.
-    """
-
-    def __init__(self, rules: list[tuple[str, float]]):
-        self.rules = [(pattern, 1.0 / rate) for pattern, rate in rules if rate > 0]
-        self.next_allowed: dict[str, float] = {}
-        self.lock = threading.Lock()
-
-    def wait(self, url: str) -> None:
-        path = urlsplit(url).path
-        for pattern, interval in self.rules:
-            if pattern in path:
-                with self.lock:
-                    now = time.monotonic()
-                    start = max(now, self.next_allowed.get(pattern, now))
-                    self.next_allowed[pattern] = start + interval
-                if start > now:
-                    time.sleep(start - now)
-                return
-
-
 def vendor_client(
     source: str,
     base_url: str,
@@ -89,10 +63,10 @@ def vendor_client(
     token_variable: str,
     paginator: BasePaginator | None = None,
     data_selector: str | None = None,
-    rate_limits: list[tuple[str, float]] | None = None,
+    limiter: RateLimiter | None = None,
 ) -> RESTClient:
-    """A RESTClient for `source` whose 401/403 become a SourceAuthError naming `token_variable`, throttled to
-    `rate_limits` (see Throttle), retrying 429/5xx/timeouts under `RetryPolicy.from_environment()`."""
+    """A RESTClient for `source` whose 401/403 become a SourceAuthError naming `token_variable`, every attempt
+    waiting on `limiter` (ingestion/rate_limit.py), retrying 429/5xx/timeouts under `RetryPolicy.from_environment()`."""
     if not token:
         raise SourceAuthError(f"{source}: no credentials configured. Set {token_variable}.")
 
@@ -114,17 +88,21 @@ def vendor_client(
         data_selector=data_selector,
         session=session,
     )
-    throttle = Throttle(rate_limits or [])
     send = client.session.send
 
     def attempt(request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
-        throttle.wait(request.url or "")
+        if limiter is not None:
+            limiter.acquire(limiter.kind_of(request.url or ""))
         try:
             response = send(request, **kwargs)
         except HTTPError as error:  # dlt's hooks raise inside send, before the response comes back
             if error.response is not None:
+                if limiter is not None:
+                    limiter.observe(error.response)
                 check_auth(error.response)
             raise
+        if limiter is not None:
+            limiter.observe(response)
         check_auth(response)
         return response
 

@@ -30,6 +30,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from ingestion.contracts import FROZEN_TYPES, Contract, contract
 from ingestion.http import vendor_client
 from ingestion.quarantine import quarantined
+from ingestion.rate_limit import HUBSPOT_REQUESTS_PER_SECOND, HUBSPOT_SEARCH_REQUESTS_PER_SECOND, Limit, RateLimiter
 
 SOURCE = "hubspot"
 TOKEN_VARIABLE = "SOURCES__HUBSPOT__ACCESS_TOKEN"
@@ -375,21 +376,21 @@ def hubspot_source(
     base_url: str = "https://api.hubapi.com",
     company_properties: Sequence[str] = (),
     objects: Sequence[str] = tuple(OBJECTS),
-    search_requests_per_second: float = 4.0,
+    search_requests_per_second: float = HUBSPOT_SEARCH_REQUESTS_PER_SECOND,
     search_result_cap: int = SEARCH_CAP,
-    requests_per_second: float = 15.0,
+    requests_per_second: float = HUBSPOT_REQUESTS_PER_SECOND,
     lookback_seconds: float = LOOKBACK_SECONDS,
 ) -> Any:
     """HubSpot CRM objects. `company_properties` adds custom company properties to load, by name. The request
-    rates stay under HubSpot's limits for private apps: 5 search requests per second and 190 per 10 seconds.
+    rates stay under HubSpot's limits for private apps (ingestion/rate_limit.py: 5 search requests per second,
+    100 to 250 per 10 seconds by tier), and hold while the portal's rate-limit headers say its budget is spent.
     `lookback_seconds` is how far before the last cursor each incremental search starts (the index lag)."""
-    client = vendor_client(
+    limiter = RateLimiter(
         SOURCE,
-        base_url,
-        access_token,
-        TOKEN_VARIABLE,
-        rate_limits=[("/search", search_requests_per_second), ("", requests_per_second)],
+        {"default": Limit.per_second(requests_per_second), "search": Limit.per_second(search_requests_per_second)},
+        kinds=[("/search", "search")],
     )
+    client = vendor_client(SOURCE, base_url, access_token, TOKEN_VARIABLE, limiter=limiter)
     resources = [owners_resource(client)]
     for name in objects:
         obj = OBJECTS[name]

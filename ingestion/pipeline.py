@@ -5,7 +5,6 @@ Dagster (orchestration/) and the CLI both build pipelines and sources here, so b
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,39 +22,30 @@ from ingestion.errors import SourceConfigError, SourceError
 from ingestion.identity import check_identity
 from ingestion.quarantine import QUARANTINE_TABLE
 from ingestion.registry import DATASETS, SOURCE_NAMES, source_spec
-
-DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+from ingestion.settings import WarehouseSettings
 
 
 def warehouse_path() -> Path:
     """The DuckDB warehouse file: CSOPS_WAREHOUSE, else data/warehouse.duckdb."""
-    return Path(os.environ.get("CSOPS_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    return WarehouseSettings.read().warehouse
 
 
 def pipelines_dir(warehouse: Path) -> Path:
     """Where dlt keeps pipeline working state (the durable state also lives in the warehouse)."""
-    return Path(os.environ.get("CSOPS_DLT_PIPELINES_DIR") or warehouse.parent / "dlt_pipelines")
+    return WarehouseSettings.read().dlt_pipelines_dir or warehouse.parent / "dlt_pipelines"
 
 
 def target() -> str:
     """The warehouse engine dlt loads and dbt builds on: duckdb (default) or postgres (CSOPS_TARGET)."""
-    value = os.environ.get("CSOPS_TARGET", "duckdb").lower()
-    if value not in ("duckdb", "postgres"):
-        raise SourceConfigError(f"CSOPS_TARGET must be duckdb or postgres, not {value!r}")
-    return value
+    return WarehouseSettings.read().target
 
 
 def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None) -> Any:
     """dlt's destination for the warehouse; on DuckDB, `duckdb_config` (memory_limit, threads, temp_directory)
     is applied to every connection dlt opens."""
-    if target() == "postgres":
-        env = os.environ
-        credentials = (
-            f"postgresql://{env.get('CSOPS_PG_USER', 'postgres')}:{env.get('CSOPS_PG_PASSWORD', '')}"
-            f"@{env.get('CSOPS_PG_HOST', '127.0.0.1')}:{env.get('CSOPS_PG_PORT', '5432')}"
-            f"/{env.get('CSOPS_PG_DATABASE', 'test')}"
-        )
-        return dlt.destinations.postgres(credentials=credentials)
+    settings = WarehouseSettings.read()
+    if settings.target == "postgres":
+        return dlt.destinations.postgres(credentials=settings.postgres_url())
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     if duckdb_config:
         return dlt.destinations.duckdb(DuckDbCredentials(str(warehouse), global_config=dict(duckdb_config)))

@@ -15,7 +15,6 @@ Settings (environment):
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import time
@@ -31,6 +30,7 @@ from requests import Response
 from requests.exceptions import ChunkedEncodingError, ConnectionError, Timeout
 
 from ingestion.errors import SourceError
+from ingestion.settings import RetrySettings
 
 BUDGET_VARIABLE = "CSOPS_RETRY_BUDGET_SECONDS"
 DEFAULT_BUDGET_SECONDS = 300.0
@@ -55,11 +55,7 @@ class RetryPolicy:
 
     @classmethod
     def from_environment(cls) -> RetryPolicy:
-        raw = os.environ.get(BUDGET_VARIABLE, "").strip()
-        try:
-            budget = float(raw) if raw else DEFAULT_BUDGET_SECONDS
-        except ValueError:
-            raise SourceError(f"{BUDGET_VARIABLE} must be a number of seconds, not {raw!r}") from None
+        budget = RetrySettings.read().budget_seconds
         runtime = resolve_configuration(RuntimeConfiguration())
         return cls(
             budget,

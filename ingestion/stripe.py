@@ -27,6 +27,7 @@ from requests import Response
 from ingestion.contracts import FROZEN_TYPES, contract
 from ingestion.http import LastItemCursorPaginator, vendor_client
 from ingestion.quarantine import quarantined
+from ingestion.rate_limit import Limit, RateLimiter, stripe_requests_per_second
 
 SOURCE = "stripe"
 STRIPE_API_VERSION = "2026-10-28.endive"
@@ -202,12 +203,15 @@ def changed_objects_transformer(client: RESTClient):
 def stripe_source(
     api_key: str = dlt.secrets.value,
     base_url: str = "https://api.stripe.com",
-    requests_per_second: float = 20.0,
+    requests_per_second: float | None = None,
     api_version: str = STRIPE_API_VERSION,
 ) -> Any:
     """Stripe billing objects, incremental by creation time plus the event stream for updates. The request rate
-    stays under Stripe's read limit (25 per second in test mode, 100 live); every request pins `api_version`."""
-    client = vendor_client(SOURCE, base_url, api_key, TOKEN_VARIABLE, rate_limits=[("", requests_per_second)])
+    stays under Stripe's read limit (25 per second in test mode, 100 live): by default 20 with a test key, 80 with
+    a live one (ingestion/rate_limit.py). Every request pins `api_version`."""
+    rate = stripe_requests_per_second(api_key) if requests_per_second is None else requests_per_second
+    limiter = RateLimiter(SOURCE, {"default": Limit.per_second(rate)})
+    client = vendor_client(SOURCE, base_url, api_key, TOKEN_VARIABLE, limiter=limiter)
     client.headers = {**(client.headers or {}), "Stripe-Version": api_version}
     events = events_resource(client)
     return [

@@ -29,6 +29,7 @@ from requests import Request, Response
 from ingestion.errors import SourceConfigError, SourceError
 from ingestion.http import vendor_client
 from ingestion.quarantine import quarantined
+from ingestion.rate_limit import TYPEFORM_REQUESTS_PER_SECOND, Limit, RateLimiter
 
 SOURCE = "surveys"
 TOKEN_VARIABLE = "SOURCES__SURVEYS__TYPEFORM_TOKEN"
@@ -218,7 +219,7 @@ def surveys_source(
     comment_ref: str = "nps_reason",
     account_field: str = "account_id",
     email_field: str = "email",
-    typeform_requests_per_second: float = 1.8,
+    typeform_requests_per_second: float = TYPEFORM_REQUESTS_PER_SECOND,
     lookback_hours: float = 72,
 ) -> Any:
     """Typeform responses (when a form id is configured) and CSV exports (when a folder is configured). Typeform
@@ -231,7 +232,7 @@ def surveys_source(
             typeform_base_url,
             typeform_token or "",
             TOKEN_VARIABLE,
-            rate_limits=[("", typeform_requests_per_second)],
+            limiter=RateLimiter("typeform", {"default": Limit.per_second(typeform_requests_per_second)}),
         )
         resources.append(
             typeform_resource(

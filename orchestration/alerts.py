@@ -20,7 +20,7 @@ def send_alerts(settings: Settings, text: str) -> list[str]:
         from dagster_slack import SlackResource
 
         try:
-            SlackResource(token=settings.slack_token).get_client().chat_postMessage(
+            SlackResource(token=settings.slack_token.get_secret_value()).get_client().chat_postMessage(
                 channel=settings.slack_channel, text=text
             )
         except Exception as error:  # slack_sdk raises SlackApiError, network errors are requests'/urllib's

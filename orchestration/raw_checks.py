@@ -33,6 +33,7 @@ import duckdb
 
 from ingestion.contracts import Contract, contract
 from ingestion.registry import BY_NAME
+from orchestration.settings import Settings
 
 # dlt names a variant column <column>__v_<data type> when a value does not fit the column's type.
 VARIANT_COLUMN = r"__v_[a-z]+$"
@@ -62,10 +63,8 @@ class VolumeRule:
     @classmethod
     def from_env(cls) -> VolumeRule:
         """CSOPS_VOLUME_FACTOR and CSOPS_VOLUME_LOADS (documented in .env.example); defaults otherwise."""
-        return cls(
-            factor=float(os.environ.get("CSOPS_VOLUME_FACTOR") or cls.factor),
-            loads=int(os.environ.get("CSOPS_VOLUME_LOADS") or cls.loads),
-        )
+        settings = Settings.from_env()
+        return cls(factor=settings.volume_factor, loads=settings.volume_loads)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import duckdb
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
-from ingestion.pipeline import DEFAULT_WAREHOUSE
+from ingestion.settings import DEFAULT_WAREHOUSE
 
 TARGETS = ("duckdb", "postgres")
 

@@ -6,13 +6,14 @@ The warehouse (path, engine, DuckDB limits) is a Dagster resource: orchestration
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import Field, SecretStr
+
 from ingestion.env_file import load_env_file
+from ingestion.settings import CsopsSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A local .env (see .env.example) fills in what the environment does not set; the environment always wins, and on
@@ -24,30 +25,26 @@ DBT_EXECUTABLE = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"
 WAREHOUSE_POOL = "warehouse"  # DuckDB has one writer: every asset that writes it runs in this pool (limit 1)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """When the nightly refresh runs, how stale a raw source or a mart may get, where failures are reported."""
+class Settings(CsopsSettings):
+    """When the nightly refresh runs, how stale a raw source or a mart may get, where failures are reported, and the
+    raw volume checks' rule (pydantic-settings: ingestion/settings.py)."""
 
-    nightly_cron: str
-    timezone: str
-    schedule_running: bool
-    alert_webhook_url: str | None
-    freshness_hours: int
-    slack_token: str | None = None
-    slack_channel: str | None = None
-    teams_webhook_url: str | None = None
-    marts_freshness_hours: int = 30
+    nightly_cron: str = Field("0 2 * * *", validation_alias="CSOPS_NIGHTLY_CRON")
+    timezone: str = Field("UTC", validation_alias="CSOPS_TIMEZONE")
+    schedule_running: bool = Field(True, validation_alias="CSOPS_SCHEDULE_RUNNING")
+    alert_webhook_url: str | None = Field(None, validation_alias="CSOPS_ALERT_WEBHOOK_URL")
+    freshness_hours: int = Field(36, gt=0, validation_alias="CSOPS_FRESHNESS_HOURS")
+    slack_token: SecretStr | None = Field(None, validation_alias="CSOPS_SLACK_TOKEN")
+    slack_channel: str | None = Field(None, validation_alias="CSOPS_SLACK_CHANNEL")
+    teams_webhook_url: str | None = Field(None, validation_alias="CSOPS_TEAMS_WEBHOOK_URL")
+    marts_freshness_hours: int = Field(30, gt=0, validation_alias="CSOPS_MARTS_FRESHNESS_HOURS")
+    volume_factor: float = Field(10.0, gt=1, validation_alias="CSOPS_VOLUME_FACTOR")
+    volume_loads: int = Field(7, ge=1, validation_alias="CSOPS_VOLUME_LOADS")
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(
-            nightly_cron=os.environ.get("CSOPS_NIGHTLY_CRON", "0 2 * * *"),
-            timezone=os.environ.get("CSOPS_TIMEZONE", "UTC"),
-            schedule_running=os.environ.get("CSOPS_SCHEDULE_RUNNING", "true").lower() != "false",
-            alert_webhook_url=os.environ.get("CSOPS_ALERT_WEBHOOK_URL") or None,
-            freshness_hours=int(os.environ.get("CSOPS_FRESHNESS_HOURS", "36")),
-            slack_token=os.environ.get("CSOPS_SLACK_TOKEN") or None,
-            slack_channel=os.environ.get("CSOPS_SLACK_CHANNEL") or None,
-            teams_webhook_url=os.environ.get("CSOPS_TEAMS_WEBHOOK_URL") or None,
-            marts_freshness_hours=int(os.environ.get("CSOPS_MARTS_FRESHNESS_HOURS", "30")),
-        )
+        return cls.read(error=SettingsError)
+
+
+class SettingsError(ValueError):
+    """An orchestration setting holds a bad value; the message names the variable."""

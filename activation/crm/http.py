@@ -1,7 +1,7 @@
-"""HTTP for CRM adapters: `requests` for the transport, tenacity for retries, and a client-side rolling-window
-limiter so the sync stays under the vendor's rate limit instead of discovering it through 429s; where the vendor
-reports its remaining budget in response headers (shared with every other app on the account), a spent budget
-holds the limiter until it refills.
+"""HTTP for CRM adapters: `requests` for the transport, tenacity for retries, and the client-side rate limiter the
+dlt sources use too (ingestion/rate_limit.py, pyrate-limiter), so the sync stays under the vendor's rate limit
+instead of discovering it through 429s; where the vendor reports its remaining budget in response headers (shared
+with every other app on the account), a spent budget holds the limiter until it refills.
 
 Retries: 429 always (the request was not processed); 5xx and timeouts only for idempotent requests (updates, list
 changes, reads). For creates those raise `AmbiguousWrite` instead: the caller looks the rows up before trying
@@ -11,9 +11,7 @@ again. `Retry-After` is honoured when present, otherwise exponential backoff wit
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -21,46 +19,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from activation.crm.base import AmbiguousWrite, CrmAuthError, CrmUnavailable
-
-
-class RollingWindowLimiter:
-    """At most `limit` acquisitions in any rolling `seconds` (blocks until one is allowed)."""
-
-    def __init__(
-        self,
-        limit: int,
-        seconds: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.limit, self.seconds = limit, seconds
-        self._clock, self._sleep = clock, sleep
-        self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
-        self._not_before = 0.0
-        self.waited_seconds = 0.0
-
-    def hold(self, seconds: float) -> None:
-        """Send nothing for `seconds` (the vendor said its budget is spent, e.g. by other apps on the account)."""
-        with self._lock:
-            self._not_before = max(self._not_before, self._clock() + seconds)
-
-    def acquire(self) -> None:
-        with self._lock:
-            while True:
-                now = self._clock()
-                if now < self._not_before:
-                    self.waited_seconds += self._not_before - now
-                    self._sleep(self._not_before - now)
-                    continue
-                while self._sent and self._sent[0] <= now - self.seconds:
-                    self._sent.popleft()
-                if len(self._sent) < self.limit:
-                    self._sent.append(now)
-                    return
-                pause = self._sent[0] + self.seconds - now + 0.001
-                self.waited_seconds += pause
-                self._sleep(pause)
+from ingestion.rate_limit import RateLimiter
 
 
 class _Transient(Exception):
@@ -93,13 +52,13 @@ def describe(response: requests.Response, limit: int = 500) -> str:
 
 
 class ApiSession:
-    """One authenticated session with retries and per-kind rate limiters."""
+    """One authenticated session with retries and the vendor's rate limiter (one window per kind of request)."""
 
     def __init__(
         self,
         base_url: str,
         headers: dict[str, str],
-        limiters: dict[str, RollingWindowLimiter],
+        limiter: RateLimiter,
         timeout_seconds: float,
         max_retry_seconds: float,
         backoff_initial_seconds: float,
@@ -108,12 +67,11 @@ class ApiSession:
         log: Callable[[str], None] = lambda _: None,
         sleep: Callable[[float], None] = time.sleep,
         hopeless_429: Callable[[requests.Response], str | None] = lambda _: None,
-        spent_budget: Callable[[requests.Response], float | None] = lambda _: None,
     ):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.headers.update(headers)
-        self.limiters = limiters
+        self.limiter = limiter
         self.timeout = timeout_seconds
         self.max_retry_seconds = max_retry_seconds
         self.backoff = wait_exponential_jitter(
@@ -123,11 +81,11 @@ class ApiSession:
         self.log = log
         self.sleep = sleep
         self.hopeless_429 = hopeless_429  # a 429 no retry within this run can cure (e.g. a daily limit)
-        self.spent_budget = spent_budget  # seconds to hold off when a response says the vendor's budget is spent
         self.requests_sent = 0
 
     def close(self) -> None:
         self.session.close()
+        self.limiter.close()
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -155,7 +113,6 @@ class ApiSession:
 
         Raises CrmAuthError on 401/403, CrmUnavailable when retries run out, AmbiguousWrite for a non-idempotent
         request that failed after it may have been applied. Other 4xx are returned to the caller."""
-        limiter = self.limiters.get(kind) or self.limiters["default"]
         url = f"{self.base_url}{path}"
 
         def retryable(error: BaseException) -> bool:
@@ -176,12 +133,10 @@ class ApiSession:
         try:
             for attempt in retrying:
                 with attempt:
-                    limiter.acquire()
+                    self.limiter.acquire(kind)
                     self.requests_sent += 1
                     response = self.session.request(method, url, json=json, params=params, timeout=self.timeout)
-                    pause = self.spent_budget(response)
-                    if pause:
-                        limiter.hold(pause)
+                    self.limiter.observe(response)
                     status = response.status_code
                     if status == 429:
                         reason = self.hopeless_429(response)

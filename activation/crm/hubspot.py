@@ -29,8 +29,9 @@ from activation.crm.base import (
     NewTask,
     RowResult,
 )
-from activation.crm.http import ApiSession, RollingWindowLimiter, describe
+from activation.crm.http import ApiSession, describe
 from activation.fields import ACCOUNT_FIELDS, TASK_KEY_FIELD, FieldSpec, check_allowed
+from ingestion.rate_limit import RateLimiter
 
 BATCH_SIZE = 100  # HubSpot's batch endpoints take at most 100 inputs
 LIST_BATCH_SIZE = 1_000  # membership changes per request (well under HubSpot's per-request maximum)
@@ -110,18 +111,6 @@ def _daily_limit(response: requests.Response) -> str | None:
     return None
 
 
-def _spent_budget(response: requests.Response) -> float | None:
-    """HubSpot's ten-secondly budget is shared by every app of the portal, so our own limiter cannot know it is
-    spent; `X-HubSpot-RateLimit-Remaining: 0` says so. Hold for the interval: every request counted in it has left
-    the rolling window by then, and the next request does not meet a 429."""
-    if response.headers.get("X-HubSpot-RateLimit-Remaining") != "0":
-        return None
-    try:
-        return int(response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")) / 1000
-    except ValueError:
-        return 10.0
-
-
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -147,10 +136,7 @@ class HubSpotCrm:
                 "Accept": "application/json",
                 "User-Agent": "csops-activation/0.1",
             },
-            {
-                "default": RollingWindowLimiter(*config.rate_limit),
-                "search": RollingWindowLimiter(*config.search_rate_limit),
-            },
+            RateLimiter("hubspot", {"default": [config.rate_limit], "search": [config.search_rate_limit]}),
             timeout_seconds=config.timeout_seconds,
             max_retry_seconds=config.max_retry_seconds,
             backoff_initial_seconds=config.backoff_initial_seconds,
@@ -158,7 +144,6 @@ class HubSpotCrm:
             auth_hint=AUTH_HINT,
             log=log,
             hopeless_429=_daily_limit,
-            spent_budget=_spent_budget,
         )
 
     @property

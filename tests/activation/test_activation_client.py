@@ -1,4 +1,4 @@
-"""The HTTP layer on its own: the client-side limiter, the allow-list at the adapter's edge, configuration."""
+"""The HTTP layer on its own: the allow-list at the adapter's edge, configuration."""
 
 from __future__ import annotations
 
@@ -6,44 +6,9 @@ import pytest
 
 from activation.config import ConfigError, SyncConfig
 from activation.crm.base import AccountUpdate, CrmError
-from activation.crm.http import RollingWindowLimiter
 from activation.crm.hubspot import HubSpotCrm
 from activation.fields import DisallowedFieldError
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_the_limiter_never_admits_more_than_its_window() -> None:
-    clock = Clock()
-    limiter = RollingWindowLimiter(3, 10.0, clock=clock, sleep=clock.sleep)
-    sent = []
-    for _ in range(7):
-        limiter.acquire()
-        sent.append(clock.now)
-        clock.now += 0.5  # the request itself
-    for i, at in enumerate(sent):
-        assert sum(1 for other in sent if at - 10.0 < other <= at) <= 3, (i, sent)
-    assert sent[3] >= sent[0] + 10.0 and sent[6] >= sent[3] + 10.0
-    assert limiter.waited_seconds == pytest.approx(sum(clock.slept))
-
-
-def test_the_limiter_does_not_wait_below_its_limit() -> None:
-    clock = Clock()
-    limiter = RollingWindowLimiter(150, 10.0, clock=clock, sleep=clock.sleep)
-    for _ in range(150):
-        limiter.acquire()
-    assert clock.slept == []
+from ingestion.rate_limit import Limit
 
 
 def test_the_adapter_refuses_fields_outside_the_allow_list_before_sending_anything() -> None:
@@ -61,7 +26,7 @@ def test_no_token_is_a_clear_error() -> None:
 def test_configuration_comes_from_the_environment_with_fallbacks() -> None:
     config = SyncConfig.from_env({"SOURCES__HUBSPOT__ACCESS_TOKEN": "pat-1", "SOURCES__HUBSPOT__BASE_URL": "http://x/"})
     assert config.access_token == "pat-1" and config.base_url == "http://x"
-    assert config.rate_limit == (150, 10.0) and config.max_change_share == 0.25
+    assert config.rate_limit == Limit(150, 10.0) and config.max_change_share == 0.25
     assert SyncConfig.from_env({}).base_url == "https://api.hubapi.com"
     config = SyncConfig.from_env(
         {
@@ -74,7 +39,7 @@ def test_configuration_comes_from_the_environment_with_fallbacks() -> None:
     )
     assert (config.access_token, config.rate_limit, config.max_change_share, config.list_name) == (
         "pat-2",
-        (90, 10.0),
+        Limit(90, 10.0),
         0.1,
         "Red accounts",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import shutil
 import time
@@ -15,6 +14,7 @@ from activation import SyncConfig, run_sync
 from activation.crm.hubspot import HubSpotCrm
 from activation.fields import ALLOWED_ACCOUNT_FIELDS
 from activation.model import task_key
+from ingestion.rate_limit import Limit
 from sandbox.server.app import running_server
 
 PROPS = sorted(ALLOWED_ACCOUNT_FIELDS)
@@ -98,7 +98,7 @@ def test_a_spent_portal_budget_in_the_headers_holds_the_sync_instead_of_meeting_
 ) -> None:
     # Other apps share the portal's budget: the server allows far fewer requests than our own limiter would send.
     sandbox.faults("hubspot:window:4/2")
-    roomy = dataclasses.replace(sync_config, rate_limit=(100, 10.0))
+    roomy = sync_config.with_(rate_limit=Limit(100, 10.0))
     sandbox.reset_requests()
     report = sync(sandbox_marts, roomy)
     assert report.ok, report.summary_lines()
@@ -283,7 +283,7 @@ def test_the_client_limiter_keeps_requests_under_the_window(
     sandbox: Sandbox, sync_config: SyncConfig, sandbox_marts: Path
 ) -> None:
     sandbox.faults("hubspot:window:12/2")  # a much tighter portal: 12 requests per rolling 2 s
-    report = sync(sandbox_marts, sync_config.with_(rate_limit=(10, 2.0)))
+    report = sync(sandbox_marts, sync_config.with_(rate_limit=Limit(10, 2.0)))
     assert report.ok
     assert sandbox.requests()["vendors"]["hubspot"]["statuses"].get("429", 0) == 0
     assert report.requests > 12 and report.seconds >= 2.0
