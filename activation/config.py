@@ -30,14 +30,14 @@ from pydantic import AliasChoices, BeforeValidator, Field, field_validator
 from pydantic_settings import NoDecode
 
 from ingestion.rate_limit import HUBSPOT_DEFAULT, HUBSPOT_SEARCH_DEFAULT, Limit
-from ingestion.settings import CsopsSettings
+from ingestion.settings import CsopsSettings, SettingError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_LIST_NAME = "At-risk accounts (nightly)"
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingError):
     """A setting is missing or malformed; the message names the variable to set."""
 
 

@@ -434,6 +434,14 @@ def entrypoint() -> None:
         elif stop.code is not None:
             print(stop.code, file=sys.stderr)
             code = 1
+    except Exception as error:  # a bad setting, wherever a command read it, is its one line (no traceback)
+        from ingestion.errors import SourceConfigError
+        from ingestion.settings import SettingError
+
+        if not isinstance(error, SourceConfigError | SettingError):
+            raise
+        print(f"Error: {error}", file=sys.stderr)
+        code = 1
     multiprocessing.util._exit_function()  # what atexit would run: unlink semaphores, join children
     sys.stdout.flush()
     sys.stderr.flush()

@@ -24,6 +24,12 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from ingestion.errors import SourceConfigError
 
+
+class SettingError(ValueError):
+    """Base of the areas' own setting errors (activation's ConfigError, orchestration's SettingsError), so the CLI
+    can print any bad setting as its one line."""
+
+
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("csops_settings_environ", default=None)
 
 

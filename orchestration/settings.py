@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from ingestion.env_file import load_env_file
-from ingestion.settings import CsopsSettings
+from ingestion.settings import CsopsSettings, SettingError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A local .env (see .env.example) fills in what the environment does not set; the environment always wins, and on
@@ -46,5 +46,5 @@ class Settings(CsopsSettings):
         return cls.read(error=SettingsError)
 
 
-class SettingsError(ValueError):
+class SettingsError(SettingError):
     """An orchestration setting holds a bad value; the message names the variable."""
