@@ -222,8 +222,10 @@ def changed_objects_transformer(client: RESTClient, api_version: str):
                     continue  # deleted since; nothing to refresh
                 response.raise_for_status()
                 obj = response.json()
-            if obj is None or obj.get("deleted"):
-                continue  # a deleted customer's stub: its deletion event carries the customer
+                if obj.get("deleted"):
+                    continue  # a deleted customer's stub: its deletion event carries the customer
+            if obj is None:
+                continue  # the deletion event is past Stripe's retention
             for item in screened(client, kind, [obj], response):
                 yield dlt.mark.with_table_name(item, kind) if isinstance(item, list) else item
 
