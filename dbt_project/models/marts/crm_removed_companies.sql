@@ -39,7 +39,9 @@ final as (
     from merged
     left join archived
         on merged.survivor_id = archived.archived_id
-    where not exists (select 1 from archived as gone where gone.archived_id = merged.merged_id)
+    left join archived as archived_itself
+        on merged.merged_id = archived_itself.archived_id
+    where archived_itself.archived_id is null
 
 )
 

@@ -67,7 +67,10 @@ known_only_from_discounts as (
         max(currency) as currency
 
     from discount_coupons
-    where not exists (select 1 from coupons where coupons.id = discount_coupons.id)
+    where not exists (
+        select 1 from coupons
+        where coupons.id = discount_coupons.id
+    )
     group by id
 
 ),

@@ -58,7 +58,10 @@ known_from_subscriptions as (
     from subscriptions
     where
         subscriptions.customer is not null
-        and not exists (select 1 from customers where customers.id = subscriptions.customer)
+        and not exists (
+            select 1 from customers
+            where customers.id = subscriptions.customer
+        )
     group by subscriptions.customer
 
 ),
