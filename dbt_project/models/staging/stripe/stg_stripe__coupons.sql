@@ -67,19 +67,26 @@ known_only_from_discounts as (
         max(currency) as currency
 
     from discount_coupons
-    where not exists (
-        select 1 from coupons
-        where coupons.id = discount_coupons.id
-    )
+    where
+        not exists (
+            select 1 from coupons
+            where coupons.id = discount_coupons.id
+        )
     group by id
 
 ),
 
 unioned as (
 
-    select *, false as is_deleted from coupons
+    select
+        *,
+        false as is_deleted
+    from coupons
     union all
-    select *, true as is_deleted from known_only_from_discounts
+    select
+        *,
+        true as is_deleted
+    from known_only_from_discounts
 
 ),
 
