@@ -158,15 +158,19 @@ class Removals:
         return cls(snapshot.removed, not_found)
 
     def target(self, crm_id: str) -> tuple[str | None, str | None]:
-        """(crm id to write to, why not the given one): the survivor of a merge; None when the record is gone."""
+        """(crm id to write to, why not the given one): the survivor of a merge (followed along a chain); None when
+        the record is gone (deleted, or a merge whose survivor is gone)."""
+        why, seen = None, {crm_id}
         removal, survivor = self.removed.get(crm_id, (None, None))
-        if removal == "merged" and survivor and survivor not in self.removed:
-            return self.target(survivor)[0], "merged"
+        while removal == "merged" and survivor and survivor not in seen:
+            why, crm_id = "merged", survivor
+            seen.add(crm_id)
+            removal, survivor = self.removed.get(crm_id, (None, None))
         if removal is not None:
             return None, "archived"
         if crm_id in self.not_found:
             return None, "not_found"
-        return crm_id, None
+        return crm_id, why
 
 
 WHY = {
@@ -188,7 +192,8 @@ def diff_accounts(
     held: Counter = Counter()
     unchanged = 0
     seen: set[str] = set()
-    for row in accounts:
+    # Rows naming their company directly first: a merge's survivor is written for its own account if it has one.
+    for row in sorted(accounts, key=lambda a: a.crm_id is not None and a.crm_id in removals.removed):
         if row.crm_id is None:
             if row.scored:
                 skipped.append(("company", row.account_id, "no CRM company for this account"))
