@@ -315,7 +315,7 @@ class _Run:
             if o.status == "gone":
                 self.gone.add(o.crm_id or o.object_key)
                 self.log(
-                    f"{o.object_type} {o.action} {o.object_key}: HubSpot record {o.crm_id} not found (deleted); "
+                    f"{o.object_type} {o.action} {o.object_key}: CRM record {o.crm_id} not found (deleted); "
                     f"state cleared, not sent again until newer marts ({o.error or 'not found'})"
                 )
             if o.status == "failed" and len(self.report.failures) < MAX_FAILURES_KEPT:

@@ -51,7 +51,7 @@ def test_a_company_deleted_between_the_mart_build_and_the_push_is_logged_cleared
     assert report.as_metadata()["rows_not_found"] == 2
     assert any("2 row(s) answered 404 tonight" in line for line in report.summary_lines())
     for gone in (risky, healthy):
-        assert any(f"HubSpot record {gone.company_id} not found" in line for line in report.log_lines)
+        assert any(f"CRM record {gone.company_id} not found" in line for line in report.log_lines)
     # Nothing more went to them: no list membership, no task; their state is a marker with tonight's date.
     assert risky.company_id not in sandbox.list_members()
     assert not [t for t in sandbox.tasks() if t["properties"]["csops_task_key"].startswith(risky.account_id)]
