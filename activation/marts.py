@@ -34,6 +34,7 @@ READS: dict[str, tuple[str, ...]] = {
         "cadence_days",
         "as_of_date",
     ),
+    "crm_removed_companies": ("company_id", "removal", "survivor_company_id"),
 }
 MAX_TEXT = 65_000  # HubSpot string properties hold 65,536 characters
 
@@ -150,12 +151,16 @@ def read_snapshot(con: duckdb.DuckDBPyConnection) -> MartSnapshot:
         accounts.append(AccountRow(account_id, company_id or None, fields, bool(has_health or is_at_risk)))
     tasks = [_task_row(*row) for row in con.execute(TASKS_SQL).fetchall()]
     previous = con.execute(PREVIOUS_HEALTH_SQL).fetchall()
+    removed = con.execute(
+        "select company_id, removal, survivor_company_id from marts.crm_removed_companies where company_id is not null"
+    ).fetchall()
     return MartSnapshot(
         as_of=as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of)),
         accounts=accounts,
         tasks=tasks,
         previous_health={account_id: status or "" for account_id, status, _, _ in previous},
         health_days=(previous[0][2], previous[0][3]) if previous else None,
+        removed={str(crm_id): (removal, str(survivor) if survivor else None) for crm_id, removal, survivor in removed},
     )
 
 

@@ -56,6 +56,8 @@ class MartSnapshot:
     tasks: list[TaskRow]
     previous_health: dict[str, str] = field(default_factory=dict)  # account id -> status on the previous scored day
     health_days: tuple[date, date] | None = None  # (previous scored day, latest) of customer_health_daily
+    # CRM companies deleted or merged away (marts.crm_removed_companies): crm id -> (removal, survivor crm id)
+    removed: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class KnownAccount:
     account_id: str | None
     fields: dict[str, str] | None
     last_error: str | None = None
+    gone_on: date | None = None  # the CRM answered "not found" (404) to the run on marts as of this date
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ class Outcome:
 
     object_type: str
     object_key: str
-    action: str  # update | create | skip | add | remove | create_property
-    status: str  # ok | failed | skipped | planned
+    action: str  # update | create | skip | add | remove | create_property | forget
+    status: str  # ok | failed | skipped | planned | gone (the CRM record is deleted: 404 / OBJECT_NOT_FOUND)
     at: datetime
     error: str | None = None
     crm_id: str | None = None
@@ -103,3 +106,4 @@ class Outcome:
     detail: str | None = None
     payload: dict[str, Any] | None = None  # accepted fields (companies)
     created_on: date | None = None  # tasks
+    gone_on: date | None = None  # status gone: the as-of date of the marts the run pushed

@@ -21,6 +21,11 @@ Rules:
 - A CSM receives at most `max_tasks_per_csm` new tasks a night, most urgent first (playbook priority, then ARR at
   stake, then due date); the rest are deferred, stay due and are created on the following nights.
 - The list holds exactly tonight's at-risk accounts.
+- Deleted and merged CRM records (marts.crm_removed_companies): nothing is ever written to a deleted company; an
+  account whose company was merged away writes its fields, list membership and tasks to the survivor; what the state
+  remembers of either is forgotten (never "cleared" by a write, which would land on a survivor or meet a 404).
+- A record the CRM answered "not found" (404) is not written again while the marts are those of that night (or
+  older): the marts built on a later night say whether it is still there (restored) or gone (deleted or merged).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from activation.crm.base import ExistingTask, NewTask
@@ -115,6 +120,8 @@ class Plan:
     skipped: list[tuple[str, str, str]]  # (object type, key, why): rows the CRM cannot take
     breaker: Breaker
     retrying: Counter = field(default_factory=Counter)  # rows that failed last run, by object type
+    forgotten: list[tuple[str, str | None, str]] = field(default_factory=list)  # (crm id, account id, why)
+    removed: Counter = field(default_factory=Counter)  # rows kept from deleted / merged / not-found companies
 
     def counts(self) -> dict[str, int]:
         reasons = Counter(c.reason for c in self.account_changes)
@@ -128,48 +135,109 @@ class Plan:
             "tasks_later_in_cycle": self.tasks_later_in_cycle,
             "rows_skipped": len(self.skipped),
             "flips": self.breaker.flips,
+            "state_forgotten": len(self.forgotten),
+            **{f"company_rows_{why}": n for why, n in sorted(self.removed.items())},
         }
 
 
+@dataclass(frozen=True)
+class Removals:
+    """Which CRM companies cannot be written to tonight: deleted or merged (the marts), or found missing (404) by a
+    run on marts no newer than tonight's (the state)."""
+
+    removed: Mapping[str, tuple[str, str | None]]  # crm id -> (archived | merged, survivor)
+    not_found: Mapping[str, date]  # crm id -> as-of date of the run that met the 404
+
+    @classmethod
+    def of(cls, snapshot: MartSnapshot, state: SyncState) -> Removals:
+        not_found = {
+            crm_id: known.gone_on
+            for crm_id, known in state.accounts.items()
+            if known.gone_on is not None and snapshot.as_of <= known.gone_on
+        }
+        return cls(snapshot.removed, not_found)
+
+    def target(self, crm_id: str) -> tuple[str | None, str | None]:
+        """(crm id to write to, why not the given one): the survivor of a merge (followed along a chain); None when
+        the record is gone (deleted, or a merge whose survivor is gone)."""
+        why, seen = None, {crm_id}
+        removal, survivor = self.removed.get(crm_id, (None, None))
+        while removal == "merged" and survivor and survivor not in seen:
+            why, crm_id = "merged", survivor
+            seen.add(crm_id)
+            removal, survivor = self.removed.get(crm_id, (None, None))
+        if removal is not None:
+            return None, "archived"
+        if crm_id in self.not_found:
+            return None, "not_found"
+        return crm_id, why
+
+
+WHY = {
+    "archived": "the CRM company was deleted (archived)",
+    "merged": "the CRM company was merged into another",
+    "not_found": "the CRM answered 404 for this company on a night with these marts: not retried until newer marts",
+}
+
+
 def diff_accounts(
-    accounts: Sequence[AccountRow], state: SyncState
-) -> tuple[list[AccountChange], int, list[tuple[str, str, str]]]:
-    """(changes, unchanged count, skipped rows) of tonight's account rows against the accepted state."""
+    accounts: Sequence[AccountRow], state: SyncState, removals: Removals | None = None
+) -> tuple[list[AccountChange], int, list[tuple[str, str, str]], list[tuple[str, str | None, str]], Counter]:
+    """(changes, unchanged count, skipped rows, state to forget, rows moved or held back by removals) of tonight's
+    account rows against the accepted state."""
+    removals = removals or Removals({}, {})
     changes: list[AccountChange] = []
     skipped: list[tuple[str, str, str]] = []
+    forgotten: list[tuple[str, str | None, str]] = []
+    held: Counter = Counter()
     unchanged = 0
     seen: set[str] = set()
-    for row in accounts:
+    # Rows naming their company directly first: a merge's survivor is written for its own account if it has one.
+    for row in sorted(accounts, key=lambda a: a.crm_id is not None and a.crm_id in removals.removed):
         if row.crm_id is None:
             if row.scored:
                 skipped.append(("company", row.account_id, "no CRM company for this account"))
             continue
-        seen.add(row.crm_id)
+        crm_id, why = removals.target(row.crm_id)
+        if why:
+            held[why] += 1
+        if crm_id is None:  # (what the state remembers of it is forgotten below)
+            skipped.append(("company", row.crm_id, f"{WHY[why]}; nothing written"))  # type: ignore[index]
+            continue
+        if crm_id in seen:
+            continue  # the survivor of a merge is written for its own account row
+        row = replace(row, crm_id=crm_id)
+        seen.add(crm_id)
         check_allowed(row.fields)
-        known = state.accounts.get(row.crm_id)
+        known = state.accounts.get(crm_id)
         accepted = known.fields if known else None
         if accepted is None:
             if not row.scored:
                 continue  # never synced and nothing to say
             reason = "retry" if known and known.last_error else "new"
-            changes.append(AccountChange(row.crm_id, row.account_id, dict(row.fields), None, reason))
+            changes.append(AccountChange(crm_id, row.account_id, dict(row.fields), None, reason))
         elif any(accepted.get(f, "") != row.fields.get(f, "") for f in DIFF_FIELDS):
             reason = "changed" if row.scored else "cleared"
             if known and known.last_error:
                 reason = "retry"
-            changes.append(AccountChange(row.crm_id, row.account_id, dict(row.fields), dict(accepted), reason))
+            changes.append(AccountChange(crm_id, row.account_id, dict(row.fields), dict(accepted), reason))
         else:
             unchanged += 1
-    # Records synced before whose account left the marts altogether: clear them once.
+    # Records synced before whose account left the marts altogether: clear them once, unless the record itself is
+    # gone (deleted, merged away, 404): then the state forgets it.
     for crm_id, known in state.accounts.items():
         if crm_id in seen or known.fields is None:
             continue
-        target = cleared_fields(known.fields.get("cs_arr", ""))
-        if any(known.fields.get(f, "") != target.get(f, "") for f in DIFF_FIELDS):
-            changes.append(AccountChange(crm_id, known.account_id, target, dict(known.fields), "cleared"))
+        target, why = removals.target(crm_id)
+        if target != crm_id:
+            forgotten.append((crm_id, known.account_id, WHY[why]))  # type: ignore[index]
+            continue
+        target_fields = cleared_fields(known.fields.get("cs_arr", ""))
+        if any(known.fields.get(f, "") != target_fields.get(f, "") for f in DIFF_FIELDS):
+            changes.append(AccountChange(crm_id, known.account_id, target_fields, dict(known.fields), "cleared"))
         else:
             unchanged += 1
-    return changes, unchanged, skipped
+    return changes, unchanged, skipped, forgotten, held
 
 
 def breaker_for(
@@ -207,16 +275,22 @@ def cycle_offset(account_id: str, cadence_days: int) -> int:
 
 
 def due_tasks(
-    tasks: Sequence[TaskRow], state: SyncState, as_of: date, *, spread: bool = True
+    tasks: Sequence[TaskRow], state: SyncState, as_of: date, *, spread: bool = True, removals: Removals | None = None
 ) -> tuple[list[TaskRow], int, int, list]:
     """(tasks to check against the CRM, count not due because created within their cadence, count of periodic
     reviews whose night in the spread cycle has not come yet, skipped rows)."""
     cycle_start = min(state.first_as_of or as_of, as_of)
     due, within, later, skipped = [], 0, 0, []
+    removals = removals or Removals({}, {})
     for task in tasks:
         if task.crm_id is None:
             skipped.append(("task", task.key, "no CRM company for this account"))
             continue
+        crm_id, why = removals.target(task.crm_id)
+        if crm_id is None:
+            skipped.append(("task", task.key, f"{WHY[why]}; no task created"))  # type: ignore[index]
+            continue
+        task = replace(task, crm_id=crm_id)
         known = state.tasks.get(task.key)
         if known and known.created_on and (as_of - known.created_on).days < task.cadence_days:
             within += 1
@@ -311,8 +385,12 @@ def new_task(task: TaskRow) -> NewTask:
 def plan_sync(
     snapshot: MartSnapshot, state: SyncState, *, max_change_share: float, force: bool, spread: bool = True
 ) -> Plan:
-    changes, unchanged, skipped = diff_accounts(snapshot.accounts, state)
-    due, within, later, task_skips = due_tasks(snapshot.tasks, state, snapshot.as_of, spread=spread)
+    removals = Removals.of(snapshot, state)
+    changes, unchanged, skipped, forgotten, held = diff_accounts(snapshot.accounts, state, removals)
+    due, within, later, task_skips = due_tasks(snapshot.tasks, state, snapshot.as_of, spread=spread, removals=removals)
+    at_risk = {
+        target for a in snapshot.accounts if a.crm_id and a.is_at_risk and (target := removals.target(a.crm_id)[0])
+    }
     retrying: Counter = Counter()
     retrying["company"] = sum(1 for c in changes if c.reason == "retry")
     retrying["task"] = sum(1 for t in due if (k := state.tasks.get(t.key)) and k.last_error)
@@ -320,11 +398,13 @@ def plan_sync(
         as_of=snapshot.as_of,
         account_changes=changes,
         unchanged_accounts=unchanged,
-        at_risk_crm_ids={a.crm_id for a in snapshot.accounts if a.crm_id and a.is_at_risk},
+        at_risk_crm_ids=at_risk,
         tasks_due=due,
         tasks_within_cadence=within,
         tasks_later_in_cycle=later,
         skipped=skipped + task_skips,
         breaker=breaker_for(changes, state, max_change_share, force, snapshot),
         retrying=+retrying,
+        forgotten=forgotten,
+        removed=held,
     )

@@ -44,6 +44,16 @@ class SyncReport:
     def failed_rows(self) -> int:
         return sum(n for k, n in self.counts.items() if k.endswith(".failed"))
 
+    @property
+    def gone_rows(self) -> int:
+        """Rows whose CRM record answered 404 / not found tonight (deleted after the marts were built)."""
+        return sum(n for k, n in self.counts.items() if k.endswith(".gone"))
+
+    @property
+    def removed_rows(self) -> int:
+        """Account rows the plan did not write (deleted company) or sent to a merge's survivor."""
+        return sum(n for k, n in self.plan.items() if k.startswith("company_rows_"))
+
     def summary_lines(self) -> list[str]:
         head = f"CRM sync {self.run_id} ({self.crm or 'crm'}): {self.status.upper()}"
         if self.dry_run:
@@ -76,6 +86,13 @@ class SyncReport:
         if self.samples and self.dry_run:
             lines.append("  sample:")
             lines += [f"    {s}" for s in self.samples]
+        if self.removed_rows or self.gone_rows:
+            kinds = ", ".join(f"{k.removeprefix('company_rows_')} {v}" for k, v in self.plan.items() if "_rows_" in k)
+            lines.append(
+                f"  deleted in the CRM: {self.removed_rows} account row(s) skipped as deleted or re-pointed to a "
+                f"merge's survivor ({kinds or 'none'}), {self.gone_rows} row(s) answered 404 tonight (logged, "
+                "state cleared, not retried until newer marts)"
+            )
         if self.failures:
             lines.append(f"  failed rows ({self.failed_rows}; retried next run):")
             lines += [f"    {t} {k}: {e}" for t, k, e in self.failures[:10]]
@@ -98,6 +115,8 @@ class SyncReport:
             "tasks_deferred": sum(self.deferred.values()),
             "list_added": self.count("list_member", "add", "ok"),
             "list_removed": self.count("list_member", "remove", "ok"),
+            "rows_skipped_deleted_or_merged": self.removed_rows,
+            "rows_not_found": self.gone_rows,
         }
         if self.as_of:
             meta["as_of_date"] = self.as_of.isoformat()

@@ -6,8 +6,9 @@ Tables (timestamps are UTC):
 - `activation.sync_log`: run_id, object_type (company | task | list_member | schema), object_key, action (update |
   create | skip | add | remove | create_property), status (ok | failed | skipped | planned), error, at, crm_id, detail
 - `activation.sync_state`: object_type, object_key (company: CRM id; task: task key), crm_id, account_id, payload
-  (JSON of the fields the CRM last accepted), payload_hash, status (synced | failed), last_error, created_on
-  (tasks: the as-of date they were created), synced_at, run_id; primary key (object_type, object_key)
+  (JSON of the fields the CRM last accepted), payload_hash, status (synced | failed | gone), last_error, created_on
+  (tasks: the as-of date they were created), synced_at, run_id, gone_on (status gone: the CRM answered 404 for the
+  company to the run on marts as of that date; its payload is cleared); primary key (object_type, object_key)
 
 The warehouse has one writer, so the sync opens it only to read and plan, and again to record the outcome; while
 it talks to the CRM, outcomes go to an append-only journal (`<warehouse>.sync-journal/<run_id>.jsonl`, one
@@ -72,6 +73,7 @@ create table if not exists activation.sync_state (
     run_id varchar not null,
     primary key (object_type, object_key)
 );
+alter table activation.sync_state add column if not exists gone_on date;
 """
 
 
@@ -90,14 +92,15 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 def load_state(con: duckdb.DuckDBPyConnection) -> SyncState:
     state = SyncState()
     rows = con.execute(
-        "select object_type, object_key, crm_id, account_id, payload, last_error, created_on, status "
+        "select object_type, object_key, crm_id, account_id, payload, last_error, created_on, status, gone_on "
         "from activation.sync_state where object_type in (?, ?)",
         [OBJECT_COMPANY, OBJECT_TASK],
     ).fetchall()
-    for object_type, key, crm_id, account_id, payload, last_error, created_on, status in rows:
+    for object_type, key, crm_id, account_id, payload, last_error, created_on, status, gone_on in rows:
         error = last_error if status == "failed" else None
         if object_type == OBJECT_COMPANY:
-            state.accounts[key] = KnownAccount(key, account_id, json.loads(payload) if payload else None, error)
+            fields = json.loads(payload) if payload and status != "gone" else None
+            state.accounts[key] = KnownAccount(key, account_id, fields, error, gone_on if status == "gone" else None)
         else:
             state.tasks[key] = KnownTask(key, crm_id, created_on, error)
     first_last = con.execute(
@@ -162,7 +165,10 @@ def record_outcomes(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: list[
         # A failure keeps what the CRM accepted before (payload, task id, creation day) and records the error.
         con.execute(
             """
-            insert into activation.sync_state as s
+            insert into activation.sync_state as s (
+                object_type, object_key, crm_id, account_id, payload, payload_hash, status, last_error, created_on,
+                synced_at, run_id
+            )
             select object_type, object_key, crm_id, account_id, payload, payload_hash, status, last_error,
                    created_on, synced_at, run_id
             from incoming_state
@@ -179,6 +185,32 @@ def record_outcomes(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: list[
             """
         )
         con.unregister("incoming_state")
+    _forget_gone(con, run_id, outcomes)
+
+
+def _forget_gone(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: list[Outcome]) -> None:
+    """Deleted and merged records: the state forgets what it synced to them (`forget`). A record the CRM answered
+    404 for (`gone`, from any write: company update, task create, list membership) keeps only a marker with the
+    as-of date of that night, and a task created for it is forgotten: nothing retries them until newer marts."""
+    forgotten = [
+        o.object_key
+        for o in outcomes
+        if o.object_type == OBJECT_COMPANY and o.action == "forget" and o.status != "planned"
+    ]
+    gone = {o.crm_id: o for o in outcomes if o.status == "gone" and o.crm_id}
+    gone_tasks = [o.object_key for o in outcomes if o.object_type == OBJECT_TASK and o.status == "gone"]
+    for object_type, keys in ((OBJECT_COMPANY, forgotten + list(gone)), (OBJECT_TASK, gone_tasks)):
+        if keys:
+            con.execute(
+                "delete from activation.sync_state where object_type = ? and list_contains(?, object_key)",
+                [object_type, keys],
+            )
+    for crm_id, o in gone.items():
+        con.execute(
+            "insert into activation.sync_state (object_type, object_key, crm_id, account_id, status, last_error, "
+            "synced_at, run_id, gone_on) values (?, ?, ?, ?, 'gone', ?, ?, ?, ?)",
+            [OBJECT_COMPANY, crm_id, crm_id, o.account_id, o.error, o.at, run_id, o.gone_on],
+        )
 
 
 @contextmanager
@@ -195,8 +227,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 def _state_rows(run_id: str, outcomes: Iterable[Outcome]) -> pa.Table:
     latest: dict[tuple[str, str], Outcome] = {}
     for o in outcomes:
-        if o.status == "planned" or o.object_type not in (OBJECT_COMPANY, OBJECT_TASK):
-            continue
+        if o.status in ("planned", "gone") or o.object_type not in (OBJECT_COMPANY, OBJECT_TASK):
+            continue  # (gone: _forget_gone)
         if o.object_type == OBJECT_COMPANY and o.action != "update":
             continue  # e.g. skipped for want of a CRM company: nothing the CRM accepted
         if o.object_type == OBJECT_TASK and (
@@ -253,6 +285,7 @@ def _encode(outcome: Outcome) -> str:
     data = asdict(outcome)
     data["at"] = outcome.at.isoformat()
     data["created_on"] = outcome.created_on.isoformat() if outcome.created_on else None
+    data["gone_on"] = outcome.gone_on.isoformat() if outcome.gone_on else None
     return json.dumps(data, sort_keys=True)
 
 
@@ -260,6 +293,7 @@ def _decode(line: str) -> Outcome:
     data = json.loads(line)
     data["at"] = datetime.fromisoformat(data["at"])
     data["created_on"] = date.fromisoformat(data["created_on"]) if data.get("created_on") else None
+    data["gone_on"] = date.fromisoformat(data["gone_on"]) if data.get("gone_on") else None
     return Outcome(**data)
 
 

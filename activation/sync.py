@@ -9,6 +9,13 @@ Idempotency: only rows that differ from what the CRM accepted are sent; tasks ca
 looked up in the CRM before they are created, so a re-run after a crash finds the tasks the killed run created;
 list membership is diffed against the list itself. A single sync runs at a time (a lock file beside the
 warehouse).
+
+Deleted records: the plan never writes to a company the marts know is deleted or merged (a merged one's fields and
+tasks go to the survivor) and forgets what the state remembers of them. A record deleted after the marts were built
+answers 404 / OBJECT_NOT_FOUND to whichever write meets it first (company update, task create with its association,
+list membership): that row is logged with the record's id as `gone` (not a failure), the state of the record is
+cleared down to a marker with tonight's as-of date, and nothing is sent to it again until marts built on a later
+night show it (plan.py).
 """
 
 from __future__ import annotations
@@ -149,6 +156,7 @@ class _Run:
         self.plan: Plan | None = None
         self.snapshot: MartSnapshot | None = None
         self.journal: Journal | None = None
+        self.gone: set[str] = set()  # CRM records found deleted tonight: nothing more is sent to them
 
     # ------------------------------------------------------------------------------------------------- phases
     def run(self) -> None:
@@ -217,6 +225,30 @@ class _Run:
         )
         for object_type, key, why in self.plan.skipped:
             self._outcomes([Outcome(object_type, key, "skip", "skipped", utcnow(), detail=why)])
+        status = "planned" if report.dry_run else "skipped"
+        for crm_id, account_id, why in self.plan.forgotten:
+            self._outcomes(
+                [
+                    Outcome(
+                        OBJECT_COMPANY,
+                        crm_id,
+                        "forget",
+                        status,
+                        utcnow(),
+                        crm_id=crm_id,
+                        account_id=account_id,
+                        detail=why,
+                    )
+                ]
+            )
+        if self.plan.forgotten or self.plan.removed:
+            note = (
+                f"deleted or merged CRM companies: {sum(self.plan.removed.values())} account row(s) not written or "
+                f"re-pointed ({', '.join(f'{why} {n}' for why, n in sorted(self.plan.removed.items())) or 'none'}), "
+                f"{len(self.plan.forgotten)} synced record(s) forgotten"
+            )
+            report.notes.append(note)
+            self.log(note)
         if self.plan.breaker.halts and report.dry_run:
             report.halted_reason = f"circuit breaker: {self.plan.breaker.describe()}"
         return True
@@ -280,6 +312,12 @@ class _Run:
     def _outcomes(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:
             self.report.counts[f"{o.object_type}.{o.action}.{o.status}"] += 1
+            if o.status == "gone":
+                self.gone.add(o.crm_id or o.object_key)
+                self.log(
+                    f"{o.object_type} {o.action} {o.object_key}: CRM record {o.crm_id} not found (deleted); "
+                    f"state cleared, not sent again until newer marts ({o.error or 'not found'})"
+                )
             if o.status == "failed" and len(self.report.failures) < MAX_FAILURES_KEPT:
                 self.report.failures.append((o.object_type, o.object_key, o.error or ""))
         if self.journal is not None:
@@ -301,7 +339,7 @@ class _Run:
             results = send(rows)
         except BatchRejected as exc:
             if len(rows) == 1:
-                done(rows, [RowResult(key(rows[0]), False, None, str(exc))])
+                done(rows, [RowResult(key(rows[0]), False, None, str(exc), gone=exc.gone)])
                 return
             self.log(f"batch of {len(rows)} rejected ({str(exc)[:160]}); splitting it to isolate the bad rows")
             middle = len(rows) // 2
@@ -372,13 +410,14 @@ class _Run:
                         OBJECT_COMPANY,
                         change.crm_id,
                         "update",
-                        "ok" if result.ok else "failed",
+                        _status(result),
                         at,
                         error=result.error,
                         crm_id=change.crm_id,
                         account_id=change.account_id,
                         detail=change.reason,
                         payload={f: change.fields.get(f, "") for f in DIFF_FIELDS} if result.ok else None,
+                        gone_on=self.plan.as_of if result.gone else None,  # type: ignore[union-attr]
                     )
                 )
             self._outcomes(outcomes)
@@ -399,7 +438,7 @@ class _Run:
             else:
                 list_id = self.crm.create_list(name)
         actual = self.crm.list_members(list_id) if list_id else set()
-        add, remove = diff_members(self.plan.at_risk_crm_ids, actual)
+        add, remove = diff_members(self.plan.at_risk_crm_ids - self.gone, actual)
         for crm_id in add[:SAMPLE_SIZE]:
             self._sample(f"add company {crm_id} to {name!r}")
         for crm_id in remove[:SAMPLE_SIZE]:
@@ -411,9 +450,19 @@ class _Run:
 
             def done(batch: list[str], results: list[RowResult], action: str = action) -> None:
                 at = utcnow()
+                gone_on = self.plan.as_of  # type: ignore[union-attr]
                 self._outcomes(
                     [
-                        Outcome(OBJECT_LIST, r.key, action, "ok" if r.ok else "failed", at, error=r.error, crm_id=r.key)
+                        Outcome(
+                            OBJECT_LIST,
+                            r.key,
+                            action,
+                            _status(r),
+                            at,
+                            error=r.error,
+                            crm_id=r.key,
+                            gone_on=gone_on if r.gone else None,
+                        )
                         for r in results
                     ]
                 )
@@ -425,7 +474,7 @@ class _Run:
 
     def _tasks(self) -> None:
         assert self.crm is not None and self.plan is not None
-        due = self.plan.tasks_due
+        due = [t for t in self.plan.tasks_due if t.crm_id not in self.gone]
         if not due:
             return
         as_of = self.plan.as_of
@@ -507,13 +556,15 @@ class _Run:
                         OBJECT_TASK,
                         task.key,
                         "create",
-                        "ok" if result.ok else "failed",
+                        _status(result),
                         at,
                         error=result.error,
-                        crm_id=result.crm_id,
+                        # a task that met a deleted company names that company (its state is cleared below)
+                        crm_id=task.crm_id if result.gone else result.crm_id,
                         account_id=task.account_id,
                         detail=task.playbook,
                         created_on=self.plan.as_of if result.ok else None,  # type: ignore[union-attr]
+                        gone_on=self.plan.as_of if result.gone else None,  # type: ignore[union-attr]
                     )
                 )
             self._outcomes(outcomes)
@@ -565,6 +616,10 @@ class _Run:
                             for t in pending
                         ]
                     )
+
+
+def _status(result: RowResult) -> str:
+    return "ok" if result.ok else "gone" if result.gone else "failed"
 
 
 def _describe_change(change: AccountChange) -> str:

@@ -13,6 +13,16 @@ the discount's coupon moved under `source.coupon`. So every request pins `STRIPE
 16.1.0's `stripe.api_version`), overridable with `SOURCES__STRIPE__API_VERSION`, and every loaded object records
 the version Stripe rendered it in (`_stripe_api_version`, from the `Stripe-Version` response header): the staging
 models read both shapes and fail, naming the version, on a shape they do not understand.
+
+Deletes (Stripe's own behaviour): a deleted customer leaves `GET /v1/customers` and its retrieve answers only
+`{"id", "object": "customer", "deleted": true}`; its last state travels in the `customer.deleted` event (kept 30
+days). So a deletion is loaded from that event, read by id: the customer's row, merged over the live one, with
+`deleted` true and `deleted_at` (the event's time) — a stub is never merged over a customer (it would erase its
+account id). The first run reads the deletions Stripe still keeps too. A customer deleted before that leaves its
+subscriptions (metadata.account_id) and invoices behind: staging knows it from them. A deleted coupon leaves the
+API but stays in the discounts that redeemed it: discounts are loaded with their coupon expanded
+(`discounts.source.coupon`; before 2025-03-31 Stripe embedded the whole coupon anyway). Archived prices
+(`active: false`) are still listed and still billed to the subscriptions on them.
 """
 
 from __future__ import annotations
@@ -35,8 +45,10 @@ VERSION_COLUMN = "_stripe_api_version"
 TOKEN_VARIABLE = "SOURCES__STRIPE__API_KEY"
 PAGE = 100
 # Which events mean which object changed, and the table that object lives in.
+CUSTOMER_DELETED = "customer.deleted"
 EVENT_OBJECTS = {
     "customer.updated": ("customers", "/v1/customers"),
+    CUSTOMER_DELETED: ("customers", "/v1/events"),  # the customer's last state is in the event, read by event id
     "customer.subscription.updated": ("subscriptions", "/v1/subscriptions"),
     "customer.subscription.deleted": ("subscriptions", "/v1/subscriptions"),
     "customer.subscription.paused": ("subscriptions", "/v1/subscriptions"),
@@ -48,7 +60,17 @@ EVENT_OBJECTS = {
     "invoice.voided": ("invoices", "/v1/invoices"),
     "invoice.marked_uncollectible": ("invoices", "/v1/invoices"),
 }
-EXPAND = {"subscriptions": ["data.discounts"], "invoices": ["data.discounts"], "customers": []}
+DISCOUNTED = ("subscriptions", "invoices")
+# The API version that moved a discount's coupon under `source.coupon` (an id, expandable); before it a discount
+# embedded its whole coupon.
+COUPON_SOURCE_SINCE = "2025-03-31"
+
+
+def discount_expansions(api_version: str) -> list[str]:
+    """What to expand on a subscription or invoice: its discounts, each with its coupon (which may be deleted)."""
+    if api_version[:10] >= COUPON_SOURCE_SINCE:
+        return ["discounts", "discounts.source.coupon"]
+    return ["discounts"]
 
 
 def stripe_paginator() -> LastItemCursorPaginator:
@@ -116,7 +138,7 @@ def screened(client: RESTClient, kind: str, objects: list[dict[str, Any]], respo
         yield good
 
 
-def listed_resource(client: RESTClient, kind: str, params: dict[str, Any]):
+def listed_resource(client: RESTClient, kind: str, params: dict[str, Any], expand: list[str]):
     """New objects of `kind` since the last run (`created[gte]`, so the boundary second is read again)."""
 
     @dlt.resource(name=kind, primary_key="id", write_disposition="merge")
@@ -124,8 +146,8 @@ def listed_resource(client: RESTClient, kind: str, params: dict[str, Any]):
         created=dlt.sources.incremental("created", initial_value=0, on_cursor_value_missing="include"),
     ) -> Iterator[Any]:
         query = {"limit": PAGE, "created[gte]": created.last_value, **params}
-        if EXPAND.get(kind):
-            query["expand[]"] = EXPAND[kind]
+        if expand:
+            query["expand[]"] = [f"data.{path}" for path in expand]
         for page in client.paginate(f"/v1/{kind}", params=query, paginator=stripe_paginator(), data_selector="data"):
             yield from screened(client, kind, list(page), page.response)
 
@@ -157,6 +179,10 @@ def events_resource(client: RESTClient):
             response.raise_for_status()
             newest = response.json().get("data") or []
             yield [_event_row(e) for e in newest]
+            # The lists hold no deleted customer: the deletions Stripe still keeps (30 days) are all there is.
+            query = {"limit": PAGE, "types[]": [CUSTOMER_DELETED]}
+            for page in client.paginate("/v1/events", params=query, paginator=stripe_paginator(), data_selector="data"):
+                yield [_event_row(e) for e in page]
             return
         query = {"limit": PAGE, "created[gte]": created.last_value, "types[]": sorted(EVENT_OBJECTS)}
         for page in client.paginate("/v1/events", params=query, paginator=stripe_paginator(), data_selector="data"):
@@ -176,27 +202,49 @@ def _event_row(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def changed_objects_transformer(client: RESTClient):
+def changed_objects_transformer(client: RESTClient, api_version: str):
     """Re-reads every object an event says changed, into that object's own table (current state wins)."""
 
     @dlt.transformer(name="changed_objects", primary_key="id", write_disposition="merge")
     def changed_objects(events: list[dict[str, Any]]) -> Iterator[Any]:
         seen: set[str] = set()
-        for event in events:
+        for event in sorted(events, key=lambda e: e["type"] != CUSTOMER_DELETED):  # a deletion is the last word
             target = EVENT_OBJECTS.get(event["type"])
             if target is None or not event.get("object_id") or event["object_id"] in seen:
                 continue
             seen.add(event["object_id"])
             kind, path = target
-            params = {"expand[]": ["discounts"]} if EXPAND.get(kind) else None
-            response = client.get(f"{path}/{event['object_id']}", params=params)
-            if response.status_code == 404:
-                continue  # deleted since; nothing to refresh
-            response.raise_for_status()
-            for item in screened(client, kind, [response.json()], response):
+            if event["type"] == CUSTOMER_DELETED:
+                obj, response = deleted_customer(client, event)
+            else:
+                params = {"expand[]": discount_expansions(api_version)} if kind in DISCOUNTED else None
+                response = client.get(f"{path}/{event['object_id']}", params=params)
+                if response.status_code == 404:
+                    continue  # deleted since; nothing to refresh
+                response.raise_for_status()
+                obj = response.json()
+                if obj.get("deleted"):
+                    continue  # a deleted customer's stub: its deletion event carries the customer
+            if obj is None:
+                continue  # the deletion event is past Stripe's retention
+            for item in screened(client, kind, [obj], response):
                 yield dlt.mark.with_table_name(item, kind) if isinstance(item, list) else item
 
     return changed_objects
+
+
+def deleted_customer(client: RESTClient, event: dict[str, Any]) -> tuple[dict[str, Any] | None, Response]:
+    """The customer as it was when deleted (the event's object), marked `deleted` at the event's time; None once
+    Stripe no longer keeps the event."""
+    response = client.get(f"/v1/events/{event['id']}")
+    if response.status_code == 404:
+        return None, response
+    response.raise_for_status()
+    customer = dict(((response.json().get("data") or {}).get("object")) or {})
+    if not customer.get("id"):
+        return None, response
+    customer.update(deleted=True, deleted_at=event["created"])
+    return customer, response
 
 
 @dlt.source(name="stripe", section="stripe", schema_contract=FROZEN_TYPES)
@@ -214,13 +262,14 @@ def stripe_source(
     client = vendor_client(SOURCE, base_url, api_key, TOKEN_VARIABLE, limiter=limiter)
     client.headers = {**(client.headers or {}), "Stripe-Version": api_version}
     events = events_resource(client)
+    discounts = discount_expansions(api_version)
     return [
         catalogue_resource(client, "products"),
         catalogue_resource(client, "prices"),
         catalogue_resource(client, "coupons"),
-        listed_resource(client, "customers", {}),
-        listed_resource(client, "subscriptions", {"status": "all"}),
-        listed_resource(client, "invoices", {}),
+        listed_resource(client, "customers", {}, []),
+        listed_resource(client, "subscriptions", {"status": "all"}, discounts),
+        listed_resource(client, "invoices", {}, discounts),
         events,
-        events | changed_objects_transformer(client),
+        events | changed_objects_transformer(client, api_version),
     ]

@@ -10,12 +10,14 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from sandbox.connect import environment
+from sandbox.manifest import Manifest
 
 SANDBOX_TODAY = date(2026, 11, 1)
 SANDBOX_SEED = 42
@@ -119,3 +121,18 @@ def install_typeform_client(work: Path) -> Path:
     )
     assert done.returncode == 0, done.stderr
     return work
+
+
+STRIPE_EVENT_DAYS = 30  # Stripe keeps events 30 days
+
+
+def stripe_deleted_unseen(sandbox: Path, table: str) -> int:
+    """Rows of a Stripe world table that Stripe no longer serves anywhere, so no load can hold them: coupons deleted
+    (gone from the API), customers deleted longer ago than the events Stripe keeps (not listed, no event left)."""
+    if table not in ("stripe_customers", "stripe_coupons"):
+        return 0
+    deleted_at = pq.read_table(sandbox / "world" / f"{table}.parquet", columns=["deleted_at"]).column("deleted_at")
+    today = Manifest.read(sandbox).today
+    since = datetime(today.year, today.month, today.day, tzinfo=UTC) - timedelta(days=STRIPE_EVENT_DAYS)
+    limit = since.timestamp() if table == "stripe_customers" else float("inf")
+    return sum(1 for at in deleted_at.to_pylist() if at is not None and at < limit)

@@ -6,7 +6,7 @@ per row (`RowResult`) and raise:
 - `CrmAuthError` when credentials or scopes are wrong (the run stops: nothing else can work),
 - `CrmUnavailable` when transient errors persisted past the retry budget (the run stops, rows retry next run),
 - `BatchRejected` when the API refused a whole batch because of its content (the sync splits it to isolate the
-  bad rows),
+  bad rows); `gone` when it refused it because a record it names does not exist (deleted: 404 / not found),
 - `AmbiguousWrite` when a create may or may not have happened (a 5xx or a timeout after sending): the sync then
   looks the rows up by key before creating them again.
 """
@@ -50,6 +50,7 @@ class RowResult:
     ok: bool
     crm_id: str | None = None
     error: str | None = None
+    gone: bool = False  # failed because the CRM record does not exist (deleted, or never did): 404 / not found
 
 
 class CrmError(Exception):
@@ -65,7 +66,12 @@ class CrmUnavailable(CrmError):
 
 
 class BatchRejected(CrmError):
-    """The API rejected the whole batch (4xx) because of something in it."""
+    """The API rejected the whole batch (4xx) because of something in it; `gone` when that is a record it names
+    that does not exist (a 404, or the vendor's not-found category)."""
+
+    def __init__(self, message: str, gone: bool = False):
+        super().__init__(message)
+        self.gone = gone
 
 
 class AmbiguousWrite(CrmError):

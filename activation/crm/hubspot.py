@@ -111,6 +111,21 @@ def _daily_limit(response: requests.Response) -> str | None:
     return None
 
 
+NOT_FOUND_CATEGORY = "OBJECT_NOT_FOUND"
+
+
+def _not_found(response: requests.Response) -> bool:
+    """HubSpot's answers for a record that does not exist (deleted, merged into a record deleted since, or never
+    there): 404, or an error body of category OBJECT_NOT_FOUND / sub-category `...TO_OBJECT_NOT_FOUND` (an
+    association to it)."""
+    if response.status_code == 404:
+        return True
+    body = _json(response)
+    if not isinstance(body, dict):
+        return False
+    return body.get("category") == NOT_FOUND_CATEGORY or str(body.get("subCategory", "")).endswith("OBJECT_NOT_FOUND")
+
+
 def _json(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -215,16 +230,19 @@ class HubSpotCrm:
             json={"inputs": [{"id": u.crm_id, "properties": dict(u.fields)} for u in updates]},
         )
         if response.status_code not in (200, 207):
-            raise BatchRejected(describe(response))
+            raise BatchRejected(describe(response), gone=_not_found(response))
         body = _json(response)
         updated = {str(r.get("id")) for r in body.get("results", [])}
         errors: dict[str, str] = {}
+        missing: set[str] = set()
         generic: list[str] = []
         for error in body.get("errors", []):
             message = f"{error.get('category', 'ERROR')}: {error.get('message', '')}".strip()
             ids = (error.get("context") or {}).get("ids") or []
             for crm_id in ids:
                 errors[str(crm_id)] = message
+                if error.get("category") == NOT_FOUND_CATEGORY:
+                    missing.add(str(crm_id))
             if not ids:
                 generic.append(message)
         results = []
@@ -233,7 +251,7 @@ class HubSpotCrm:
                 results.append(RowResult(update.crm_id, True, update.crm_id))
             else:
                 error = errors.get(update.crm_id) or "; ".join(generic) or "not confirmed by HubSpot"
-                results.append(RowResult(update.crm_id, False, update.crm_id, error))
+                results.append(RowResult(update.crm_id, False, update.crm_id, error, gone=update.crm_id in missing))
         return results
 
     # ---------------------------------------------------------------------------------------------------- tasks
@@ -312,7 +330,7 @@ class HubSpotCrm:
             idempotent=False,
         )
         if response.status_code not in (200, 201, 207):
-            raise BatchRejected(describe(response))
+            raise BatchRejected(describe(response), gone=_not_found(response))
         body = _json(response)
         # Batch results do not promise input order: match them by the key written with each task.
         by_key = {
@@ -369,10 +387,10 @@ class HubSpotCrm:
             return []
         response = self.api.request("PUT", f"/crm/v3/lists/{list_id}/memberships/{verb}", json=list(crm_ids))
         if response.status_code != 200:
-            raise BatchRejected(describe(response))
+            raise BatchRejected(describe(response), gone=_not_found(response) and len(crm_ids) == 1)
         missing = {str(m) for m in _json(response).get("recordIdsMissing", [])}
         return [
-            RowResult(c, False, c, "OBJECT_NOT_FOUND: no such company in HubSpot")
+            RowResult(c, False, c, "OBJECT_NOT_FOUND: no such company in HubSpot", gone=True)
             if c in missing
             else RowResult(c, True, c)
             for c in crm_ids

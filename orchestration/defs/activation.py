@@ -15,6 +15,7 @@ from orchestration.settings import WAREHOUSE_POOL
         AssetKey(["marts", "at_risk_accounts"]),
         AssetKey(["marts", "customer_health_daily"]),
         AssetKey(["marts", "cs_playbook_tasks"]),
+        AssetKey(["marts", "crm_removed_companies"]),  # companies deleted or merged: never written to
     ],
     pool=WAREHOUSE_POOL,
     description="Pushes health fields, the at-risk list and CSM tasks into the CRM (only what changed).",

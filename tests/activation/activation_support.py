@@ -55,6 +55,7 @@ COLUMNS = {
         "fill_renewal_date varchar, fill_arr varchar, fill_status varchar, fill_score varchar, fill_drop varchar, "
         "due_date date, cadence_days integer, as_of_date date"
     ),
+    "crm_removed_companies": "company_id varchar, removal varchar, survivor_company_id varchar, removed_at timestamp",
 }
 
 
@@ -148,10 +149,12 @@ def write_marts(
     health_date: date | None = None,
     previous_day: Sequence[Account] = (),
     company_names: dict[str, str] | None = None,
+    removed: dict[str, tuple[str, str | None]] | None = None,
 ) -> Path:
-    """(Re)create the four marts the sync reads, consistent with each other, in `path`. `previous_day`: health
+    """(Re)create the marts the sync reads, consistent with each other, in `path`. `previous_day`: health
     rows of the scored day before (the history a first sync's circuit breaker reads); `company_names`: by account
-    id (default `Company <account id>`)."""
+    id (default `Company <account id>`); `removed`: CRM companies deleted or merged, crm id -> (archived | merged,
+    survivor)."""
     names = company_names or {}
     tasks = default_tasks(accounts) if tasks is None else tasks
     health_day = health_date or as_of - timedelta(days=1)
@@ -222,6 +225,8 @@ def write_marts(
                 as_of,
             )
         )
+    for crm_id, (removal, survivor) in (removed or {}).items():
+        rows["crm_removed_companies"].append((crm_id, removal, survivor, None))
     for t in tasks:
         company = names.get(t.account_id, f"Company {t.account_id}")
         title, body = t.title_template.format(playbook=t.playbook), t.body_template.format(playbook=t.playbook)
@@ -414,6 +419,13 @@ class Sandbox:
 
     def requests(self) -> dict[str, Any]:
         return self.http.get(f"{self.base}/_admin/requests").json()
+
+    def archive(self, object_type: str, ids: Sequence[str]) -> None:
+        """Delete records in the CRM as a user would (the sandbox's admin hook)."""
+        response = self.http.post(
+            f"{self.base}/_admin/hubspot/archive", json={"object_type": object_type, "ids": list(ids)}
+        )
+        assert response.status_code == 200, response.text
 
     def reset_requests(self) -> None:
         self.http.delete(f"{self.base}/_admin/requests")

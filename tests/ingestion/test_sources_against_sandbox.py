@@ -20,7 +20,7 @@ from ingestion.pipeline import ingest, run_source
 from sandbox.generator.world import advance
 from sandbox.manifest import Manifest
 from sandbox.server.app import running_server
-from tests.support import UNTHROTTLED_FAULTS, point_at_sandbox
+from tests.support import UNTHROTTLED_FAULTS, point_at_sandbox, stripe_deleted_unseen
 
 WORLD_TABLES = {
     ("raw_hubspot", "companies"): "hubspot_companies",
@@ -44,8 +44,8 @@ def count(warehouse: Path, table: str, where: str = "true") -> int:
 
 def world_rows(sandbox: Path, table: str) -> int:
     """Rows the vendor serves that load: every row of the world table, except Typeform responses not yet processed
-    (their `visible_at` is not before the sandbox's today) and companies without a product account id (set aside
-    by their contract: `contract_set_aside`)."""
+    (their `visible_at` is not before the sandbox's today), companies without a product account id (set aside
+    by their contract: `contract_set_aside`) and what Stripe deleted beyond reach (`stripe_deleted_unseen`)."""
     if table == "typeform_responses":
         today = Manifest.read(sandbox).today
         visible = pc.less(
@@ -53,7 +53,8 @@ def world_rows(sandbox: Path, table: str) -> int:
             pa.scalar(datetime(today.year, today.month, today.day, tzinfo=UTC), pa.timestamp("us", tz="UTC")),
         )
         return pc.sum(visible).as_py() or 0
-    return pq.read_metadata(sandbox / "world" / f"{table}.parquet").num_rows - contract_set_aside(sandbox, table)
+    rows = pq.read_metadata(sandbox / "world" / f"{table}.parquet").num_rows
+    return rows - contract_set_aside(sandbox, table) - stripe_deleted_unseen(sandbox, table)
 
 
 def contract_set_aside(sandbox: Path, table: str) -> int:

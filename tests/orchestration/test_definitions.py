@@ -131,6 +131,7 @@ def test_the_crm_sync_is_in_the_activation_group_downstream_of_the_marts_it_push
         AssetKey(["marts", "at_risk_accounts"]),
         AssetKey(["marts", "customer_health_daily"]),
         AssetKey(["marts", "cs_playbook_tasks"]),
+        AssetKey(["marts", "crm_removed_companies"]),
     } <= set(sync.parent_keys)
 
 

@@ -48,12 +48,14 @@ def manifest(world_dir: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def table(world_dir: Path):
     """Read a world table (pyarrow) to compare what the API serves with what was generated: by default only the
-    live records (what lists and search serve); `live=False` keeps the deleted (archived) ones too."""
+    live records (what lists and search serve); `live=False` keeps the deleted (archived, deleted_at) ones too."""
 
     def read(name: str, live: bool = True):
         world = pq.read_table(world_dir / "world" / f"{name}.parquet")
         if live and "archived" in world.column_names:
             world = world.filter(pc.invert(world["archived"]))
+        if live and "deleted_at" in world.column_names:
+            world = world.filter(pc.is_null(world["deleted_at"]))
         return world
 
     return read

@@ -203,6 +203,46 @@ def test_single_objects_and_404(api, table):
     }
 
 
+def test_deleted_customers_and_coupons_answer_as_stripe_does(api, table, manifest):
+    customers = table("stripe_customers", live=False).to_pylist()
+    deleted = [c for c in customers if c["deleted_at"] is not None]
+    assert deleted and len(deleted) < len(customers)
+    stub = api.stripe(f"/v1/customers/{deleted[0]['id']}")
+    assert stub.status_code == 200 and stub.json() == {"id": deleted[0]["id"], "object": "customer", "deleted": True}
+    listed = {
+        c["id"] for c in api.stripe("/v1/customers", params={"limit": 100, "email": deleted[0]["email"]}).json()["data"]
+    }
+    assert deleted[0]["id"] not in listed
+    # Its subscriptions stay, canceled, and still say whose they are.
+    subs = api.stripe("/v1/subscriptions", params={"customer": deleted[0]["id"], "status": "all"}).json()["data"]
+    assert all(s["metadata"]["account_id"] == deleted[0]["account_id"] for s in subs)
+    recent = [c for c in deleted if c["deleted_at"] >= cutoff(manifest) - RETENTION]
+    for customer in recent:  # the deletion event (30 days) carries the customer as it was
+        events = api.stripe("/v1/events", params={"type": "customer.deleted"}).json()["data"]
+        event = next(e for e in events if e["data"]["object"]["id"] == customer["id"])
+        assert event["data"]["object"]["metadata"]["account_id"] == customer["account_id"]
+        assert event["created"] == customer["deleted_at"]
+
+    coupons = table("stripe_coupons", live=False).to_pylist()
+    gone = next(c for c in coupons if c["deleted_at"] is not None)
+    missing = api.stripe(f"/v1/coupons/{gone['id']}")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "resource_missing"
+    assert gone["id"] not in {c["id"] for c in api.stripe("/v1/coupons", params={"limit": 100}).json()["data"]}
+    # ...but the discounts that redeemed it still hold it, whole when expanded.
+    discount = next(d for d in table("stripe_discounts").to_pylist() if d["coupon"] == gone["id"])
+    invoices = api.stripe(
+        "/v1/invoices",
+        params={"subscription": discount["subscription"], "limit": 100, "expand[]": ["data.discounts.source.coupon"]},
+    ).json()["data"]
+    embedded = [d["source"]["coupon"] for i in invoices for d in i["discounts"] if isinstance(d, dict)]
+    assert embedded and all(c["id"] == gone["id"] and c["duration"] == gone["duration"] for c in embedded)
+
+    prices = table("stripe_prices", live=False).to_pylist()
+    archived = next(p for p in prices if p["archived_at"] is not None)
+    served = api.stripe(f"/v1/prices/{archived['id']}").json()
+    assert served["active"] is False  # archived, still listed and retrievable
+
+
 def test_amounts_are_integer_minor_units(api):
     invoice = api.stripe("/v1/invoices", params={"limit": 1, "status": "paid"}).json()["data"][0]
     for key in ("amount_due", "amount_paid", "amount_remaining", "subtotal", "total", "total_excluding_tax"):

@@ -21,15 +21,24 @@ owners as (
 
 billing_accounts as (
 
+    -- The account's live customer (a deleted duplicate is never it); the deleted one when nothing else is left.
     select
         account_id,
-        min(customer_id) as customer_id,
+        max(case when preference = 1 then customer_id end) as customer_id,
+        min(case when is_deleted then 1 else 0 end) = 1 as is_billing_customer_deleted,
         max(currency) as billing_currency,
         max(country) as billing_country,
         min(created_at) as billing_created_at
 
-    from customers
-    where account_id is not null
+    from (
+        select
+            *,
+            row_number() over (
+                partition by account_id order by is_deleted asc, created_at asc, customer_id asc
+            ) as preference
+        from customers
+        where account_id is not null
+    ) as ranked_customers
     group by account_id
 
 ),
@@ -59,6 +68,7 @@ final as (
         all_accounts.account_id,
         crm_accounts.company_id,
         billing_accounts.customer_id,
+        coalesce(billing_accounts.is_billing_customer_deleted, false) as is_billing_customer_deleted,
         coalesce(crm_accounts.company_name, all_accounts.account_id) as company_name,
         crm_accounts.domain,
         crm_accounts.industry,

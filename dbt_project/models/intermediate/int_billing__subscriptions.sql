@@ -1,5 +1,6 @@
 {#- Each subscription with its account and the ONE exchange rate it is reported at: the rate of the month it
-    started (DECISIONLOG: an exchange-rate move alone is never a movement). -#}
+    started (DECISIONLOG: an exchange-rate move alone is never a movement). The account is the customer's
+    metadata.account_id, else the subscription's own (a customer deleted before the first load keeps none). -#}
 with
 
 subscriptions as (
@@ -24,7 +25,8 @@ with_accounts as (
 
     select
         subscriptions.*,
-        customers.account_id,
+        coalesce(customers.account_id, subscriptions.metadata_account_id) as account_id,
+        customers.is_deleted as is_customer_deleted,
         cast({{ dbt.date_trunc('month', 'subscriptions.started_at') }} as date) as start_month
 
     from subscriptions

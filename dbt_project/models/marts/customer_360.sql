@@ -161,6 +161,7 @@ final as (
         accounts.account_id,
         accounts.company_id,
         accounts.customer_id,
+        accounts.is_billing_customer_deleted,
         accounts.company_name,
         accounts.domain,
         accounts.industry,

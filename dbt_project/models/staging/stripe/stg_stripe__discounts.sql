@@ -5,7 +5,8 @@ with
 invoice_discounts as (
 
     {{ source_columns(source('stripe', 'invoices__discounts'), {
-        'id': 'string', 'coupon__id': 'string', 'source__coupon': 'string', 'start': 'bigint', 'end': 'bigint'
+        'id': 'string', 'coupon__id': 'string', 'source__coupon': 'string', 'source__coupon__id': 'string',
+        'start': 'bigint', 'end': 'bigint'
     }) }}
 
 ),
@@ -13,7 +14,8 @@ invoice_discounts as (
 subscription_discounts as (
 
     {{ source_columns(source('stripe', 'subscriptions__discounts'), {
-        'id': 'string', 'coupon__id': 'string', 'source__coupon': 'string', 'start': 'bigint', 'end': 'bigint'
+        'id': 'string', 'coupon__id': 'string', 'source__coupon': 'string', 'source__coupon__id': 'string',
+        'start': 'bigint', 'end': 'bigint'
     }) }}
 
 ),
@@ -30,8 +32,9 @@ deduplicated as (
 
     select
         id as discount_id,
-        -- API versions before 2025 expand discount.coupon; current ones discount.source.coupon.
-        max(coalesce(source__coupon, coupon__id)) as coupon_id,
+        -- API versions before 2025 embed discount.coupon; current ones name discount.source.coupon (an id, or the
+        -- coupon itself when expanded, as the loader does: a deleted coupon is served nowhere else).
+        max(coalesce(source__coupon__id, source__coupon, coupon__id)) as coupon_id,
         max({{ epoch_to_utc(adapter.quote('start')) }}) as started_at,
         max({{ epoch_to_utc(adapter.quote('end')) }}) as ends_at
 

@@ -6,7 +6,8 @@ subscriptions as (
         'id': 'string', 'customer': 'string', 'status': 'string', 'currency': 'string', 'created': 'bigint',
         'start_date': 'bigint', 'trial_start': 'bigint', 'trial_end': 'bigint', 'cancel_at_period_end': 'bool',
         'cancel_at': 'bigint', 'canceled_at': 'bigint', 'ended_at': 'bigint',
-        'cancellation_details__reason': 'string', 'collection_method': 'string', 'latest_invoice': 'string'
+        'cancellation_details__reason': 'string', 'collection_method': 'string', 'latest_invoice': 'string',
+        'metadata__account_id': 'string'
     }) }}
 
 ),
@@ -16,6 +17,7 @@ renamed as (
     select
         id as subscription_id,
         customer as customer_id,
+        metadata__account_id as metadata_account_id,
         status,
         upper(currency) as currency,
         collection_method,

@@ -11,9 +11,9 @@ import base64
 import bisect
 import hashlib
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sandbox.generator.calendar import INTERVAL_MONTHS, at_midnight, months_between, next_month_start
+from sandbox.generator.calendar import INTERVAL_MONTHS, at_midnight, months_between, next_month_start, unix
 from sandbox.generator.company import COUPONS, PLANS, Account, Period, Subscription
 
 # Monthly list price per seat, minor units, per currency (set per market, not converted).
@@ -43,12 +43,34 @@ def unit_amount(plan: str, interval: str, currency: str) -> int:
     return {"month": month, "quarter": round(month * 3 * 0.95), "year": month * 10}[interval]
 
 
-def price_id(seed: int, plan: str, interval: str, currency: str) -> str:
+# Stripe prices are immutable: to change anything but their metadata the company creates new ones and archives the
+# old (`active: false`). On this day every per-seat price was re-created with the same amount (the lookup keys
+# moved to the new ones): subscriptions already on a plan keep its archived price, as Stripe keeps them; whoever
+# moves onto a plan after it gets the new price.
+PRICE_BOOK_CHANGED = datetime(2025, 10, 1, tzinfo=UTC)
+# Coupons deleted (`DELETE /v1/coupons/{id}`) and re-created under a new id the same moment: discounts redeemed
+# before keep applying the deleted coupon (Stripe keeps it embedded in them), later ones redeem the successor.
+COUPONS_DELETED = {
+    "LAUNCH20": datetime(2025, 5, 1, tzinfo=UTC),
+    "QUARTER15": datetime(2025, 12, 1, tzinfo=UTC),
+    "LOYALTY_AMOUNT": datetime(2026, 4, 1, tzinfo=UTC),
+}
+
+
+def price_id(seed: int, plan: str, interval: str, currency: str, since: datetime | None = None) -> str:
+    """The per-seat price a subscription that moved onto `plan` at `since` bills (None: the first price book)."""
+    if since is not None and since >= PRICE_BOOK_CHANGED:
+        return stripe_id("price", seed, plan, interval, currency, "2025-10")
     return stripe_id("price", seed, plan, interval, currency)
 
 
-def coupon_id(seed: int, key: str, currency: str | None = None) -> str:
-    return key if currency is None else f"{key}_{currency}"
+def coupon_id(seed: int, key: str, currency: str | None = None, redeemed: datetime | None = None) -> str:
+    """The coupon a discount redeemed at `redeemed` names: the successor once the original was deleted."""
+    base = key if currency is None else f"{key}_{currency}"
+    deleted = COUPONS_DELETED.get(key)
+    if redeemed is not None and deleted is not None and redeemed >= deleted:
+        return f"{base}_V2"
+    return base
 
 
 def coupon_spec(key: str):
@@ -171,8 +193,11 @@ def mrr_truth_rows(accounts: Iterable[Account], start: date, cutoff: datetime, f
 # The catalogue: Stripe's product, price and coupon rows
 
 
-def catalogue(seed: int) -> dict[str, list[dict]]:
+def catalogue(seed: int, cutoff: datetime) -> dict[str, list[dict]]:
+    """The catalogue as of `cutoff`: prices archived and coupons deleted before it are marked (`archived_at`,
+    `deleted_at`), their successors present once created."""
     products, prices, coupons = [], [], []
+    book_changed = cutoff > PRICE_BOOK_CHANGED
     for plan in PLANS:
         product = stripe_id("prod", seed, plan)
         products.append(
@@ -185,22 +210,31 @@ def catalogue(seed: int) -> dict[str, list[dict]]:
         )
         for interval in INTERVAL_MONTHS:
             for currency in SEAT_PRICE_MONTH[plan]:
-                prices.append(
-                    {
-                        "id": price_id(seed, plan, interval, currency),
-                        "product": product,
-                        "currency": currency.lower(),
-                        "unit_amount": unit_amount(plan, interval, currency),
-                        "type": "recurring",
-                        "recurring_interval": "year" if interval == "year" else "month",
-                        "recurring_interval_count": 3 if interval == "quarter" else 1,
-                        "recurring_usage_type": "licensed",
-                        "nickname": f"{plan.title()} per seat ({interval}ly)",
-                        "lookup_key": f"{plan}_{interval}_{currency.lower()}",
-                        "active": True,
-                        "created": CATALOGUE_CREATED,
-                    }
-                )
+                first = {
+                    "id": price_id(seed, plan, interval, currency),
+                    "product": product,
+                    "currency": currency.lower(),
+                    "unit_amount": unit_amount(plan, interval, currency),
+                    "type": "recurring",
+                    "recurring_interval": "year" if interval == "year" else "month",
+                    "recurring_interval_count": 3 if interval == "quarter" else 1,
+                    "recurring_usage_type": "licensed",
+                    "nickname": f"{plan.title()} per seat ({interval}ly)",
+                    "lookup_key": f"{plan}_{interval}_{currency.lower()}",
+                    "active": True,
+                    "created": CATALOGUE_CREATED,
+                    "archived_at": None,
+                }
+                prices.append(first)
+                if book_changed:  # the old price archived (its lookup key moved), the new one created
+                    prices.append(
+                        first
+                        | {
+                            "id": price_id(seed, plan, interval, currency, PRICE_BOOK_CHANGED),
+                            "created": unix(PRICE_BOOK_CHANGED),
+                        }
+                    )
+                    first |= {"active": False, "lookup_key": None, "archived_at": unix(PRICE_BOOK_CHANGED)}
     overage = stripe_id("prod", seed, "overage")
     onboarding = stripe_id("prod", seed, "onboarding")
     products.append({"id": overage, "name": "API overage", "active": True, "created": CATALOGUE_CREATED})
@@ -220,6 +254,7 @@ def catalogue(seed: int) -> dict[str, list[dict]]:
                 "lookup_key": f"overage_{currency.lower()}",
                 "active": True,
                 "created": CATALOGUE_CREATED,
+                "archived_at": None,
             }
         )
         prices.append(
@@ -236,21 +271,26 @@ def catalogue(seed: int) -> dict[str, list[dict]]:
                 "lookup_key": f"onboarding_{currency.lower()}",
                 "active": True,
                 "created": CATALOGUE_CREATED,
+                "archived_at": None,
             }
         )
     for key, percent, amount_off, duration, months in COUPONS:
+        deleted = COUPONS_DELETED.get(key)
         for currency in amount_off or {None: None}:
-            coupons.append(
-                {
-                    "id": coupon_id(seed, key, currency),
-                    "name": key.replace("_", " ").title(),
-                    "percent_off": percent,
-                    "amount_off": None if currency is None else amount_off[currency],
-                    "currency": None if currency is None else currency.lower(),
-                    "duration": duration,
-                    "duration_in_months": months,
-                    "valid": True,
-                    "created": CATALOGUE_CREATED,
-                }
-            )
+            first = {
+                "id": coupon_id(seed, key, currency),
+                "name": key.replace("_", " ").title(),
+                "percent_off": percent,
+                "amount_off": None if currency is None else amount_off[currency],
+                "currency": None if currency is None else currency.lower(),
+                "duration": duration,
+                "duration_in_months": months,
+                "valid": True,
+                "created": CATALOGUE_CREATED,
+                "deleted_at": None,
+            }
+            coupons.append(first)
+            if deleted is not None and deleted < cutoff:
+                coupons.append(first | {"id": coupon_id(seed, key, currency, deleted), "created": unix(deleted)})
+                first |= {"valid": False, "deleted_at": unix(deleted)}
     return {"stripe_products": products, "stripe_prices": prices, "stripe_coupons": coupons}

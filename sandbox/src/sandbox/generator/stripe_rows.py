@@ -25,6 +25,20 @@ from sandbox.generator.billing import (
 )
 from sandbox.generator.calendar import unix
 from sandbox.generator.company import Account, Period, Subscription
+from sandbox.generator.stripe_untidy import CustomerDeletion, duplicate_customer, main_customer_deletion
+
+
+def on_plan_since(sub: Subscription, period: Period) -> datetime:
+    """When the subscription moved onto the plan `period` bills (its creation, or the renewal that changed plan):
+    the price it bills is the one current then (billing.price_id)."""
+    since, plan = sub.created, None
+    for candidate in sub.periods:
+        if plan is not None and candidate.plan != plan:
+            since = candidate.start
+        plan = candidate.plan
+        if candidate is period:
+            break
+    return since
 
 
 class StripeRowRenderer:
@@ -43,6 +57,7 @@ class StripeRowRenderer:
                 "stripe_invoices",
                 "stripe_invoice_lines",
                 "stripe_events",
+                "stripe_deletions",
             )
         }
         self._invoice_number = 0  # per customer, like Stripe's customer invoice prefix sequence
@@ -66,7 +81,7 @@ class StripeRowRenderer:
     def render_account(self, account: Account) -> None:
         if not self.visible(account.signup):
             return
-        seed, currency = self.seed, account.currency
+        seed = self.seed
         self._invoice_number = 0
         customer = stripe_id("cus", seed, account.num)
         customer_events = [account.signup]
@@ -76,17 +91,51 @@ class StripeRowRenderer:
             if not self.visible(sub.created):
                 continue
             delinquent |= self.render_subscription(account, customer, sub, customer_events)
+        self._customer(
+            account, customer, account.signup, delinquent, customer_events, main_customer_deletion(seed, account)
+        )
+        duplicate = duplicate_customer(seed, account)
+        if duplicate is not None and self.visible(duplicate.created):
+            extra = stripe_id("cus", seed, account.num, "duplicate")
+            self.event(duplicate.created, "customer.created", "customer", extra)
+            self._customer(account, extra, duplicate.created, False, [duplicate.created], duplicate)
+
+    def _customer(
+        self,
+        account: Account,
+        customer: str,
+        created: datetime,
+        delinquent: bool,
+        touched: list[datetime],
+        deletion: CustomerDeletion | None,
+    ) -> None:
+        """The customer's row; a deletion before the cut-off stamps `deleted_at`, emits `customer.deleted` and is
+        recorded for the truth."""
+        deleted_at = deletion.deleted_at if deletion is not None and self.visible(deletion.deleted_at) else None
+        if deleted_at is not None:
+            self.event(deleted_at, "customer.deleted", "customer", customer)
+            touched = [*touched, deleted_at]
+            self.tables["stripe_deletions"].append(
+                {
+                    "object_type": "customer",
+                    "object_id": customer,
+                    "account_id": account.account_id,
+                    "story": deletion.story,
+                    "deleted_at": deleted_at,
+                }
+            )
         self.tables["stripe_customers"].append(
             {
                 "id": customer,
                 "account_id": account.account_id,
                 "name": f"Customer {account.account_id}",
                 "email": f"billing@{account.account_id.replace('_', '')}.example.com",
-                "currency": currency.lower(),
-                "created": unix(account.signup),
+                "currency": account.currency.lower(),
+                "created": unix(created),
                 "address_country": account.country,
                 "delinquent": delinquent,
-                "updated": unix(max(customer_events)),
+                "updated": unix(max(touched)),
+                "deleted_at": unix(deleted_at),
             }
         )
 
@@ -106,7 +155,9 @@ class StripeRowRenderer:
             self.tables["stripe_discounts"].append(
                 {
                     "id": discount_id,
-                    "coupon": coupon_id(seed, sub.discount.coupon, currency if amount_off else None),
+                    "coupon": coupon_id(
+                        seed, sub.discount.coupon, currency if amount_off else None, sub.discount.start
+                    ),
                     "customer": customer,
                     "subscription": sub_id,
                     "start": unix(sub.discount.start),
@@ -130,7 +181,7 @@ class StripeRowRenderer:
                 if (previous.seats, previous.plan) != (period.seats, period.plan):
                     prior["items"] = {
                         "quantity": previous.seats,
-                        "price": price_id(seed, previous.plan, sub.interval, currency),
+                        "price": price_id(seed, previous.plan, sub.interval, currency, on_plan_since(sub, previous)),
                     }
                 self.event(period.start, "customer.subscription.updated", "subscription", sub_id, prior)
                 changes.append(period.start)
@@ -229,7 +280,7 @@ class StripeRowRenderer:
             {
                 "id": item_id,
                 "subscription": sub_id,
-                "price": price_id(seed, current.plan, sub.interval, currency),
+                "price": price_id(seed, current.plan, sub.interval, currency, on_plan_since(sub, current)),
                 "quantity": current.mid_term_seats[1]
                 if current.mid_term_seats and self.visible(current.mid_term_seats[0])
                 else current.seats,
@@ -319,7 +370,7 @@ class StripeRowRenderer:
                 period.seats,
                 period.start,
                 period.end,
-                price_id(seed, period.plan, sub.interval, currency),
+                price_id(seed, period.plan, sub.interval, currency, on_plan_since(sub, period)),
                 sub_id,
                 item_id,
                 None,
@@ -434,7 +485,7 @@ class StripeRowRenderer:
         time of the old quantity credited, the remaining time of the new one charged. MRR excludes both lines
         (the next period's regular line bills the new quantity in full)."""
         changed_at, seats = period.mid_term_seats
-        price = price_id(self.seed, period.plan, sub.interval, account.currency)
+        price = price_id(self.seed, period.plan, sub.interval, account.currency, on_plan_since(sub, period))
         seat_price = unit_amount(period.plan, sub.interval, account.currency)
         share = (period.end - changed_at) / (period.end - period.start)
         plan = f"Acme Analytics {period.plan.title()}"

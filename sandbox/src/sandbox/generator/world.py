@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import shutil
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -165,6 +165,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("address_country", STR),
             ("delinquent", BOOL),
             ("updated", INT),
+            ("deleted_at", INT),  # DELETE /v1/customers/{id}: no longer listed, retrieved as a stub
         ]
     ),
     "stripe_products": pa.schema([("id", STR), ("name", STR), ("active", BOOL), ("created", INT)]),
@@ -182,6 +183,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("lookup_key", STR),
             ("active", BOOL),
             ("created", INT),
+            ("archived_at", INT),  # active false since then, still billed to the subscriptions on it
         ]
     ),
     "stripe_coupons": pa.schema(
@@ -195,6 +197,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("duration_in_months", INT),
             ("valid", BOOL),
             ("created", INT),
+            ("deleted_at", INT),  # DELETE /v1/coupons/{id}: gone from the API, still embedded in its discounts
         ]
     ),
     "stripe_discounts": pa.schema(
@@ -306,6 +309,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+STRIPE_DELETIONS_SCHEMA = pa.schema(
+    [("object_type", STR), ("object_id", STR), ("account_id", STR), ("story", STR), ("deleted_at", TS)]
+)
 CRM_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     "hubspot_deletions": pa.schema([("object_type", STR), ("object_id", STR), ("archived_at", TS)]),
     "hubspot_merges": SCHEMAS["hubspot_merges"],
@@ -492,7 +498,8 @@ def write_world(
     stripe = StripeRowRenderer(manifest.seed, cutoff)
     for account in accounts:
         stripe.render_account(account)
-    tables = {**stripe.tables, **catalogue(manifest.seed)}
+    tables = {**stripe.tables, **catalogue(manifest.seed, cutoff)}
+    write_stripe_deletions_truth(out / "truth", tables)
     product_of_price = {p["id"]: p["product"] for p in tables["stripe_prices"]}
     for line in tables["stripe_invoice_lines"]:
         line["product"] = product_of_price[line["price"]]
@@ -509,6 +516,30 @@ def write_crm_truth(folder: Path, crm: dict[str, list[dict]], deletions: list[di
     folder.mkdir(parents=True, exist_ok=True)
     for name, rows in crm_truth(crm, deletions).items():
         pq.write_table(pa.Table.from_pylist(rows, schema=CRM_TRUTH_SCHEMAS[name]), folder / f"{name}.parquet")
+
+
+def write_stripe_deletions_truth(folder: Path, tables: dict[str, list[dict]]) -> None:
+    """Customers deleted (by story), prices archived and coupons deleted before the cut-off (see
+    `stripe_untidy`), one row each: `stripe_deletions.parquet`."""
+    rows = tables.pop("stripe_deletions")
+    for kind, table, column, story in (
+        ("price", "stripe_prices", "archived_at", "archived"),
+        ("coupon", "stripe_coupons", "deleted_at", "deleted"),
+    ):
+        for row in tables[table]:
+            if row[column] is not None:
+                moment = datetime.fromtimestamp(row[column], UTC)
+                rows.append(
+                    {
+                        "object_type": kind,
+                        "object_id": row["id"],
+                        "account_id": None,
+                        "story": story,
+                        "deleted_at": moment,
+                    }
+                )
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=STRIPE_DELETIONS_SCHEMA), folder / "stripe_deletions.parquet")
 
 
 def write_survey_csv(folder: Path, rows: list[dict]) -> None:

@@ -5,6 +5,9 @@
   `"reset": true` to start from the defaults); DELETE (optionally `?vendor=stripe`) restores the defaults.
 - `GET|DELETE /_admin/requests` — request counters per vendor / method / path / status since start or reset.
 - `POST /_admin/reload` — re-read the world now (normally done lazily when `manifest.json` changes).
+- `POST /_admin/hubspot/archive` — `{"object_type": "companies", "ids": ["..."]}`: archive (delete) records as a
+  user would in HubSpot's UI, e.g. between a mart build and a CRM push; reads and writes of them then answer as
+  HubSpot does for deleted records (404 / OBJECT_NOT_FOUND, listed only with `archived=true`).
 
 """
 
@@ -86,10 +89,30 @@ async def reload(request: Request) -> Response:
     return json_response({"status": "reloaded", "today": world.manifest.today.isoformat()})
 
 
+ARCHIVABLE_TYPES = ("companies", "contacts", "deals", "tickets")
+
+
+async def archive(request: Request) -> Response:
+    state = _state(request)
+    try:
+        body = loads(await request.body())
+    except ValueError as exc:
+        return json_response({"error": f"invalid JSON: {exc}"}, 400)
+    object_type = body.get("object_type") if isinstance(body, dict) else None
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if object_type not in ARCHIVABLE_TYPES or not isinstance(ids, list) or not all(str(i).isdigit() for i in ids):
+        return json_response({"error": f"expected {{'object_type': one of {ARCHIVABLE_TYPES}, 'ids': [digits]}}"}, 400)
+    at_ms = state.crm.clock_ms(state.world().cutoff_ms)
+    for object_id in ids:
+        state.crm.archive_object(object_type, int(object_id), at_ms)
+    return json_response({"archived": [str(i) for i in ids], "object_type": object_type})
+
+
 def routes() -> list[Route]:
     return [
         Route("/health", health, methods=["GET"]),
         Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/requests", requests, methods=["GET", "DELETE"]),
         Route("/reload", reload, methods=["POST"]),
+        Route("/hubspot/archive", archive, methods=["POST"]),
     ]

@@ -283,17 +283,24 @@ class CrmStore:
             self.snap.associations.update(associations)
 
     def archive_object(self, object_type: str, object_id: int, at_ms: int) -> None:
+        """Archive (delete) an object: one the API created, or one of the world's (a user deleting a company)."""
         with self._lock:
             self._commit(
                 [
                     (
-                        "update objects set archived = 1, updated_ms = ? where object_type = ? and object_id = ?",
-                        (at_ms, object_type, object_id),
+                        "insert into objects (object_type, object_id, created_ms, updated_ms, archived) "
+                        "values (?, ?, null, ?, 1) on conflict (object_type, object_id) do update set "
+                        "archived = 1, updated_ms = excluded.updated_ms",
+                        (object_type, object_id, at_ms),
                     )
                 ]
             )
-            obj = self.snap.objects[object_type][object_id]
-            obj.archived, obj.updated_ms = True, at_ms
+            objects = self.snap.objects.setdefault(object_type, {})
+            obj = objects.get(object_id)
+            if obj is None:
+                objects[object_id] = ApiObject(object_type, object_id, None, at_ms, False, True)
+            else:
+                obj.archived, obj.updated_ms = True, at_ms
 
     # ------------------------------------------------------------------------------------------------- lists
     def create_list(self, name: str, object_type_id: str, processing_type: str, at_ms: int) -> CrmList:

@@ -103,12 +103,13 @@ class ObjectSet:
             )
         self.written_ms = {o.object_id: o.updated_ms for o in api_objects.values()}
         updated = [o for o in api_objects.values() if not o.api_created]
-        if updated:  # a write bumps the modified time of world objects
-            self.modified_ms = self.modified_ms.copy()
+        if updated:  # a write bumps the modified time of world objects; an archive through the API archives them
+            self.modified_ms, self.archived = self.modified_ms.copy(), self.archived.copy()
             positions = self.positions(np.array([o.object_id for o in updated], dtype=np.int64))
             for pos, obj in zip(positions, updated, strict=True):
                 if pos >= 0:
                     self.modified_ms[pos] = max(self.modified_ms[pos], obj.updated_ms)
+                    self.archived[pos] = self.archived[pos] or obj.archived
         self._columns: dict[str, Column] = {}
 
     def __len__(self) -> int:

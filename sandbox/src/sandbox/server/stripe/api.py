@@ -19,7 +19,7 @@ from starlette.routing import Route
 from sandbox.server.common import ApiError, basic_user, bearer_token, request_id
 from sandbox.server.faults import VendorFaults
 from sandbox.server.store import World
-from sandbox.server.stripe.api_objects import EVENT_RETENTION_SECONDS, stripe_data
+from sandbox.server.stripe.api_objects import DELETABLE, EVENT_RETENTION_SECONDS, stripe_data
 from sandbox.server.stripe.errors import StripeError, missing
 from sandbox.server.stripe.expansions import StripeExpansions
 from sandbox.server.stripe.filters import StripeFilters
@@ -148,6 +148,8 @@ class StripeApi(LegacyShapes, StripeFilters, StripeExpansions, Vendor):
             else np.ones(table.n, dtype=bool)
         )
         mask &= getattr(self, f"_filter_{plural}")(q, data) if hasattr(self, f"_filter_{plural}") else True
+        if "deleted_at" in table:  # a deleted customer or coupon is never listed again
+            mask &= ~table.col("deleted_at").valid
         kind = {
             "customers": "customer",
             "products": "product",
@@ -174,6 +176,10 @@ class StripeApi(LegacyShapes, StripeFilters, StripeExpansions, Vendor):
         self.check_params(ctx.query, {"expand"})
         data = stripe_data(ctx.world)
         object_id = ctx.params["id"]
+        if kind in DELETABLE and data.is_deleted(kind, object_id):
+            if kind == "customer":  # Stripe keeps answering for a deleted customer, with a stub
+                return {"id": object_id, "object": "customer", "deleted": True}
+            raise missing(kind, object_id)  # a deleted coupon is gone (its discounts still embed it)
         obj = data.render(kind, object_id)
         if kind == "event" and obj is not None and obj["created"] < data.cutoff - EVENT_RETENTION_SECONDS:
             obj = None  # past Stripe's 30-day event retention

@@ -23,6 +23,7 @@ from sandbox.server.stripe.catalogue_objects import CatalogueObjects
 from sandbox.server.stripe.versions import CURRENT_VERSION as STRIPE_API_VERSION
 
 EVENT_RETENTION_SECONDS = 30 * 86_400
+DELETABLE = ("customer", "coupon")  # objects Stripe deletes for good (their rows keep `deleted_at`)
 
 
 @dataclass
@@ -143,6 +144,15 @@ class StripeData(CatalogueObjects, BillingObjects):
             first = (obj.get("items") or {}).get("data") or [{}]
             previous["items"] = {"data": [{**first[0], **item_changes}]}
         return previous
+
+    def is_deleted(self, kind: str, object_id: str) -> bool:
+        table = getattr(self, self.TABLES[kind])
+        row = self.row(table, object_id)
+        return row is not None and "deleted_at" in table and self.get(table, "deleted_at", row) is not None
+
+    def account_of_customer(self, customer_id: str) -> str | None:
+        row = self.row(self.customers, customer_id)
+        return None if row is None else self.get(self.customers, "account_id", row)
 
     # ----------------------------------------------------------------------------------------------- generic
     TABLES: ClassVar[dict[str, str]] = {

@@ -85,7 +85,9 @@ class BillingObjects:
             },
             "latest_invoice": g(s, "latest_invoice", row),
             "livemode": False,
-            "metadata": {},
+            # The company's billing integration stamps the account on each subscription too: it outlives a deleted
+            # customer (whose retrieve keeps nothing but its id).
+            "metadata": {"account_id": self.account_of_customer(g(s, "customer", row))},
             "next_pending_invoice_item_invoice": None,
             "on_behalf_of": None,
             "pause_collection": None,
