@@ -13,7 +13,7 @@ from sandbox.connect import environment
 from sandbox.generator.world import generate
 from sandbox.manifest import resolve_scale
 from sandbox.server.app import running_server
-from tests.support import SANDBOX_SEED, SANDBOX_TODAY
+from tests.support import SANDBOX_SEED, SANDBOX_TODAY, copy_sandbox
 
 # Keep tools quiet and offline, whatever the developer's shell has.
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -26,11 +26,19 @@ os.environ.setdefault("RUNTIME__REQUEST_MAX_RETRY_DELAY", "2")
 
 
 @pytest.fixture(scope="session")
-def sandbox_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny simulated company, generated once per test session (about 2 s)."""
-    directory = tmp_path_factory.mktemp("sandbox")
+def pristine_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny simulated company (SANDBOX_SEED, SANDBOX_TODAY), generated once per session and never served nor
+    written: every fixture that needs this company gets a copy (`copy_sandbox`). Generation is deterministic, so a
+    copy is byte for byte what a new generation would write, at a fraction of its cost."""
+    directory = tmp_path_factory.mktemp("pristine") / "sandbox"
     generate(directory, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
     return directory
+
+
+@pytest.fixture(scope="session")
+def sandbox_dir(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's tiny simulated company (a copy of the pristine one), served by `sandbox_url`."""
+    return copy_sandbox(pristine_sandbox, tmp_path_factory.mktemp("sandbox") / "sandbox")
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +48,9 @@ def sandbox_url(sandbox_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture()
-def fresh_sandbox(tmp_path: Path) -> Path:
-    """A sandbox of the test's own, for tests that write to the CRM or advance time."""
-    directory = tmp_path / "sandbox"
-    generate(directory, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
-    return directory
+def fresh_sandbox(pristine_sandbox: Path, tmp_path: Path) -> Path:
+    """A sandbox of the test's own, for tests that write to the CRM or advance time (a copy of the pristine one)."""
+    return copy_sandbox(pristine_sandbox, tmp_path / "sandbox")
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, sync_playwright
 from sandbox.connect import environment
 from sandbox.manifest import Manifest
 from sandbox.server.app import running_server
-from tests.support import PHASE_REPORTS, SANDBOX_SEED, SANDBOX_TODAY, require_service
+from tests.support import PHASE_REPORTS, copy_sandbox, require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,17 +36,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 
 @pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def pipeline_run(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """One fresh sandbox, one server, one complete run (once per session); the tests read what it produced.
 
     The environment pointing the product at this sandbox is set for the run only, so later tests never inherit it;
     the server keeps serving until the session ends (tests read the CRM's writes through it)."""
-    from sandbox.generator.world import generate
-    from sandbox.manifest import resolve_scale
-
     root = tmp_path_factory.mktemp("e2e")
-    sandbox_dir = root / "sandbox"
-    generate(sandbox_dir, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
+    sandbox_dir = copy_sandbox(pristine_sandbox, root / "sandbox")
     warehouse = root / "warehouse.duckdb"
     with running_server(sandbox_dir) as base_url:
         with pytest.MonkeyPatch.context() as patch:
