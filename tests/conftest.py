@@ -39,6 +39,16 @@ def pristine_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pristine_small_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small simulated company (1,000 accounts, two years; SANDBOX_SEED, SANDBOX_TODAY), generated once per
+    session for the tests that read it (the generator's signal test) and the one that loads and models it
+    (`small_company`, which serves a copy). Never served nor written."""
+    directory = tmp_path_factory.mktemp("pristine_small") / "sandbox"
+    generate(directory, SANDBOX_SEED, resolve_scale("small"), SANDBOX_TODAY)
+    return directory
+
+
+@pytest.fixture(scope="session")
 def sandbox_dir(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's tiny simulated company (a copy of the pristine one), served by `sandbox_url`."""
     return copy_sandbox(pristine_sandbox, tmp_path_factory.mktemp("sandbox") / "sandbox")
