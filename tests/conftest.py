@@ -2,7 +2,7 @@
 temporary warehouse, the environment the product reads, and one complete run of the graph.
 
 The expensive ones are built once per session and shared by every folder that needs the same world; a test that
-changes what it was given works on a copy (`copy_sandbox`, `copy_pipeline_run` in tests/support.py)."""
+changes what it was given works on a copy (`copy_sandbox` in tests/support.py)."""
 
 from __future__ import annotations
 
@@ -89,20 +89,18 @@ def sandbox_env(sandbox_dir: Path, sandbox_url: str, monkeypatch: pytest.MonkeyP
 def pipeline_run(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """One fresh sandbox, one server (the vendors' default rate limits on), one complete run of the graph (once per
     session, whichever folder asks first): the end-to-end tests check what it produced, the dashboard test reads its
-    serving copy, and tests that need "a night that went well" start from a copy of it (`copy_pipeline_run`).
+    serving copy, the Stripe versions test compares its own load with this one's. Read only: a copy could not go on
+    loading (the warehouse remembers where each source's data came from and refuses another address).
 
-    Its files are laid out as the `warehouse` fixture's: <root>/warehouse/ holds the warehouse, dlt's working dir,
-    the serving copy and the Data Docs; <root>/dagster_home the instance; <root>/sandbox the company (and its CRM's
-    writes). The environment pointing the product at this sandbox is set for the run only, so later tests never
-    inherit it; the server keeps serving until the session ends (tests read the CRM's writes through it)."""
+    The environment pointing the product at this sandbox is set for the run only, so later tests never inherit it;
+    the server keeps serving until the session ends (tests read the CRM's writes through it)."""
     root = tmp_path_factory.mktemp("e2e")
     sandbox_dir = copy_sandbox(pristine_sandbox, root / "sandbox")
-    warehouse = root / "warehouse" / "warehouse.duckdb"
-    warehouse.parent.mkdir()
+    warehouse = root / "warehouse.duckdb"
     with running_server(sandbox_dir) as base_url:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("CSOPS_WAREHOUSE", str(warehouse))
-            patch.setenv("CSOPS_DLT_PIPELINES_DIR", str(warehouse.parent / "dlt_pipelines"))
+            patch.setenv("CSOPS_DLT_PIPELINES_DIR", str(root / "dlt"))
             patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
             patch.delenv("CSOPS_SERVING_WAREHOUSE", raising=False)
             for key, value in environment(sandbox_dir, base_url).items():
@@ -114,7 +112,6 @@ def pipeline_run(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactor
         yield {
             "outcome": outcome,
             "instance": instance,
-            "dagster_home": root / "dagster_home",
             "warehouse": warehouse,
             "serving": warehouse.with_name("serving.duckdb"),
             "sandbox": sandbox_dir,

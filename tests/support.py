@@ -62,18 +62,6 @@ def copy_sandbox(source: Path, destination: Path) -> Path:
     return destination
 
 
-def copy_pipeline_run(run: dict, destination: Path) -> dict[str, Path]:
-    """The session's complete run of the graph (`pipeline_run`, tests/conftest.py) copied under `destination` in the
-    same layout, for a test that goes on from a night that went well: the sandbox (its CRM's writes included), the
-    warehouse folder (warehouse, dlt's state, serving copy, Data Docs) and the Dagster home. The copy's warehouse
-    folder is `destination`/warehouse, the `warehouse` fixture's when `destination` is the test's tmp_path."""
-    root = run["warehouse"].parent.parent
-    copied = {name: destination / name for name in ("sandbox", "warehouse", "dagster_home")}
-    for name, path in copied.items():
-        shutil.copytree(root / name, path, dirs_exist_ok=True)
-    return {**copied, "warehouse": copied["warehouse"] / run["warehouse"].name}
-
-
 def require_service(available: bool, what: str) -> None:
     """Skip with a visible reason when a service is missing — except in CI, where a missing service fails."""
     if available:

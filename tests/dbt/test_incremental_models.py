@@ -1,6 +1,5 @@
 """The incremental models give the same answer as a full rebuild: after days pass (with late events arriving for
-days already processed), a nightly incremental build equals rebuilding everything from scratch. The first night is
-the session's complete run of the graph (`pipeline_run`), copied."""
+days already processed), a nightly incremental build equals rebuilding everything from scratch."""
 
 from __future__ import annotations
 
@@ -10,12 +9,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 
 from ingestion.pipeline import ingest
 from sandbox.generator.world import advance
 from sandbox.manifest import Manifest
 from sandbox.server.app import running_server
-from tests.support import UNTHROTTLED_FAULTS, copy_pipeline_run, dbt, point_at_sandbox
+from tests.support import UNTHROTTLED_FAULTS, dbt, point_at_sandbox
 
 pytestmark = pytest.mark.slow
 INCREMENTAL_TABLES = ("intermediate.int_usage__account_daily", "intermediate.int_usage__feature_days")
@@ -27,17 +27,16 @@ def rows(warehouse: Path, sql: str) -> list[tuple]:
 
 
 def test_a_nightly_incremental_build_equals_a_full_rebuild(
-    pipeline_run: dict, warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fresh_sandbox: Path, warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The first night: the session's complete run of the graph (every load, then dbt build), copied with the
-    # warehouse, dlt's state and the sandbox into this test's dirs.
-    night = copy_pipeline_run(pipeline_run, tmp_path)
-    assert pipeline_run["outcome"].success and night["warehouse"] == warehouse
-    sandbox = night["sandbox"]
-    first_day = Manifest.read(sandbox).today
-    advance(sandbox, 5)
-    with running_server(sandbox, faults=UNTHROTTLED_FAULTS) as url:
-        point_at_sandbox(monkeypatch, sandbox, url, throttled=False)  # the as-of date moved on
+    with running_server(fresh_sandbox, faults=UNTHROTTLED_FAULTS) as url:
+        point_at_sandbox(monkeypatch, fresh_sandbox, url, throttled=False)
+        ingest(warehouse=warehouse)
+        assert dbt(["build"], tmp_path / "first").returncode == 0
+        first_day = Manifest.read(fresh_sandbox).today
+        advance(fresh_sandbox, 5)
+        requests.post(f"{url}/_admin/reload", timeout=30).raise_for_status()
+        point_at_sandbox(monkeypatch, fresh_sandbox, url, throttled=False)  # the as-of date moved on
         ingest(warehouse=warehouse)
     incremental = dbt(["build"], tmp_path / "incremental")
     assert incremental.returncode == 0, incremental.stdout[-3000:]
