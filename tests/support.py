@@ -57,6 +57,13 @@ def dbt(args: list[str], work: Path) -> subprocess.CompletedProcess:
     )
 
 
+def copy_sandbox(source: Path, destination: Path) -> Path:
+    """A generated sandbox copied to `destination` (files, times kept), for a test or fixture that serves it, writes
+    to its CRM or advances it: what `generate` with the same arguments would have written, without its cost."""
+    shutil.copytree(source, destination)
+    return destination
+
+
 def require_service(available: bool, what: str) -> None:
     """Skip with a visible reason when a service is missing — except in CI, where a missing service fails."""
     if available:

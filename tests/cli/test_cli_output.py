@@ -86,7 +86,10 @@ def test_an_unreachable_host_is_one_line_naming_the_base_url_variable(
     run_env: dict[str, str], sandbox_dir: Path, sandbox_url: str
 ) -> None:
     url = f"http://127.0.0.1:{closed_port()}/hubspot"
-    env = sandbox_run_env(run_env, sandbox_dir, sandbox_url, SOURCES__HUBSPOT__BASE_URL=url)
+    # A refused connection is retried for the retry budget (5 minutes by default) before the run fails: 2 s here.
+    env = sandbox_run_env(
+        run_env, sandbox_dir, sandbox_url, SOURCES__HUBSPOT__BASE_URL=url, CSOPS_RETRY_BUDGET_SECONDS="2"
+    )
     line = assert_one_line_naming(csops(["run", "--select", "dlt/hubspot/*"], env), "SOURCES__HUBSPOT__BASE_URL")
     assert "cannot reach" in line and url in line
 

@@ -5,28 +5,27 @@ contract tests validate what was recorded against the vendors' official SDK mode
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from activation import SyncConfig, run_sync
 from ingestion.pipeline import run_source
 from sandbox.connect import environment
-from sandbox.generator.world import generate
-from sandbox.manifest import resolve_scale
 from sandbox.server.app import running_server
 from tests.activation.activation_support import accounts_for, sandbox_companies, write_marts
 from tests.contracts.recorder import Exchange, recording
-from tests.support import CLIENT_THROTTLES, SANDBOX_SEED, SANDBOX_TODAY, UNTHROTTLED_FAULTS
+from tests.support import CLIENT_THROTTLES, UNTHROTTLED_FAULTS, copy_sandbox
 
 HTTP_SOURCES = ("hubspot", "stripe", "surveys")
 
 
 @pytest.fixture(scope="session")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Exchange]]:
-    """Every exchange of a full load of the HTTP sources and a first CRM push against a fresh tiny sandbox."""
+def recorded(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Exchange]]:
+    """Every exchange of a full load of the HTTP sources and a first CRM push against a fresh tiny sandbox (a copy
+    of the session's pristine one)."""
     work = tmp_path_factory.mktemp("contracts")
-    sandbox = work / "sandbox"
-    generate(sandbox, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
+    sandbox = copy_sandbox(pristine_sandbox, work / "sandbox")
     with running_server(sandbox, faults=UNTHROTTLED_FAULTS) as url, pytest.MonkeyPatch.context() as patch:
         env = environment(sandbox, url)
         for key, value in env.items():

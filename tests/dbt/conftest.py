@@ -3,24 +3,21 @@ session: the suites that check the models' figures against the simulator's truth
 
 from __future__ import annotations
 
-from datetime import date
+from pathlib import Path
 
 import pytest
 
 from ingestion.pipeline import ingest
-from sandbox.generator.world import generate
-from sandbox.manifest import resolve_scale
 from sandbox.server.app import running_server
-from tests.support import UNTHROTTLED_FAULTS, Company, dbt, point_at_sandbox
+from tests.support import SANDBOX_TODAY, UNTHROTTLED_FAULTS, Company, copy_sandbox, dbt, point_at_sandbox
 
-SMALL_TODAY = date(2026, 11, 1)
+SMALL_TODAY = SANDBOX_TODAY  # the small company is the session's pristine one (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")
-def small_company(tmp_path_factory: pytest.TempPathFactory) -> Company:
+def small_company(pristine_small_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Company:
     root = tmp_path_factory.mktemp("small_company")
-    sandbox = root / "sandbox"
-    generate(sandbox, 42, resolve_scale("small"), SMALL_TODAY)
+    sandbox = copy_sandbox(pristine_small_sandbox, root / "sandbox")
     warehouse = root / "warehouse.duckdb"
     patch = pytest.MonkeyPatch()
     patch.setenv("CSOPS_WAREHOUSE", str(warehouse))

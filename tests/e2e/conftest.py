@@ -1,6 +1,6 @@
-"""What the end-to-end tests share: one complete run of the graph on a tiny sandbox (the pipeline tests check it, the
-dashboard test reads its serving copy), Debian's chromium driven by Playwright, and a hook that lets fixtures know
-how the test they serve ended (the browser fixtures take a screenshot when it failed)."""
+"""What the end-to-end tests share: Debian's chromium driven by Playwright, and a hook that lets fixtures know how the
+test they serve ended (the browser fixtures take a screenshot when it failed). The complete run of the graph the
+pipeline tests check and the dashboard test reads (`pipeline_run`) is in tests/conftest.py: other folders share it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from sandbox.connect import environment
-from sandbox.manifest import Manifest
-from sandbox.server.app import running_server
-from tests.support import PHASE_REPORTS, SANDBOX_SEED, SANDBOX_TODAY, require_service
+from tests.support import PHASE_REPORTS, require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,42 +30,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report = yield
     item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
     return report
-
-
-@pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """One fresh sandbox, one server, one complete run (once per session); the tests read what it produced.
-
-    The environment pointing the product at this sandbox is set for the run only, so later tests never inherit it;
-    the server keeps serving until the session ends (tests read the CRM's writes through it)."""
-    from sandbox.generator.world import generate
-    from sandbox.manifest import resolve_scale
-
-    root = tmp_path_factory.mktemp("e2e")
-    sandbox_dir = root / "sandbox"
-    generate(sandbox_dir, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
-    warehouse = root / "warehouse.duckdb"
-    with running_server(sandbox_dir) as base_url:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("CSOPS_WAREHOUSE", str(warehouse))
-            patch.setenv("CSOPS_DLT_PIPELINES_DIR", str(root / "dlt"))
-            patch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-            patch.delenv("CSOPS_SERVING_WAREHOUSE", raising=False)
-            for key, value in environment(sandbox_dir, base_url).items():
-                patch.setenv(key, value)
-            from orchestration.run import instance_for, run_graph
-
-            instance = instance_for(root / "dagster_home")
-            outcome = run_graph(instance=instance)
-        yield {
-            "outcome": outcome,
-            "instance": instance,
-            "warehouse": warehouse,
-            "serving": warehouse.with_name("serving.duckdb"),
-            "sandbox": sandbox_dir,
-            "url": base_url,
-            "manifest": Manifest.read(sandbox_dir),
-        }
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import contextlib
 import json
 import shutil
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from sandbox.generator.world import generate
-from sandbox.manifest import resolve_scale
 from sandbox.server.app import running_server
 from sandbox.server.stripe.versions import CURRENT_VERSION as STRIPE_CURRENT_VERSION
+from tests.support import SANDBOX_TODAY, copy_sandbox
 
-TODAY = date(2026, 11, 1)
+TODAY = SANDBOX_TODAY  # the world is the session's pristine sandbox (tests/conftest.py)
 # The vendors' default rate limits are on by default; tests that are not about them switch them off so that
 # they do not depend on how fast the machine is. Rate-limit tests turn them back on explicitly.
 NO_WINDOWS = ["hubspot:window:off", "hubspot:search_window:off", "typeform:window:off"]
@@ -34,10 +32,9 @@ OWN_SERVER = [*NO_WINDOWS, "hubspot:search_lag:0"]
 
 
 @pytest.fixture(scope="session")
-def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sandbox-tiny")
-    generate(out, 42, resolve_scale("tiny"), TODAY)
-    return out
+def world_dir(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny world (seed 42, TODAY: the session's pristine sandbox), copied for the shared server."""
+    return copy_sandbox(pristine_sandbox, tmp_path_factory.mktemp("sandbox-tiny") / "sandbox")
 
 
 @pytest.fixture(scope="session")
