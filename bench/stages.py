@@ -104,6 +104,11 @@ class ScaleBench:
         stage.load_avg_end = os.getloadavg()[0]
         stage.wall_s, stage.cpu_s, stage.peak_mb = measured.wall_s, measured.cpu_s, measured.peak_mb
         stage.details["log"] = str(log)
+        stage.details["memory"] = {
+            "tree_peak_mb": measured.tree_peak_mb,
+            "process_peaks_mb": measured.process_peaks_mb,
+            "samples": measured.samples,
+        }
         if measured.returncode != 0:
             stage.status = "failed"
             stage.error = f"exit code {measured.returncode}: {log_tail(log, 5)}"
