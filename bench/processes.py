@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ class Measured:
     tree_peak_mb: float = 0.0  # the largest summed RSS of the tree seen in a sample
     process_peaks_mb: dict[str, float] = field(default_factory=dict)  # VmHWM per command seen in the tree
     samples: int = 0
+    killed_at_mb: float | None = None  # the tree passed the memory cap and was killed
 
 
 def _parents() -> dict[int, int]:
@@ -87,8 +88,9 @@ class TreeMemory:
     """Samples the memory of a process tree until stopped: the summed RSS of all its live processes, and each
     process's own high-water mark (VmHWM), read while it is alive, so a spike between samples still counts."""
 
-    def __init__(self, root: int, interval: float = SAMPLE_S):
-        self.root, self.interval = root, interval
+    def __init__(self, root: int, interval: float = SAMPLE_S, cap_mb: float | None = None):
+        self.root, self.interval, self.cap_mb = root, interval, cap_mb
+        self.killed_at_mb: float | None = None
         self.tree_peak_mb = 0.0
         self.process_peaks: dict[int, tuple[str, float]] = {}
         self.samples = 0
@@ -105,13 +107,19 @@ class TreeMemory:
 
     def sample(self) -> None:
         total = 0.0
-        for pid in process_tree(self.root):
+        tree = process_tree(self.root)
+        for pid in tree:
             total += _rss_mb(pid)
             hwm = _peak_rss_of(pid)
             if hwm is not None and hwm > self.process_peaks.get(pid, ("", 0.0))[1]:
                 self.process_peaks[pid] = (self.process_peaks.get(pid, ("", 0.0))[0] or _name(pid), hwm)
         self.tree_peak_mb = max(self.tree_peak_mb, total)
         self.samples += 1
+        if self.cap_mb is not None and total > self.cap_mb and self.killed_at_mb is None:
+            self.killed_at_mb = total  # protect the shared machine: the stage fails, the bench goes on
+            for pid in tree:
+                with suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -129,9 +137,9 @@ class TreeMemory:
         return peaks
 
 
-def measure(argv: list[str], env: dict[str, str], log: Path) -> Measured:
+def measure(argv: list[str], env: dict[str, str], log: Path, cap_mb: float | None = None) -> Measured:
     """Run `argv` to completion; wall time, CPU time (the child's and what it waited for) and peak memory of its
-    process tree."""
+    process tree, which is killed if its summed RSS passes `cap_mb`."""
     with log.open("ab") as handle:
         handle.write(f"\n$ {' '.join(argv)}\n".encode())
         handle.flush()
@@ -139,7 +147,7 @@ def measure(argv: list[str], env: dict[str, str], log: Path) -> Measured:
         process = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT
         )
-        with TreeMemory(process.pid) as memory:
+        with TreeMemory(process.pid, cap_mb=cap_mb) as memory:
             # Wait without reaping, so the last sample still sees the finished process's VmHWM.
             os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
             memory.sample()
@@ -154,6 +162,7 @@ def measure(argv: list[str], env: dict[str, str], log: Path) -> Measured:
         memory.tree_peak_mb,
         memory.by_command(),
         memory.samples,
+        memory.killed_at_mb,
     )
 
 

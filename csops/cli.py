@@ -330,7 +330,14 @@ def demo(scale: str, seed: int, directory: Path) -> None:
     default=None,
     help="Where sandboxes and warehouses go (default: a new folder in the system temp dir).",
 )
-def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> None:
+@click.option(
+    "--memory-cap-mb",
+    type=float,
+    default=10_240,
+    show_default=True,
+    help="A stage whose processes hold more resident memory than this is killed and reported failed (0 = no cap).",
+)
+def bench(scales, out, events_format, keep, events, seed, today, work_dir, memory_cap_mb) -> None:
     """Per stage wall time, rows/s and peak memory at several scales, full and incremental, and dbt vs plain SQL.
 
     Each stage runs in its own process: generate, ingest per source (full), dbt build, the heaviest transformations
@@ -354,6 +361,7 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> No
         seed=seed,
         today=today.date(),
         work_dir=work_dir,
+        memory_cap_mb=memory_cap_mb or None,
     )
     try:
         outcome = run_bench(config, progress=lambda line: click.echo(line, err=True))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,6 +58,19 @@ class LastItemCursorPaginator(BasePaginator):
         request.params[self.cursor_param] = self._cursor
 
 
+@dataclass
+class RequestStats:
+    """What a source's HTTP client did in this process: requests sent (attempts, retries included) and seconds
+    spent waiting for its client-side rate limits, so a benchmark can tell waiting from working."""
+
+    requests: int = 0
+    throttle_wait_s: float = 0.0
+    by_path: dict[str, int] = field(default_factory=dict)  # requests per rate-limit rule ("" = unmatched)
+
+
+REQUEST_STATS: dict[str, RequestStats] = {}  # per source name, since the process started
+
+
 class Throttle:
     """Client-side rate limit: waits so requests matching a pattern never exceed its rate. Staying under the
     vendor's limit is cheaper than meeting its 429s (HubSpot counts rejected calls against the window too).
@@ -69,7 +83,8 @@ class Throttle:
         self.next_allowed: dict[str, float] = {}
         self.lock = threading.Lock()
 
-    def wait(self, url: str) -> None:
+    def wait(self, url: str) -> tuple[str, float]:
+        """Wait for the rule `url` falls under; returns the rule's pattern ("" when none) and the seconds waited."""
         path = urlsplit(url).path
         for pattern, interval in self.rules:
             if pattern in path:
@@ -79,7 +94,8 @@ class Throttle:
                     self.next_allowed[pattern] = start + interval
                 if start > now:
                     time.sleep(start - now)
-                return
+                return pattern, max(0.0, start - now)
+        return "", 0.0
 
 
 def vendor_client(
@@ -116,9 +132,14 @@ def vendor_client(
     )
     throttle = Throttle(rate_limits or [])
     send = client.session.send
+    stats = REQUEST_STATS.setdefault(source, RequestStats())
 
     def attempt(request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
-        throttle.wait(request.url or "")
+        rule, waited = throttle.wait(request.url or "")
+        with throttle.lock:
+            stats.requests += 1
+            stats.throttle_wait_s += waited
+            stats.by_path[rule] = stats.by_path.get(rule, 0) + 1
         try:
             response = send(request, **kwargs)
         except HTTPError as error:  # dlt's hooks raise inside send, before the response comes back

@@ -45,7 +45,7 @@ class SourceSpec:
 SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec(
         name="hubspot",
-        description="HubSpot CRM object, incremental by last-modified date through the search API.",
+        description="HubSpot CRM object: the list endpoint on a first load, then incremental by last-modified date through search.",
         build=lambda known_accounts: hubspot_source(),
         shape=lambda: hubspot_source(access_token="placeholder"),
         tables=(

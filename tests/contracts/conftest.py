@@ -1,5 +1,5 @@
 """One recorded session of the real product against a sandbox of its own: a full load of every HTTP source
-(ingestion.pipeline) and one CRM push (activation), every exchange captured at the client (recorder.py). The
+(ingestion.pipeline; HubSpot reads its lists), an incremental HubSpot run (its search) and one CRM push (activation), every exchange captured at the client (recorder.py). The
 contract tests validate what was recorded against the vendors' official SDK models."""
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ HTTP_SOURCES = ("hubspot", "stripe", "surveys")
 
 @pytest.fixture(scope="session")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Exchange]]:
-    """Every exchange of a full load of the HTTP sources and a first CRM push against a fresh tiny sandbox."""
+    """Every exchange of a full load of the HTTP sources, an incremental HubSpot load and a first CRM push against a
+    fresh tiny sandbox."""
     work = tmp_path_factory.mktemp("contracts")
     sandbox = work / "sandbox"
     generate(sandbox, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
@@ -43,6 +44,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Exchange
             for name in HTTP_SOURCES:
                 report = run_source(name, work / "warehouse.duckdb")
                 assert report.loaded > 0, report
+            run_source("hubspot", work / "warehouse.duckdb")  # incremental: the search endpoint
             sync = run_sync(marts, config=config, log=lambda _line: None)
             assert sync.ok, sync.summary_lines()
         yield exchanges
