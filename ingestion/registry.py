@@ -45,7 +45,7 @@ class SourceSpec:
 SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec(
         name="hubspot",
-        description="HubSpot CRM object: the list endpoint on a first load, then incremental by last-modified date through search.",
+        description="HubSpot CRM object: listed whole on a first load, then searched by last-modified date.",
         build=lambda known_accounts: hubspot_source(),
         shape=lambda: hubspot_source(access_token="placeholder"),
         tables=(

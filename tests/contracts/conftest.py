@@ -1,6 +1,7 @@
 """One recorded session of the real product against a sandbox of its own: a full load of every HTTP source
-(ingestion.pipeline; HubSpot reads its lists), an incremental HubSpot run (its search) and one CRM push (activation), every exchange captured at the client (recorder.py). The
-contract tests validate what was recorded against the vendors' official SDK models."""
+(ingestion.pipeline; HubSpot reads its lists), an incremental HubSpot run (its search) and one CRM push
+(activation), every exchange captured at the client (recorder.py). The contract tests validate what was recorded
+against the vendors' official SDK models."""
 
 from __future__ import annotations
 
