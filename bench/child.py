@@ -68,7 +68,40 @@ def sync(warehouse: str) -> dict[str, Any]:
     return {"rows": sum(report.plan.values()), "ok": report.ok, "status": report.status, **report.as_metadata()}
 
 
+def checks(warehouse: str) -> dict[str, Any]:
+    """The blocking Great Expectations suites on every raw table, as the nightly graph runs them."""
+    import duckdb
+
+    from ingestion.pipeline import duckdb_limits
+    from ingestion.registry import SOURCE_NAMES
+    from orchestration.raw_checks import VolumeRule, check_source
+
+    path = Path(warehouse)
+    failed, tables = [], 0
+    for source in SOURCE_NAMES:
+        results, _ = check_source(
+            source,
+            lambda: duckdb.connect(str(path), read_only=True, config=duckdb_limits(path)),
+            path.parent,
+            VolumeRule.from_env(),
+        )
+        tables += len(results)
+        failed += [f"{r.relation}: {'; '.join(r.failures)}" for r in results.values() if not r.passed]
+    return {"rows": tables, "failed": failed}
+
+
+def publish(warehouse: str) -> dict[str, Any]:
+    """The BI copy (serving.duckdb and Parquet), as the nightly graph publishes it."""
+    from orchestration.serving import publish_duckdb
+
+    path = Path(warehouse)
+    published = publish_duckdb(path, path.with_name("serving.duckdb"), parquet_dir=path.with_name("marts_parquet"))
+    return {"rows": sum(published.rows.values()), "marts": len(published.rows)}
+
+
 STEPS: dict[str, Callable[..., dict[str, Any]]] = {
+    "checks": checks,
+    "publish": publish,
     "ingest": ingest,
     "plain_load": plain_load,
     "plain_sql": plain_sql,
