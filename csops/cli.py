@@ -340,8 +340,9 @@ def demo(scale: str, seed: int, directory: Path) -> None:
 def bench(scales, out, events_format, keep, events, seed, today, work_dir, memory_cap_mb) -> None:
     """Per stage wall time, rows/s and peak memory at several scales, full and incremental, and dbt vs plain SQL.
 
-    Each stage runs in its own process: generate, ingest per source (full), dbt build, the heaviest transformations
-    as plain DuckDB SQL, advance one day, ingest per source (incremental), dbt build again, CRM sync dry run.
+    Each stage runs in its own process: generate, ingest per source (full), the event files loaded by DuckDB alone,
+    dbt build, the heaviest transformations as plain DuckDB SQL, advance one day, ingest per source (incremental),
+    raw checks, dbt build again, publish, CRM sync dry run.
     Prints a table and writes OUT/<scale>-<timestamp>.json. Exits 1 when a stage fails or plain SQL and dbt differ.
     """
     require_sandbox()
