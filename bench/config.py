@@ -36,3 +36,6 @@ class BenchConfig:
     seed: int = 42
     today: date = DEFAULT_TODAY
     work_dir: Path | None = None  # default: a new folder in the system temp dir
+    # A stage whose process tree passes this much resident memory is killed and reported failed (the machine is
+    # shared); None = no cap.
+    memory_cap_mb: float | None = 10_240

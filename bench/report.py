@@ -199,6 +199,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"({' + '.join(entry['dbt_models'])}) / plain {_num(entry.get('plain_s'), 2)}s = "
             f"{_num(entry.get('ratio'), 1)}x; {verdict}"
         )
+    lines += load_lines(report["stages"])
     server = report["sandbox_server"]
     if server.get("full"):
         full = server["full"]
@@ -208,6 +209,41 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"warehouse {report['disk']['warehouse_bytes'] / 2**20:,.0f} MB, "
         f"whole work folder {report['disk']['work_bytes'] / 2**20:,.0f} MB"
     )
+    return lines
+
+
+def _stage(stages: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((s for s in stages if s["name"] == name and s["status"] == "ok"), None)
+
+
+def load_lines(stages: list[dict[str, Any]]) -> list[str]:
+    """The loads against their floors: usage against DuckDB's own reader, rate-limited sources against the request
+    floor of their vendor's documented limits, and the nightly run with rate-limit waits apart."""
+    lines = []
+    usage, plain = _stage(stages, "ingest full: usage"), _stage(stages, "plain load: usage events (DuckDB)")
+    if usage and plain:
+        lines.append(
+            f"usage full load: {usage['wall_s']:.1f}s, DuckDB read -> table {plain['wall_s']:.1f}s on the same files: "
+            f"speed {plain['wall_s'] / usage['wall_s']:.2f}x DuckDB's (goal >= 0.7); peak {_num(usage['peak_mb'])} "
+            f"MB vs {_num(plain['peak_mb'])} MB; copies removed {usage['details'].get('after_load', {}).get('removed')}"
+        )
+    for s in stages:
+        floor = s["details"].get("floor")
+        if s["status"] == "ok" and floor:
+            lines.append(
+                f"{s['name']}: {s['wall_s']:.1f}s, {s['details'].get('requests', 0):,} requests; floor "
+                f"{floor['requests']:,} requests at {floor['rate_per_s']:g}/s = {floor['seconds']:.1f}s -> "
+                f"{_num(floor['wall_vs_floor'], 2)}x the floor (goal <= 1.2)"
+            )
+    nightly = [s for s in stages if s["mode"] == "incremental" and s["step"] != "advance"]
+    if nightly:
+        wall = sum(s["wall_s"] for s in nightly)
+        waits = sum(s["details"].get("throttle_wait_s", 0.0) for s in nightly)
+        lines.append(
+            f"nightly (+{ADVANCE_DAYS} day: ingest, checks, dbt build, publish, sync dry run): {wall:.1f}s wall, "
+            f"of which rate-limit waits {waits:.1f}s; ours {wall - waits:.1f}s (goal <= 60); peak "
+            f"{_num(max((s['peak_mb'] or 0) for s in nightly))} MB"
+        )
     return lines
 
 

@@ -22,17 +22,18 @@ from typing import Any
 import duckdb
 
 from bench.config import ADVANCE_DAYS, DBT_PROJECT_DIR, QUIET, BenchConfig, Progress
+from bench.floors import request_floor
 from bench.plain_sql import TRANSFORMATIONS, Transformation, compare
 from bench.processes import Measured, SandboxServer, child_argv, log_tail, measure, sandbox_server
 from bench.report import scale_report
 from bench.warehouse import changed_rows, count_events, dataset_rows, folder_bytes, relation_rows, snapshot_tables
-from ingestion.registry import DATASETS, SOURCE_NAMES
+from ingestion.registry import BY_NAME, DATASETS, SOURCE_NAMES
 
 
 @dataclass
 class Stage:
     name: str  # what the table shows, e.g. "ingest incremental: usage"
-    step: str  # generate | ingest | dbt | plain_sql | advance | sync
+    step: str  # generate | ingest | plain_load | dbt | plain_sql | advance | checks | publish | sync
     mode: str  # full | incremental | "" (not applicable)
     rows_meaning: str
     status: str = "ok"  # ok | failed | mismatch
@@ -100,11 +101,19 @@ class ScaleBench:
         self.progress(f"[bench {self.scale}] start {stage.name}")
         os.sync()  # the previous stage's writes are flushed now, not on this stage's time
         stage.load_avg_start = os.getloadavg()[0]
-        measured = measure(argv, env, log)
+        measured = measure(argv, env, log, cap_mb=self.config.memory_cap_mb)
         stage.load_avg_end = os.getloadavg()[0]
         stage.wall_s, stage.cpu_s, stage.peak_mb = measured.wall_s, measured.cpu_s, measured.peak_mb
         stage.details["log"] = str(log)
-        if measured.returncode != 0:
+        stage.details["memory"] = {
+            "tree_peak_mb": measured.tree_peak_mb,
+            "process_peaks_mb": measured.process_peaks_mb,
+            "samples": measured.samples,
+        }
+        if measured.killed_at_mb is not None:
+            stage.status = "failed"
+            stage.error = f"killed: its processes held {measured.killed_at_mb:,.0f} MB, past the bench's memory cap"
+        elif measured.returncode != 0:
             stage.status = "failed"
             stage.error = f"exit code {measured.returncode}: {log_tail(log, 5)}"
         self.stages.append(stage)
@@ -157,8 +166,37 @@ class ScaleBench:
                     "warehouse_tables": after,
                     "warehouse_rows": sum(after.values()),
                     "new_rows": sum(after.values()) - sum(before.values()),
+                    "after_load": outcome["after_load"],
+                    "pending_loaded": outcome["pending_loaded"],
+                    "requests": outcome["requests"],
+                    "throttle_wait_s": outcome["throttle_wait_s"],
+                    "requests_by_limit": outcome["requests_by_limit"],
                 }
             )
+            floor = request_floor(source, self.warehouse, BY_NAME[source].tables[1:]) if mode == "full" else None
+            if floor:
+                floor["wall_vs_floor"] = stage.wall_s / floor["seconds"] if floor["seconds"] else None
+                stage.details["floor"] = floor
+        self.finish(stage)
+
+    def plain_load(self) -> None:
+        """DuckDB's own reader, events files -> table, beside the usage load: the floor it is compared with."""
+        stage = Stage("plain load: usage events (DuckDB)", "plain_load", "full", "rows produced")
+        scratch = self.root / "plain-load.duckdb"
+        scratch.unlink(missing_ok=True)
+        result = self.results / "plain-load.json"
+        params = {
+            "events": str(self.sandbox / "events"),
+            "scratch": str(scratch),
+            "events_format": self.config.events_format,
+        }
+        self.run_stage(stage, child_argv("plain_load", params, result), self.env())
+        if stage.status == "ok":
+            outcome = json.loads(result.read_text())
+            stage.rows = outcome["rows"]
+            stage.details["query_s"] = outcome["query_s"]
+        scratch.unlink(missing_ok=True)
+        shutil.rmtree(f"{scratch}.tmp", ignore_errors=True)
         self.finish(stage)
 
     def dbt_build(self, mode: str) -> None:
@@ -304,6 +342,20 @@ class ScaleBench:
             stage.details["today"] = self.as_of.isoformat() if self.as_of else None
         self.finish(stage)
 
+    def warehouse_step(self, step: str, name: str, rows_meaning: str) -> None:
+        """A step of the nightly graph on the warehouse alone (raw checks, publishing), in its own process."""
+        stage = Stage(name, step, "incremental", rows_meaning)
+        result = self.results / f"{step}.json"
+        self.run_stage(stage, child_argv(step, {"warehouse": str(self.warehouse)}, result), self.env())
+        if stage.status == "ok":
+            outcome = json.loads(result.read_text())
+            stage.rows = outcome.pop("rows")
+            stage.details.update(outcome)
+            if outcome.get("failed"):
+                stage.status = "failed"
+                stage.error = "; ".join(outcome["failed"])[:500]
+        self.finish(stage)
+
     def sync(self, server: SandboxServer) -> None:
         stage = Stage("CRM sync dry run", "sync", "incremental", "CRM changes planned")
         result = self.results / "sync.json"
@@ -335,6 +387,8 @@ class ScaleBench:
             for source in SOURCE_NAMES:
                 self.ingest(source, "full", server)
         self.servers["full"]["peak_mb"] = server.peak_mb
+        if "usage" in SOURCE_NAMES:
+            self.plain_load()
         self.dbt_build("full")
         for transformation in TRANSFORMATIONS:
             self.plain_sql(transformation)
@@ -343,7 +397,9 @@ class ScaleBench:
             self.servers["incremental"] = {"start_s": server.start_s}
             for source in SOURCE_NAMES:
                 self.ingest(source, "incremental", server)
+            self.warehouse_step("checks", "raw checks (GX)", "raw tables checked")
             self.dbt_build("incremental")
+            self.warehouse_step("publish", "publish serving copy", "mart rows published")
             self.sync(server)
         self.servers["incremental"]["peak_mb"] = server.peak_mb
         return scale_report(self, started, load_start)

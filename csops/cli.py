@@ -331,11 +331,19 @@ def demo(scale: str, seed: int, directory: Path) -> None:
     default=None,
     help="Where sandboxes and warehouses go (default: a new folder in the system temp dir).",
 )
-def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> None:
+@click.option(
+    "--memory-cap-mb",
+    type=float,
+    default=10_240,
+    show_default=True,
+    help="A stage whose processes hold more resident memory than this is killed and reported failed (0 = no cap).",
+)
+def bench(scales, out, events_format, keep, events, seed, today, work_dir, memory_cap_mb) -> None:
     """Per stage wall time, rows/s and peak memory at several scales, full and incremental, and dbt vs plain SQL.
 
-    Each stage runs in its own process: generate, ingest per source (full), dbt build, the heaviest transformations
-    as plain DuckDB SQL, advance one day, ingest per source (incremental), dbt build again, CRM sync dry run.
+    Each stage runs in its own process: generate, ingest per source (full), the event files loaded by DuckDB alone,
+    dbt build, the heaviest transformations as plain DuckDB SQL, advance one day, ingest per source (incremental),
+    raw checks, dbt build again, publish, CRM sync dry run.
     Prints a table and writes OUT/<scale>-<timestamp>.json. Exits 1 when a stage fails or plain SQL and dbt differ.
     """
     require_sandbox()
@@ -355,6 +363,7 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir) -> No
         seed=seed,
         today=today.date(),
         work_dir=work_dir,
+        memory_cap_mb=memory_cap_mb or None,
     )
     try:
         outcome = run_bench(config, progress=lambda line: click.echo(line, err=True))

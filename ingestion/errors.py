@@ -11,3 +11,7 @@ class SourceAuthError(SourceError):
 
 class SourceConfigError(SourceError):
     """A required setting is missing or malformed."""
+
+
+class PendingPackageError(SourceError):
+    """A load package extracted by an earlier run is still waiting and failed to load again."""

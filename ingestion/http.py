@@ -5,6 +5,9 @@ Stripe and Typeform share."""
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from dlt.sources.helpers.requests.session import Session
@@ -56,6 +59,20 @@ class LastItemCursorPaginator(BasePaginator):
         request.params[self.cursor_param] = self._cursor
 
 
+@dataclass
+class RequestStats:
+    """What a source's HTTP client did in this process: requests sent (attempts, retries included) and seconds
+    spent waiting for its client-side rate limits, so a benchmark can tell waiting from working."""
+
+    requests: int = 0
+    throttle_wait_s: float = 0.0
+    by_path: dict[str, int] = field(default_factory=dict)  # requests per rate-limit kind ("" = no limiter)
+
+
+REQUEST_STATS: dict[str, RequestStats] = {}  # per source name, since the process started
+STATS_LOCK = threading.Lock()
+
+
 def vendor_client(
     source: str,
     base_url: str,
@@ -89,10 +106,18 @@ def vendor_client(
         session=session,
     )
     send = client.session.send
+    stats = REQUEST_STATS.setdefault(source, RequestStats())
 
     def attempt(request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
+        kind = limiter.kind_of(request.url or "") if limiter is not None else ""
+        started = time.monotonic()
         if limiter is not None:
-            limiter.acquire(limiter.kind_of(request.url or ""))
+            limiter.acquire(kind)
+        waited = time.monotonic() - started
+        with STATS_LOCK:
+            stats.requests += 1
+            stats.throttle_wait_s += waited
+            stats.by_path[kind] = stats.by_path.get(kind, 0) + 1
         try:
             response = send(request, **kwargs)
         except HTTPError as error:  # dlt's hooks raise inside send, before the response comes back

@@ -35,6 +35,8 @@ from ingestion.rate_limit import HUBSPOT_REQUESTS_PER_SECOND, HUBSPOT_SEARCH_REQ
 SOURCE = "hubspot"
 TOKEN_VARIABLE = "SOURCES__HUBSPOT__ACCESS_TOKEN"
 SEARCH_PAGE = 200
+LIST_PAGE = 100  # the most GET /crm/v3/objects/{type} returns per page
+ASSOCIATIONS_BATCH = 1000  # the most ids one v4 association batch read takes
 SEARCH_CAP = 10_000  # HubSpot's search API never returns more than 10,000 results for one query
 LOOKBACK_SECONDS = 3600.0  # HubSpot documents a search index lag of seconds; an hour covers it with room to spare
 ASSOCIATIONS_FIELD = "company_associations"  # a nested table per object: contacts__company_associations, ...
@@ -232,6 +234,18 @@ def search_changed(
         lower = last_seen  # restart the window; rows at the boundary come again and merge away
 
 
+def list_all(client: RESTClient, obj: CrmObject, archived: bool = False) -> Iterator[list[dict[str, Any]]]:
+    """Pages of every record (live, or archived), through the list endpoint: 100 per page at the general rate
+    limit, where search gives 200 per page at 5 requests per second, so a full load needs fewer seconds here."""
+    paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_param="after")
+    params = {"limit": LIST_PAGE, "properties": ",".join(obj.properties + obj.extra_properties)}
+    if archived:
+        params["archived"] = "true"
+    yield from client.paginate(
+        f"/crm/v3/objects/{obj.name}", params=params, paginator=paginator, data_selector="results"
+    )
+
+
 def is_primary(object_type: str, association_type: dict[str, Any]) -> bool:
     """HubSpot marks a record's primary company with its own HUBSPOT_DEFINED type, labelled "Primary"."""
     if association_type.get("category") != "HUBSPOT_DEFINED":
@@ -305,8 +319,17 @@ def crm_object_resource(
         # id keeps one row each. (dlt's own incremental would drop every row older than its cursor.)
         state = dlt.current.resource_state()
         cursor = parse_timestamp(state.get("last_modified")) or EPOCH
-        since = max(EPOCH, cursor - timedelta(seconds=lookback_seconds)) if cursor > EPOCH else EPOCH
-        for page in search_changed(client, obj, since, cap):
+        # A first load (or a full refresh) lists everything: the list endpoint is the cheapest way to read a whole
+        # object. Later runs search only the window since the cursor. The list is not ordered by modification, so
+        # the cursor is the newest modification seen; a record changed while the list ran is newer than that
+        # minus the look-back (a full load takes minutes, the look-back an hour) and comes with the next search.
+        pages = (
+            search_changed(client, obj, max(EPOCH, cursor - timedelta(seconds=lookback_seconds)), cap)
+            if cursor > EPOCH
+            else list_all(client, obj)
+        )
+        waiting: list[dict[str, Any]] = []  # rows whose associations are read with the next batch
+        for page in pages:
             # Before any row of the page reaches dlt, so a renamed property never merges as NULL: HubSpot returns
             # every requested property that exists (null when empty), so one missing from the page was renamed or
             # deleted in the portal.
@@ -315,26 +338,35 @@ def crm_object_resource(
             if rows:
                 cursor = max(cursor, *(row[obj.cursor] for row in rows))
                 state["last_modified"] = cursor.isoformat()
-            if obj.associate and rows:
-                links = company_associations(client, obj.name, [r["id"] for r in rows])
-                for row in rows:
-                    row[ASSOCIATIONS_FIELD] = links.get(row["id"], [])
-                    row["company_id"] = primary_company(row[ASSOCIATIONS_FIELD])
             yield from bad
-            yield rows
+            if not obj.associate:
+                yield rows
+                continue
+            waiting += rows
+            if len(waiting) >= ASSOCIATIONS_BATCH - LIST_PAGE:
+                yield with_companies(client, obj, waiting)
+                waiting = []
+        if waiting:
+            yield with_companies(client, obj, waiting)
         if obj.name in ARCHIVABLE:
             yield from archived_records(client, obj)
 
     return records
 
 
+def with_companies(client: RESTClient, obj: CrmObject, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with their company associations and primary company, read in one v4 batch (at most
+    ASSOCIATIONS_BATCH ids): one request per ~1000 records instead of one per page."""
+    links = company_associations(client, obj.name, [r["id"] for r in rows])
+    for row in rows:
+        row[ASSOCIATIONS_FIELD] = links.get(row["id"], [])
+        row["company_id"] = primary_company(row[ASSOCIATIONS_FIELD])
+    return rows
+
+
 def archived_records(client: RESTClient, obj: CrmObject) -> Iterator[Any]:
     """Deleted records, read whole every run (search cannot see them), merged over the live rows by id."""
-    paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after", cursor_param="after")
-    params = {"archived": "true", "limit": 100, "properties": ",".join(obj.properties + obj.extra_properties)}
-    for page in client.paginate(
-        f"/crm/v3/objects/{obj.name}", params=params, paginator=paginator, data_selector="results"
-    ):
+    for page in list_all(client, obj, archived=True):
         rows, bad = loadable(obj, page)
         for row in rows:
             row["archived"] = True

@@ -18,7 +18,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.helpers import pipeline_drop
 
-from ingestion.errors import SourceConfigError, SourceError
+from ingestion.errors import PendingPackageError, SourceConfigError, SourceError
 from ingestion.identity import check_identity
 from ingestion.quarantine import QUARANTINE_TABLE
 from ingestion.registry import DATASETS, SOURCE_NAMES, source_spec
@@ -35,6 +35,17 @@ def pipelines_dir(warehouse: Path) -> Path:
     return WarehouseSettings.read().dlt_pipelines_dir or warehouse.parent / "dlt_pipelines"
 
 
+def duckdb_limits(warehouse: Path) -> dict[str, Any]:
+    """memory_limit / threads / temp_directory for a DuckDB connection to `warehouse`, from CSOPS_DUCKDB_* (the
+    same variables and defaults as the Dagster warehouse resource), so a load outside Dagster is capped too."""
+    settings = WarehouseSettings.read()
+    return {
+        "memory_limit": settings.duckdb_memory_limit,
+        "threads": settings.duckdb_threads,
+        "temp_directory": str(settings.duckdb_temp_directory or f"{warehouse.resolve()}.tmp"),
+    }
+
+
 def target() -> str:
     """The warehouse engine dlt loads and dbt builds on: duckdb (default) or postgres (CSOPS_TARGET)."""
     return WarehouseSettings.read().target
@@ -47,9 +58,8 @@ def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None)
     if settings.target == "postgres":
         return dlt.destinations.postgres(credentials=settings.postgres_url())
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    if duckdb_config:
-        return dlt.destinations.duckdb(DuckDbCredentials(str(warehouse), global_config=dict(duckdb_config)))
-    return dlt.destinations.duckdb(str(warehouse))
+    config = dict(duckdb_config or duckdb_limits(warehouse))
+    return dlt.destinations.duckdb(DuckDbCredentials(str(warehouse), global_config=config))
 
 
 def loader_file_format() -> str | None:
@@ -122,6 +132,8 @@ class SourceReport:
     # Why rows were quarantined: "resource: rule" -> rows, e.g. {"events: event not a non-empty string": 2}.
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    pending_loaded: list[str] = field(default_factory=list)  # packages an earlier run left, loaded first
+    after_load: dict[str, Any] = field(default_factory=dict)  # what the source's after-load step did
 
     @property
     def loaded(self) -> int:
@@ -184,14 +196,50 @@ def forget_cursors(name: str, warehouse: Path | None = None) -> list[str]:
     return [path.split(".")[-1] for path in drop.info["resource_states"]]
 
 
+def load_pending(name: str, pipeline: dlt.Pipeline) -> list[str]:
+    """Load what an earlier run extracted but did not load, before anything new is extracted; returns the load ids.
+
+    Left to dlt, `pipeline.run` loads pending packages and returns without extracting the new data, so after a
+    failed load every later night either fails the same way or silently loads nothing new. Here a pending package
+    either loads (under the same DuckDB limits as any load) and the run goes on to tonight's data, or the run stops
+    at once naming the package and the ways out; the package stays on disk, so nothing extracted is lost."""
+    extracted, normalized = pipeline.list_extracted_load_packages(), pipeline.list_normalized_load_packages()
+    if not extracted and not normalized:
+        return []
+    pending = sorted({*extracted, *normalized})
+    try:
+        if extracted:
+            pipeline.normalize()
+        pipeline.load()
+    except PipelineStepFailed as error:
+        folder = Path(pipeline.pipelines_dir)
+        raise PendingPackageError(
+            f"{name}: load package {', '.join(pending)}, extracted by an earlier run, is still pending and failed "
+            f"to load again: {root_cause(error)}. It is kept in {folder / pipeline.pipeline_name} and nothing new "
+            "is extracted until it loads. Fix the cause (for memory: CSOPS_DUCKDB_MEMORY_LIMIT, "
+            "CSOPS_DUCKDB_TEMP_DIRECTORY) and run again, or abort it with "
+            f"`dlt pipeline --pipelines-dir {folder} {pipeline.pipeline_name} abort-packages` (the incremental "
+            "state goes back to before it, so the next run extracts the same data again)."
+        ) from error
+    return pending
+
+
+def after_load(name: str, pipeline: dlt.Pipeline) -> dict[str, Any]:
+    """The source's own step after a load (e.g. the usage events' deduplication), if it declares one."""
+    step = source_spec(name).after_load
+    return step(pipeline) if step is not None else {}
+
+
 def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = False) -> SourceReport:
-    """Load source `name`; `full_refresh` re-reads it whole first (see forget_cursors)."""
+    """Load source `name`; `full_refresh` re-reads it whole first (see forget_cursors). A package an earlier run
+    left pending loads first (see load_pending)."""
     warehouse = warehouse or warehouse_path()
     started = time.monotonic()
     if full_refresh:
         forget_cursors(name, warehouse)
     source = make_source(name, warehouse)
     pipeline = make_pipeline(name, warehouse)
+    pending = load_pending(name, pipeline)
     try:
         info = pipeline.run(source, loader_file_format=loader_file_format())
     except PipelineStepFailed as error:
@@ -199,10 +247,11 @@ def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = Fa
         if cause is not error:
             raise cause from error
         raise
+    finished = after_load(name, pipeline)
     load_id = info.loads_ids[-1] if info.loads_ids else None
     normalize = pipeline.last_trace.last_normalize_info
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
-    report = SourceReport(name, DATASETS[name], load_id, rows)
+    report = SourceReport(name, DATASETS[name], load_id, rows, pending_loaded=pending, after_load=finished)
     reasons = quarantine_reasons(name, warehouse, info.loads_ids)
     report.quarantine_reasons = {f"{r}: {rule}": n for r, rules in reasons.items() for rule, n in rules.items()}
     report.quarantined = sum(report.quarantine_reasons.values())

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ingestion.event_dedupe import deduplicate_events
 from ingestion.hubspot import hubspot_source
 from ingestion.stripe import stripe_source
 from ingestion.surveys import surveys_source
@@ -25,6 +26,7 @@ class SourceSpec:
     dlt); `known_accounts` is the callable that lists account ids already in the warehouse, for sources that screen
     rows by account. `shape()` returns the same source built with placeholder settings, so Dagster can declare
     assets without secrets. `tables` are the raw tables the source writes (its resources, nested tables aside).
+    `after_load(pipeline)`, when set, runs after every successful load (its result goes into the run report).
     """
 
     name: str
@@ -32,6 +34,7 @@ class SourceSpec:
     build: Callable[[Callable[[], list[str] | None]], Any]
     shape: Callable[[], Any]
     tables: tuple[str, ...]
+    after_load: Callable[[Any], dict[str, Any]] | None = None
 
     @property
     def dataset(self) -> str:
@@ -42,7 +45,7 @@ class SourceSpec:
 SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec(
         name="hubspot",
-        description="HubSpot CRM object, incremental by last-modified date through the search API.",
+        description="HubSpot CRM object: listed whole on a first load, then searched by last-modified date.",
         build=lambda known_accounts: hubspot_source(),
         shape=lambda: hubspot_source(access_token="placeholder"),
         tables=(
@@ -69,6 +72,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         build=lambda known_accounts: usage_source(known_accounts=known_accounts()),
         shape=lambda: usage_source(bucket_url="file:///placeholder"),
         tables=("events",),
+        after_load=deduplicate_events,
     ),
     SourceSpec(
         name="surveys",

@@ -94,6 +94,10 @@ def _lower(value: Any) -> Any:
 
 
 DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
+# DuckDB's limits when CSOPS_DUCKDB_* are not set (orchestration/resources.py uses the same defaults). Without a
+# memory limit DuckDB takes up to 80% of the machine's RAM before it spills.
+DEFAULT_MEMORY_LIMIT = "4GB"
+DEFAULT_THREADS = 2
 
 
 class WarehouseSettings(CsopsSettings):
@@ -113,6 +117,9 @@ class WarehouseSettings(CsopsSettings):
     pg_user: str = Field("postgres", validation_alias="CSOPS_PG_USER")
     pg_password: SecretStr = Field(SecretStr(""), validation_alias="CSOPS_PG_PASSWORD")
     pg_database: str = Field("test", validation_alias="CSOPS_PG_DATABASE")
+    duckdb_memory_limit: str = Field(DEFAULT_MEMORY_LIMIT, validation_alias="CSOPS_DUCKDB_MEMORY_LIMIT")
+    duckdb_threads: int = Field(DEFAULT_THREADS, ge=1, validation_alias="CSOPS_DUCKDB_THREADS")
+    duckdb_temp_directory: Path | None = Field(None, validation_alias="CSOPS_DUCKDB_TEMP_DIRECTORY")
 
     def postgres_url(self) -> str:
         return (

@@ -22,7 +22,7 @@ import duckdb
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
-from ingestion.settings import DEFAULT_WAREHOUSE
+from ingestion.settings import DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS, DEFAULT_WAREHOUSE
 
 TARGETS = ("duckdb", "postgres")
 
@@ -56,8 +56,10 @@ class WarehouseResource(ConfigurableResource):
     serving_postgres_url: str = Field(
         default="", description="Optional Postgres the marts are also published to (schema marts); empty = none."
     )
-    memory_limit: str = Field(default="4GB", description="DuckDB memory_limit: past it, DuckDB spills to disk.")
-    threads: int = Field(default=2, description="DuckDB threads per connection.")
+    memory_limit: str = Field(
+        default=DEFAULT_MEMORY_LIMIT, description="DuckDB memory_limit: past it, DuckDB spills to disk."
+    )
+    threads: int = Field(default=DEFAULT_THREADS, description="DuckDB threads per connection.")
     temp_directory: str = Field(
         default="", description="Where DuckDB spills; empty = <warehouse>.tmp beside the warehouse file."
     )

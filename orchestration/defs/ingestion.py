@@ -8,7 +8,15 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy,
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from ingestion.pipeline import loader_file_format, make_pipeline, make_source, quarantined_rows, warehouse_path
+from ingestion.pipeline import (
+    after_load,
+    load_pending,
+    loader_file_format,
+    make_pipeline,
+    make_source,
+    quarantined_rows,
+    warehouse_path,
+)
 from ingestion.registry import BY_NAME, SOURCES
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL, Settings
@@ -47,6 +55,9 @@ def build_source_assets(name: str) -> Any:
         context: AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource
     ) -> Iterator[MaterializeResult]:
         pipeline = make_pipeline(name, warehouse.warehouse_path, duckdb_config=warehouse.duckdb_config())
+        pending = load_pending(name, pipeline)
+        if pending:
+            context.log.info(f"{name}: loaded package(s) {', '.join(pending)} left pending by an earlier run")
         results = list(
             dlt.run(
                 context=context,
@@ -56,6 +67,7 @@ def build_source_assets(name: str) -> Any:
                 loader_file_format=loader_file_format(),
             )
         )
+        finished = after_load(name, pipeline)
         load_info = pipeline.last_trace.last_load_info if pipeline.last_trace else None
         quarantine = quarantined_rows(name, warehouse.warehouse_path, list(load_info.loads_ids) if load_info else [])
         for result in results:
@@ -67,6 +79,7 @@ def build_source_assets(name: str) -> Any:
                     # dagster-dlt names the table after the dlt schema; the warehouse table is in the dataset.
                     "dagster/table_name": f"{BY_NAME[name].dataset}.{resource}",
                     "quarantined_rows": quarantine.get(resource, 0),
+                    **({"after_load": finished} if finished else {}),
                 },
             )
 

@@ -58,11 +58,11 @@ def test_every_stage_is_reported_with_a_positive_wall_time(bench: dict) -> None:
     expected = (
         ["generate sandbox"]
         + [f"ingest full: {s}" for s in SOURCE_NAMES]
-        + ["dbt build full"]
+        + ["plain load: usage events (DuckDB)", "dbt build full"]
         + [f"plain SQL: {t.title}" for t in TRANSFORMATIONS]
         + ["advance 1 day"]
         + [f"ingest incremental: {s}" for s in SOURCE_NAMES]
-        + ["dbt build incremental", "CRM sync dry run"]
+        + ["raw checks (GX)", "dbt build incremental", "publish serving copy", "CRM sync dry run"]
     )
     assert [s["name"] for s in report["stages"]] == expected
     for s in report["stages"]:

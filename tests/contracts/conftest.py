@@ -1,6 +1,7 @@
 """One recorded session of the real product against a sandbox of its own: a full load of every HTTP source
-(ingestion.pipeline) and one CRM push (activation), every exchange captured at the client (recorder.py). The
-contract tests validate what was recorded against the vendors' official SDK models."""
+(ingestion.pipeline; HubSpot reads its lists), an incremental HubSpot run (its search) and one CRM push
+(activation), every exchange captured at the client (recorder.py). The contract tests validate what was recorded
+against the vendors' official SDK models."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ HTTP_SOURCES = ("hubspot", "stripe", "surveys")
 
 @pytest.fixture(scope="session")
 def recorded(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Exchange]]:
-    """Every exchange of a full load of the HTTP sources and a first CRM push against a fresh tiny sandbox (a copy
-    of the session's pristine one)."""
+    """Every exchange of a full load of the HTTP sources, an incremental HubSpot load and a first CRM push against a
+    fresh tiny sandbox (a copy of the session's pristine one)."""
     work = tmp_path_factory.mktemp("contracts")
     sandbox = copy_sandbox(pristine_sandbox, work / "sandbox")
     with running_server(sandbox, faults=UNTHROTTLED_FAULTS) as url, pytest.MonkeyPatch.context() as patch:
@@ -42,6 +43,7 @@ def recorded(pristine_sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -
             for name in HTTP_SOURCES:
                 report = run_source(name, work / "warehouse.duckdb")
                 assert report.loaded > 0, report
+            run_source("hubspot", work / "warehouse.duckdb")  # incremental: the search endpoint
             sync = run_sync(marts, config=config, log=lambda _line: None)
             assert sync.ok, sync.summary_lines()
         yield exchanges

@@ -1,0 +1,113 @@
+"""A load that fails after its data was extracted (DuckDB out of memory, here forced with a 1 MB memory limit)
+leaves a load package pending. The next night must not wedge silently: the package loads first and tonight's data
+still comes in the same run, or, if it fails again, the run stops at once naming the package and the fix, and
+nothing extracted is lost."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingestion.errors import PendingPackageError
+from ingestion.pipeline import make_pipeline, run_source
+
+STARVED = "1MB"  # too little for DuckDB to insert the events: the load step fails, the package stays
+
+
+@pytest.fixture()
+def events(sandbox_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[Path]]:
+    """An empty usage bucket and the session sandbox's received-day folders, to drop into it night by night."""
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    monkeypatch.setenv("SOURCES__USAGE__BUCKET_URL", str(bucket))
+    return bucket, sorted((sandbox_dir / "events").iterdir())[-3:]
+
+
+def deliver(bucket: Path, day: Path) -> None:
+    shutil.copytree(day, bucket / day.name)
+
+
+def distinct_ids(folders: list[Path]) -> int:
+    files = ", ".join(f"'{f}'" for folder in folders for f in folder.glob("*.parquet"))
+    with duckdb.connect() as con:
+        return con.execute(f"select count(distinct messageId) from read_parquet([{files}])").fetchone()[0]
+
+
+def loaded(warehouse: Path) -> tuple[int, int]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select count(*), count(distinct message_id) from raw_usage.events").fetchone()
+
+
+def fail_a_load(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("CSOPS_DUCKDB_MEMORY_LIMIT", STARVED)
+    with pytest.raises(PipelineStepFailed):
+        run_source("usage", warehouse)
+    pending = make_pipeline("usage", warehouse).list_normalized_load_packages()
+    assert len(pending) == 1  # extracted and normalized, not loaded
+    return pending[0]
+
+
+def test_a_package_left_pending_loads_first_and_the_new_night_still_comes_in(
+    events: tuple[Path, list[Path]], warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket, days = events
+    deliver(bucket, days[0])
+    package = fail_a_load(warehouse, monkeypatch)
+    deliver(bucket, days[1])
+    monkeypatch.delenv("CSOPS_DUCKDB_MEMORY_LIMIT")
+    report = run_source("usage", warehouse)
+    assert report.pending_loaded == [package]
+    expected = distinct_ids(days[:2])
+    assert loaded(warehouse) == (expected, expected)  # both nights, each event once
+    assert make_pipeline("usage", warehouse).list_normalized_load_packages() == []
+
+
+def test_a_pending_package_that_fails_again_stops_the_run_naming_it_and_the_fix(
+    events: tuple[Path, list[Path]], warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket, days = events
+    deliver(bucket, days[0])
+    package = fail_a_load(warehouse, monkeypatch)
+    deliver(bucket, days[1])
+    with pytest.raises(PendingPackageError) as failure:
+        run_source("usage", warehouse)
+    message = str(failure.value)
+    assert package in message and "abort-packages" in message and "CSOPS_DUCKDB_MEMORY_LIMIT" in message
+    assert make_pipeline("usage", warehouse).list_normalized_load_packages() == [package]  # kept, not lost
+    # The fix the message names, as a user would type it (and confirm): the package is aborted, the state rewound ...
+    dlt_cli, *arguments = re.search(r"`(dlt pipeline --pipelines-dir [^`]+)`", message).group(1).split()
+    env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    subprocess.run([str(Path(sys.executable).with_name(dlt_cli)), "--yes", *arguments], check=True, env=env)
+    assert make_pipeline("usage", warehouse).list_normalized_load_packages() == []
+    # ... so the next run extracts that night's files again, with the new one: nothing extracted was lost.
+    monkeypatch.delenv("CSOPS_DUCKDB_MEMORY_LIMIT")
+    run_source("usage", warehouse)
+    expected = distinct_ids(days[:2])
+    assert loaded(warehouse) == (expected, expected)
+
+
+def test_copies_of_an_event_in_a_later_load_are_removed(
+    events: tuple[Path, list[Path]], warehouse: Path, tmp_path: Path
+) -> None:
+    """A re-delivered file (new modification time) is read again; its events are already loaded."""
+    bucket, days = events
+    deliver(bucket, days[0])
+    run_source("usage", warehouse)
+    first = loaded(warehouse)
+    again = bucket / days[0].name
+    for file in again.glob("*.parquet"):
+        file.touch()
+        os.utime(file, (file.stat().st_mtime + 60, file.stat().st_mtime + 60))
+    deliver(bucket, days[1])
+    report = run_source("usage", warehouse)
+    assert report.after_load["removed"] >= first[0]  # every re-read row was a copy
+    expected = distinct_ids(days[:2])
+    assert loaded(warehouse) == (expected, expected)
