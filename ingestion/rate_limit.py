@@ -85,7 +85,7 @@ TYPEFORM_RESPONSES_LIMIT = Limit(2, 1)  # Responses API, per account
 # What our clients send by default: about 80% of a paid HubSpot tier (other apps share the portal), 80% of Stripe's.
 HUBSPOT_DEFAULT = Limit(150, 10)
 HUBSPOT_SEARCH_DEFAULT = Limit(4, 1)
-HUBSPOT_REQUESTS_PER_SECOND = 15.0  # the ingestion source's spacing: 150 per 10 s, never a 150-request burst
+HUBSPOT_REQUESTS_PER_SECOND = 18.5  # the ingestion source: at most 19 in a second, 37 in two, so <= 185 in any 10 s
 HUBSPOT_SEARCH_REQUESTS_PER_SECOND = 4.0
 STRIPE_REQUESTS_PER_SECOND = {"live": 80.0, "test": 20.0}
 TYPEFORM_REQUESTS_PER_SECOND = 1.8
