@@ -14,6 +14,7 @@ from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.data_writers.configuration import ParquetFormatConfiguration
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -37,12 +38,28 @@ def pipelines_dir(warehouse: Path) -> Path:
     return Path(os.environ.get("CSOPS_DLT_PIPELINES_DIR") or warehouse.parent / "dlt_pipelines")
 
 
+TARGETS = ("duckdb", "postgres", "spark")
+
+
 def target() -> str:
-    """The warehouse engine dlt loads and dbt builds on: duckdb (default) or postgres (CSOPS_TARGET)."""
+    """The warehouse engine dlt loads and dbt builds on: duckdb (default), postgres or spark (CSOPS_TARGET).
+    On spark, dlt writes a Parquet lake (CSOPS_LAKE) that dbt-spark reads."""
     value = os.environ.get("CSOPS_TARGET", "duckdb").lower()
-    if value not in ("duckdb", "postgres"):
-        raise SourceConfigError(f"CSOPS_TARGET must be duckdb or postgres, not {value!r}")
+    if value not in TARGETS:
+        raise SourceConfigError(f"CSOPS_TARGET must be one of {', '.join(TARGETS)}, not {value!r}")
     return value
+
+
+def lake_url(warehouse: Path) -> str:
+    """Where dlt writes the Parquet lake on the spark target: CSOPS_LAKE (a folder, or an object store URL such as
+    s3://bucket/csops with dlt's credentials variables), else a `lake` folder beside the warehouse file."""
+    return os.environ.get("CSOPS_LAKE") or str((warehouse.parent / "lake").resolve())
+
+
+def spark_directory(warehouse: Path) -> Path:
+    """Where Spark keeps its catalog (Derby metastore) and the tables dbt-spark builds (`warehouse/<schema>.db/`):
+    CSOPS_SPARK_DIR, else a `spark` folder beside the warehouse file."""
+    return Path(os.environ.get("CSOPS_SPARK_DIR") or warehouse.parent / "spark").resolve()
 
 
 def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None) -> Any:
@@ -56,6 +73,14 @@ def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None)
             f"/{env.get('CSOPS_PG_DATABASE', 'test')}"
         )
         return dlt.destinations.postgres(credentials=credentials)
+    if target() == "spark":
+        # Spark reads Parquet timestamps in microseconds at most (pyarrow would keep nanoseconds). The lake has
+        # no merge (plain Parquet): every load appends, and the views dbt-spark reads keep the latest version of
+        # each row (dbt_project/macros/lake_sources.sql; README "Scaling out").
+        return dlt.destinations.filesystem(
+            bucket_url=lake_url(warehouse),
+            parquet_format=ParquetFormatConfiguration(coerce_timestamps="us", allow_truncated_timestamps=True),
+        )
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     if duckdb_config:
         return dlt.destinations.duckdb(DuckDbCredentials(str(warehouse), global_config=dict(duckdb_config)))
@@ -64,8 +89,8 @@ def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None)
 
 def loader_file_format() -> str | None:
     """Parquet load files on DuckDB: an order of magnitude faster and leaner than SQL inserts for the nested API
-    objects (measured by `csops bench`); Postgres keeps dlt's default."""
-    return "parquet" if target() == "duckdb" else None
+    objects (measured by `csops bench`); the lake is Parquet; Postgres keeps dlt's default."""
+    return None if target() == "postgres" else "parquet"
 
 
 def make_pipeline(
@@ -118,8 +143,22 @@ def make_source(name: str, warehouse: Path | None = None) -> Any:
     except ConfigFieldMissingException as error:
         variables = ", ".join(f"SOURCES__{name.upper()}__{f.upper()}" for f in error.fields)
         raise SourceConfigError(f"{name}: missing configuration. Set {variables} (see .env.example).") from error
-    check_identity(name, make_pipeline(name, warehouse), warehouse, target())
+    check_identity(name, identity_pipeline(name, warehouse), warehouse, target())
     return source
+
+
+def identity_pipeline(name: str, warehouse: Path) -> dlt.Pipeline:
+    """The pipeline whose SQL client keeps the source identity record. A Parquet lake has no tables to update, so
+    on the spark target the record stays in the DuckDB warehouse file (which then holds nothing else)."""
+    if target() != "spark":
+        return make_pipeline(name, warehouse)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"csops_{name}_identity",
+        destination=dlt.destinations.duckdb(str(warehouse)),
+        dataset_name=DATASETS[name],
+        pipelines_dir=str(pipelines_dir(warehouse)),
+    )
 
 
 @dataclass
