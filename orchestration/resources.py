@@ -22,9 +22,8 @@ import duckdb
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
-from ingestion.pipeline import DEFAULT_WAREHOUSE
-
-TARGETS = ("duckdb", "postgres")
+from activation.marts import attach_spark_marts
+from ingestion.pipeline import DEFAULT_WAREHOUSE, TARGETS
 
 # Resource field -> the environment variable that configures it (documented in .env.example).
 ENV_VARS: Mapping[str, str] = {
@@ -37,6 +36,8 @@ ENV_VARS: Mapping[str, str] = {
     "threads": "CSOPS_DUCKDB_THREADS",
     "temp_directory": "CSOPS_DUCKDB_TEMP_DIRECTORY",
     "gx_directory": "CSOPS_GX_DIRECTORY",
+    "lake": "CSOPS_LAKE",
+    "spark_directory": "CSOPS_SPARK_DIR",
 }
 
 
@@ -46,7 +47,16 @@ class WarehouseResource(ConfigurableResource):
     path: str = Field(
         default=str(DEFAULT_WAREHOUSE), description="DuckDB warehouse file (relative to the working directory)."
     )
-    target: str = Field(default="duckdb", description="Engine dlt loads and dbt builds on: duckdb or postgres.")
+    target: str = Field(
+        default="duckdb", description="Engine dlt loads and dbt builds on: duckdb, postgres or spark (a Parquet lake)."
+    )
+    lake: str = Field(
+        default="", description="spark: the Parquet lake dlt writes (folder or object store URL); empty = lake/ "
+        "beside the warehouse file."
+    )
+    spark_directory: str = Field(
+        default="", description="spark: Spark's catalog and the tables dbt builds; empty = spark/ beside the warehouse."
+    )
     serving_path: str = Field(
         default="", description="Read-only copy of the marts for BI tools; empty = serving.duckdb beside the warehouse."
     )
@@ -98,6 +108,14 @@ class WarehouseResource(ConfigurableResource):
         """Where the raw tables' GX suites keep their results and Data Docs (a `gx/` folder inside)."""
         return Path(self.gx_directory).resolve() if self.gx_directory else self.warehouse_path.parent
 
+    @property
+    def lake_url(self) -> str:
+        return self.lake or str(self.warehouse_path.with_name("lake"))
+
+    @property
+    def spark_path(self) -> Path:
+        return Path(self.spark_directory).resolve() if self.spark_directory else self.warehouse_path.with_name("spark")
+
     def duckdb_config(self) -> dict[str, Any]:
         """The settings every DuckDB connection to the warehouse gets (duckdb.connect(config=...), dlt, dbt)."""
         return {
@@ -107,8 +125,12 @@ class WarehouseResource(ConfigurableResource):
         }
 
     def connect(self, database: Path | None = None, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with the limits, to the warehouse or to `database` (e.g. the serving copy)."""
-        return duckdb.connect(str(database or self.warehouse_path), read_only=read_only, config=self.duckdb_config())
+        """A DuckDB connection with the limits, to the warehouse or to `database` (e.g. the serving copy). On the
+        spark target the warehouse's `marts` are the Parquet tables Spark built (activation.marts)."""
+        con = duckdb.connect(str(database or self.warehouse_path), read_only=read_only, config=self.duckdb_config())
+        if self.target == "spark" and database is None:
+            attach_spark_marts(con, self.spark_path)
+        return con
 
     def dbt_env(self) -> dict[str, str]:
         """What dbt_project/profiles.yml and macros read: the as-of date, the absolute warehouse path, the engine and
@@ -123,6 +145,9 @@ class WarehouseResource(ConfigurableResource):
             "CSOPS_DUCKDB_MEMORY_LIMIT": str(config["memory_limit"]),
             "CSOPS_DUCKDB_THREADS": str(config["threads"]),
             "CSOPS_DUCKDB_TEMP_DIRECTORY": str(config["temp_directory"]),
+            # spark: where dlt's lake is and where Spark keeps its catalog and tables (profiles.yml).
+            "CSOPS_LAKE": self.lake_url,
+            "CSOPS_SPARK_DIR": str(self.spark_path),
         }
 
     @contextmanager
