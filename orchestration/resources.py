@@ -51,8 +51,9 @@ class WarehouseResource(ConfigurableResource):
         default="duckdb", description="Engine dlt loads and dbt builds on: duckdb, postgres or spark (a Parquet lake)."
     )
     lake: str = Field(
-        default="", description="spark: the Parquet lake dlt writes (folder or object store URL); empty = lake/ "
-        "beside the warehouse file."
+        default="",
+        description="spark: the Parquet lake dlt writes (folder or object store URL); empty = lake/ "
+        "beside the warehouse file.",
     )
     spark_directory: str = Field(
         default="", description="spark: Spark's catalog and the tables dbt builds; empty = spark/ beside the warehouse."
