@@ -129,7 +129,7 @@ def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_directory: Path) ->
     under a second, where a Spark session would start a JVM (7-40 s, over 1 GB) for them. The views live in an
     in-memory catalog named `marts`, so nothing is written into the warehouse file, which keeps the sync state."""
     folder = spark_directory / "warehouse" / "marts.db"
-    con.execute("attach if not exists ':memory:' as marts")
+    con.execute("attach if not exists ':memory:' as marts (read_only false)")
     found = []
     for table in sorted(path for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []:
         if not any(table.rglob("*.parquet")):

@@ -130,6 +130,7 @@ class WarehouseResource(ConfigurableResource):
         spark target the warehouse's `marts` are the Parquet tables Spark built (activation.marts)."""
         con = duckdb.connect(str(database or self.warehouse_path), read_only=read_only, config=self.duckdb_config())
         if self.target == "spark" and database is None:
+            attach_lake(con, Path(self.lake_url))
             attach_spark_marts(con, self.spark_path)
         return con
 
@@ -167,6 +168,30 @@ class WarehouseResource(ConfigurableResource):
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def attach_lake(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]:
+    """On the spark target, the raw tables as dlt landed them in the lake (every load appended), readable as
+    `raw_<source>.<table>` in this DuckDB connection: what the raw-table checks read, with the same SQL as on
+    DuckDB. The views live in an in-memory catalog made the default one, so nothing is written to the warehouse
+    file. A local lake folder; an object-store lake needs DuckDB's httpfs credentials as well."""
+    con.execute("attach if not exists ':memory:' as lake_views (read_only false)")
+    con.execute("use lake_views")
+    found = []
+    for dataset in sorted(p for p in lake.iterdir() if p.is_dir()) if lake.is_dir() else []:
+        con.execute(f"create schema if not exists {dataset.name}")
+        for table in sorted(p for p in dataset.iterdir() if p.is_dir()):
+            pattern = "*.jsonl" if table.name.startswith("_dlt") else "*.parquet"
+            if not any(table.glob(pattern)):
+                continue
+            files = str(table / pattern).replace("'", "''")
+            reader = "read_json_auto" if pattern == "*.jsonl" else "read_parquet"
+            con.execute(
+                f"create or replace view {dataset.name}.{table.name} as "
+                f"select * from {reader}('{files}', union_by_name = true)"
+            )
+            found.append(f"{dataset.name}.{table.name}")
+    return found
 
 
 def warehouse_from_env() -> WarehouseResource:
