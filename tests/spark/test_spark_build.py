@@ -160,9 +160,10 @@ def test_the_incremental_build_after_a_day_equals_a_full_rebuild_on_spark(
         con.close()
         return tables
 
-    spark_company.build_on_spark("run")
+    compared = ["+customer_health_daily", "+int_usage__feature_days"]  # what is compared, and what it is built from
+    spark_company.build_on_spark("run", "--select", *compared)
     nightly = snapshot()
-    spark_company.build_on_spark("run", "--full-refresh")
+    spark_company.build_on_spark("run", "--full-refresh", "--select", *compared)
     rebuilt = snapshot()
     assert nightly["customer_health_daily"], "the nightly build scored no new day"
     for table, rows in nightly.items():
