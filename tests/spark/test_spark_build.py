@@ -22,7 +22,8 @@ from sandbox.manifest import Manifest
 from tests.spark.conftest import SparkCompany, spark_environment
 from tests.support import point_at_sandbox
 
-pytestmark = pytest.mark.slow
+# One session fixture builds everything (about 5 minutes on an idle 2-core machine, far more under load).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 MONEY = ("usd", "arr", "mrr", "amount")  # column names holding money: equal within a cent
 
