@@ -16,7 +16,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --extra spark
 	@echo "installed .venv from uv.lock (uv sync --frozen; list: python3 -m uv pip list)"
 	@touch $@
 

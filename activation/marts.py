@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
@@ -118,6 +119,29 @@ from marts.customer_health_daily as h
 inner join previous on h.health_date = previous.health_date
 cross join days
 """
+
+
+def attach_spark_marts(con: duckdb.DuckDBPyConnection, spark_directory: Path) -> list[str]:
+    """Make the marts Spark built readable as `marts.<name>` in this DuckDB connection, so the push reads them with
+    the same SQL whichever engine built them. Returns the marts found.
+
+    dbt-spark writes each mart as a Parquet table in Spark's warehouse folder (`marts.db/<name>/`, partitioned
+    tables in `<column>=<value>/` folders). The push reads a few thousand rows: DuckDB reads those files in well
+    under a second, where a Spark session would start a JVM (7-40 s, over 1 GB) for them. The views live in an
+    in-memory catalog named `marts`, so nothing is written into the warehouse file, which keeps the sync state."""
+    folder = spark_directory / "warehouse" / "marts.db"
+    con.execute("attach if not exists ':memory:' as marts (read_only false)")
+    found = []
+    for table in sorted(path for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []:
+        if not any(table.rglob("*.parquet")):
+            continue  # an empty mart has no files: the preflight reports it as missing
+        files = str(table / "**" / "*.parquet").replace("'", "''")
+        con.execute(
+            f"create or replace view marts.{table.name} as "
+            f"select * from read_parquet('{files}', hive_partitioning = true)"
+        )
+        found.append(table.name)
+    return found
 
 
 def read_snapshot(con: duckdb.DuckDBPyConnection) -> MartSnapshot:

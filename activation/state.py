@@ -31,6 +31,7 @@ from typing import Any, TextIO
 import duckdb
 import pyarrow as pa
 
+from activation.marts import attach_spark_marts
 from activation.model import OBJECT_COMPANY, OBJECT_TASK, KnownAccount, KnownTask, Outcome, SyncState
 
 SCHEMA_SQL = """
@@ -374,6 +375,11 @@ def open_warehouse(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(str(warehouse))
     try:
         ensure_schema(con)
+        from ingestion.pipeline import spark_directory, target  # (dlt's import cost only where it is needed)
+
+        if target() == "spark":
+            # The warehouse file keeps the sync state; the marts are the Parquet tables Spark built.
+            attach_spark_marts(con, spark_directory(warehouse))
         yield con
     finally:
         con.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.destination.configuration import ParquetFormatConfiguration
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -47,8 +48,21 @@ def duckdb_limits(warehouse: Path) -> dict[str, Any]:
 
 
 def target() -> str:
-    """The warehouse engine dlt loads and dbt builds on: duckdb (default) or postgres (CSOPS_TARGET)."""
+    """The warehouse engine dlt loads and dbt builds on: duckdb (default), postgres or spark (CSOPS_TARGET).
+    On spark, dlt writes a Parquet lake (CSOPS_LAKE) that dbt-spark reads."""
     return WarehouseSettings.read().target
+
+
+def lake_url(warehouse: Path) -> str:
+    """Where dlt writes the Parquet lake on the spark target: CSOPS_LAKE (a folder, or an object store URL such as
+    s3://bucket/csops with dlt's credentials variables), else a `lake` folder beside the warehouse file."""
+    return WarehouseSettings.read().lake or str((warehouse.parent / "lake").resolve())
+
+
+def spark_directory(warehouse: Path) -> Path:
+    """Where Spark keeps its catalog (Derby metastore) and the tables dbt-spark builds (`warehouse/<schema>.db/`):
+    CSOPS_SPARK_DIR, else a `spark` folder beside the warehouse file."""
+    return (WarehouseSettings.read().spark_dir or warehouse.parent / "spark").resolve()
 
 
 def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None) -> Any:
@@ -57,6 +71,14 @@ def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None)
     settings = WarehouseSettings.read()
     if settings.target == "postgres":
         return dlt.destinations.postgres(credentials=settings.postgres_url())
+    if settings.target == "spark":
+        # Spark reads Parquet timestamps in microseconds at most (pyarrow would keep nanoseconds). The lake has
+        # no merge (plain Parquet): every load appends, and the views dbt-spark reads keep the latest version of
+        # each row (dbt_project/macros/lake_sources.sql; README "Scaling out").
+        return dlt.destinations.filesystem(
+            bucket_url=lake_url(warehouse),
+            parquet_format=ParquetFormatConfiguration(coerce_timestamps="us", allow_truncated_timestamps=True),
+        )
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     config = dict(duckdb_config or duckdb_limits(warehouse))
     return dlt.destinations.duckdb(DuckDbCredentials(str(warehouse), global_config=config))
@@ -64,8 +86,8 @@ def destination(warehouse: Path, duckdb_config: Mapping[str, Any] | None = None)
 
 def loader_file_format() -> str | None:
     """Parquet load files on DuckDB: an order of magnitude faster and leaner than SQL inserts for the nested API
-    objects (measured by `csops bench`); Postgres keeps dlt's default."""
-    return "parquet" if target() == "duckdb" else None
+    objects (measured by `csops bench`); the lake is Parquet; Postgres keeps dlt's default."""
+    return None if target() == "postgres" else "parquet"
 
 
 def make_pipeline(
@@ -118,8 +140,22 @@ def make_source(name: str, warehouse: Path | None = None) -> Any:
     except ConfigFieldMissingException as error:
         variables = ", ".join(f"SOURCES__{name.upper()}__{f.upper()}" for f in error.fields)
         raise SourceConfigError(f"{name}: missing configuration. Set {variables} (see .env.example).") from error
-    check_identity(name, make_pipeline(name, warehouse), warehouse, target())
+    check_identity(name, identity_pipeline(name, warehouse), warehouse, target())
     return source
+
+
+def identity_pipeline(name: str, warehouse: Path) -> dlt.Pipeline:
+    """The pipeline whose SQL client keeps the source identity record. A Parquet lake has no tables to update, so
+    on the spark target the record stays in the DuckDB warehouse file (which then holds nothing else)."""
+    if target() != "spark":
+        return make_pipeline(name, warehouse)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=f"csops_{name}_identity",
+        destination=dlt.destinations.duckdb(str(warehouse)),
+        dataset_name=DATASETS[name],
+        pipelines_dir=str(pipelines_dir(warehouse)),
+    )
 
 
 @dataclass

@@ -7,7 +7,7 @@ environment does not set and never a source's endpoint or key on a sandbox run (
 support cannot leave those out). An empty variable counts as unset (its default applies).
 
 A bad value is one line naming the variable, what it holds and what it accepts, e.g.
-`CSOPS_TARGET must be duckdb or postgres, not 'duckdbb'`: `read` raises the area's own error type with it.
+`CSOPS_TARGET must be duckdb, postgres or spark, not 'duckdbb'`: `read` raises the area's own error type with it.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ DEFAULT_WAREHOUSE = Path("data/warehouse.duckdb")
 # memory limit DuckDB takes up to 80% of the machine's RAM before it spills.
 DEFAULT_MEMORY_LIMIT = "4GB"
 DEFAULT_THREADS = 2
+TARGETS = ("duckdb", "postgres", "spark")
 
 
 class WarehouseSettings(CsopsSettings):
@@ -109,9 +110,11 @@ class WarehouseSettings(CsopsSettings):
     dlt_pipelines_dir: Path | None = Field(None, validation_alias="CSOPS_DLT_PIPELINES_DIR")
     serving_warehouse: Path | None = Field(None, validation_alias="CSOPS_SERVING_WAREHOUSE")
     log_dir: Path | None = Field(None, validation_alias="CSOPS_LOG_DIR")
-    target: Annotated[Literal["duckdb", "postgres"], BeforeValidator(_lower)] = Field(
+    target: Annotated[Literal["duckdb", "postgres", "spark"], BeforeValidator(_lower)] = Field(
         "duckdb", validation_alias="CSOPS_TARGET"
     )
+    lake: str | None = Field(None, validation_alias="CSOPS_LAKE")  # spark target: a folder or object store URL
+    spark_dir: Path | None = Field(None, validation_alias="CSOPS_SPARK_DIR")  # spark target: catalog and tables
     pg_host: str = Field("127.0.0.1", validation_alias="CSOPS_PG_HOST")
     pg_port: int = Field(5432, validation_alias="CSOPS_PG_PORT")
     pg_user: str = Field("postgres", validation_alias="CSOPS_PG_USER")

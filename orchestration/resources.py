@@ -22,9 +22,8 @@ import duckdb
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field
 
-from ingestion.settings import DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS, DEFAULT_WAREHOUSE
-
-TARGETS = ("duckdb", "postgres")
+from activation.marts import attach_spark_marts
+from ingestion.settings import DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS, DEFAULT_WAREHOUSE, TARGETS
 
 # Resource field -> the environment variable that configures it (documented in .env.example).
 ENV_VARS: Mapping[str, str] = {
@@ -37,6 +36,8 @@ ENV_VARS: Mapping[str, str] = {
     "threads": "CSOPS_DUCKDB_THREADS",
     "temp_directory": "CSOPS_DUCKDB_TEMP_DIRECTORY",
     "gx_directory": "CSOPS_GX_DIRECTORY",
+    "lake": "CSOPS_LAKE",
+    "spark_directory": "CSOPS_SPARK_DIR",
 }
 
 
@@ -46,7 +47,17 @@ class WarehouseResource(ConfigurableResource):
     path: str = Field(
         default=str(DEFAULT_WAREHOUSE), description="DuckDB warehouse file (relative to the working directory)."
     )
-    target: str = Field(default="duckdb", description="Engine dlt loads and dbt builds on: duckdb or postgres.")
+    target: str = Field(
+        default="duckdb", description="Engine dlt loads and dbt builds on: duckdb, postgres or spark (a Parquet lake)."
+    )
+    lake: str = Field(
+        default="",
+        description="spark: the Parquet lake dlt writes (folder or object store URL); empty = lake/ "
+        "beside the warehouse file.",
+    )
+    spark_directory: str = Field(
+        default="", description="spark: Spark's catalog and the tables dbt builds; empty = spark/ beside the warehouse."
+    )
     serving_path: str = Field(
         default="", description="Read-only copy of the marts for BI tools; empty = serving.duckdb beside the warehouse."
     )
@@ -100,6 +111,14 @@ class WarehouseResource(ConfigurableResource):
         """Where the raw tables' GX suites keep their results and Data Docs (a `gx/` folder inside)."""
         return Path(self.gx_directory).resolve() if self.gx_directory else self.warehouse_path.parent
 
+    @property
+    def lake_url(self) -> str:
+        return self.lake or str(self.warehouse_path.with_name("lake"))
+
+    @property
+    def spark_path(self) -> Path:
+        return Path(self.spark_directory).resolve() if self.spark_directory else self.warehouse_path.with_name("spark")
+
     def duckdb_config(self) -> dict[str, Any]:
         """The settings every DuckDB connection to the warehouse gets (duckdb.connect(config=...), dlt, dbt)."""
         return {
@@ -109,8 +128,13 @@ class WarehouseResource(ConfigurableResource):
         }
 
     def connect(self, database: Path | None = None, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with the limits, to the warehouse or to `database` (e.g. the serving copy)."""
-        return duckdb.connect(str(database or self.warehouse_path), read_only=read_only, config=self.duckdb_config())
+        """A DuckDB connection with the limits, to the warehouse or to `database` (e.g. the serving copy). On the
+        spark target the warehouse's `marts` are the Parquet tables Spark built (activation.marts)."""
+        con = duckdb.connect(str(database or self.warehouse_path), read_only=read_only, config=self.duckdb_config())
+        if self.target == "spark" and database is None:
+            attach_lake(con, Path(self.lake_url))
+            attach_spark_marts(con, self.spark_path)
+        return con
 
     def dbt_env(self) -> dict[str, str]:
         """What dbt_project/profiles.yml and macros read: the as-of date, the absolute warehouse path, the engine and
@@ -125,6 +149,9 @@ class WarehouseResource(ConfigurableResource):
             "CSOPS_DUCKDB_MEMORY_LIMIT": str(config["memory_limit"]),
             "CSOPS_DUCKDB_THREADS": str(config["threads"]),
             "CSOPS_DUCKDB_TEMP_DIRECTORY": str(config["temp_directory"]),
+            # spark: where dlt's lake is and where Spark keeps its catalog and tables (profiles.yml).
+            "CSOPS_LAKE": self.lake_url,
+            "CSOPS_SPARK_DIR": str(self.spark_path),
         }
 
     @contextmanager
@@ -143,6 +170,30 @@ class WarehouseResource(ConfigurableResource):
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def attach_lake(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]:
+    """On the spark target, the raw tables as dlt landed them in the lake (every load appended), readable as
+    `raw_<source>.<table>` in this DuckDB connection: what the raw-table checks read, with the same SQL as on
+    DuckDB. The views live in an in-memory catalog made the default one, so nothing is written to the warehouse
+    file. A local lake folder; an object-store lake needs DuckDB's httpfs credentials as well."""
+    con.execute("attach if not exists ':memory:' as lake_views (read_only false)")
+    con.execute("use lake_views")
+    found = []
+    for dataset in sorted(p for p in lake.iterdir() if p.is_dir()) if lake.is_dir() else []:
+        con.execute(f"create schema if not exists {dataset.name}")
+        for table in sorted(p for p in dataset.iterdir() if p.is_dir()):
+            pattern = "*.jsonl" if table.name.startswith("_dlt") else "*.parquet"
+            if not any(table.glob(pattern)):
+                continue
+            files = str(table / pattern).replace("'", "''")
+            reader = "read_json_auto" if pattern == "*.jsonl" else "read_parquet"
+            con.execute(
+                f"create or replace view {dataset.name}.{table.name} as "
+                f"select * from {reader}('{files}', union_by_name = true)"
+            )
+            found.append(f"{dataset.name}.{table.name}")
+    return found
 
 
 def warehouse_from_env() -> WarehouseResource:

@@ -93,6 +93,25 @@ def _marts_in(con: duckdb.DuckDBPyConnection, wanted: Sequence[str] | None) -> l
     return sorted(wanted)
 
 
+def stage_spark_marts(spark_directory: Path, staged: Path) -> Path:
+    """On the spark target: the marts Spark built (Parquet tables) copied into a DuckDB file of their own, which
+    publish_duckdb then serves like the DuckDB warehouse (the copy is the size of the marts, not of the history)."""
+    from activation.marts import attach_spark_marts
+
+    staged.unlink(missing_ok=True)
+    with duckdb.connect(str(staged)) as con:
+        con.execute(f"create schema {SCHEMA}")
+        with duckdb.connect() as reader:
+            tables = attach_spark_marts(reader, spark_directory)  # the marts that have files
+        for table in tables:
+            files = spark_directory / "warehouse" / f"{SCHEMA}.db" / table / "**" / "*.parquet"
+            con.execute(
+                f"create table {SCHEMA}.{_quote(table)} as "
+                f"select * from read_parquet({_literal(str(files))}, hive_partitioning = true)"
+            )
+    return staged
+
+
 def publish_duckdb(
     warehouse: Path, serving: Path, marts: Sequence[str] | None = None, parquet_dir: Path | None = None
 ) -> Published:

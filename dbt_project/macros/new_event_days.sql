@@ -4,7 +4,7 @@
     model's relation. -#}
 {% macro new_event_days(this) -%}
     where occurred_on in (
-        select distinct cast({{ to_utc('received_events."timestamp"') }} as date)
+        select distinct cast({{ to_utc('received_events.' ~ adapter.quote('timestamp')) }} as date)
         from {{ source('usage', 'events') }} as received_events
         where received_events.received_at > (select {{ utc_to_timestamptz('max(last_received_at)') }} from {{ this }})
     )
@@ -18,4 +18,8 @@
 
 {% macro default__utc_to_timestamptz(column) -%}
     ({{ column }} at time zone 'UTC')
+{%- endmacro %}
+
+{% macro spark__utc_to_timestamptz(column) -%}
+    {{ column }}
 {%- endmacro %}

@@ -10,3 +10,7 @@
 {% macro duckdb__round_to(expression, digits) -%}
     round({{ expression }}, {{ digits }})
 {%- endmacro %}
+
+{% macro spark__round_to(expression, digits) -%}
+    round({{ expression }}, {{ digits }})
+{%- endmacro %}

@@ -48,10 +48,28 @@
     {#- The target schema holds no model on Postgres (models go to staging / marts ...): create it first. -#}
     {% do adapter.create_schema(api.Relation.create(database=record.database, schema=record.schema)) %}
     {% do run_query('create table if not exists ' ~ record ~ ' (as_of_date date)') %}
+    {{ return(adapter.dispatch('replace_as_of_record', 'csops')(record, day)) }}
+{%- endmacro %}
+
+{% macro default__replace_as_of_record(record, day) -%}
     {% do run_query('delete from ' ~ record) %}
     insert into {{ record }} (as_of_date) select {{ day }}
 {%- endmacro %}
 
+{#- Spark tables over Parquet have no delete: the one row is overwritten. -#}
+{% macro spark__replace_as_of_record(record, day) -%}
+    insert overwrite table {{ record }} select {{ day }}
+{%- endmacro %}
+
 {% macro as_of_timestamp() -%}
     cast({{ as_of_date() }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- Spark: timestamps are instants shown in the session time zone, which the profile sets to UTC. -#}
+{% macro spark__epoch_to_utc(column) -%}
+    timestamp_seconds({{ column }})
+{%- endmacro %}
+
+{% macro spark__to_utc(column) -%}
+    cast({{ column }} as timestamp)
 {%- endmacro %}

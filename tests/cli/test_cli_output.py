@@ -98,7 +98,9 @@ def test_a_mistyped_target_is_one_line_and_a_failure(run_env: dict[str, str]) ->
     result = csops(["run"], {**run_env, "CSOPS_TARGET": "duckdbb"})
     assert result.returncode != 0
     assert result.stdout == ""
-    assert result.stderr.strip().splitlines() == ["Error: CSOPS_TARGET must be duckdb or postgres, not 'duckdbb'"]
+    assert result.stderr.strip().splitlines() == [
+        "Error: CSOPS_TARGET must be duckdb, postgres or spark, not 'duckdbb'"
+    ]
 
 
 @pytest.mark.slow

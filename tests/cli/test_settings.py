@@ -39,7 +39,13 @@ def test_every_area_is_a_settings_model_and_every_variable_it_reads_is_in_env_ex
 @pytest.mark.parametrize(
     ("model", "error", "variable", "value", "message"),
     [
-        (WarehouseSettings, SourceConfigError, "CSOPS_TARGET", "duckdbb", "CSOPS_TARGET must be duckdb or postgres"),
+        (
+            WarehouseSettings,
+            SourceConfigError,
+            "CSOPS_TARGET",
+            "duckdbb",
+            "CSOPS_TARGET must be duckdb, postgres or spark",
+        ),
         (WarehouseSettings, SourceConfigError, "CSOPS_PG_PORT", "fivefourthreetwo", "CSOPS_PG_PORT='fivefour"),
         (RetrySettings, SourceConfigError, "CSOPS_RETRY_BUDGET_SECONDS", "-1", "greater than 0"),
         (Settings, SettingsError, "CSOPS_SCHEDULE_RUNNING", "maybe", "CSOPS_SCHEDULE_RUNNING='maybe'"),

@@ -42,7 +42,7 @@ def test_the_warehouse_resource_is_configured_by_env_vars_for_what_the_environme
 
 
 def test_an_unknown_target_is_refused_with_the_variable_to_fix() -> None:
-    with pytest.raises(Exception, match="CSOPS_TARGET must be one of duckdb, postgres, not 'snowflake'"):
+    with pytest.raises(Exception, match="CSOPS_TARGET must be one of duckdb, postgres, spark, not 'snowflake'"):
         WarehouseResource(target="snowflake").process_config_and_initialize()
 
 

@@ -66,12 +66,12 @@ final as (
         -- No score as risky as the red target: nobody is red. None as safe as the green target: nobody is green.
         case
             when methods.thresholds_method = 'calibrated'
-                then cast(coalesce(methods.fitted_red_below, 0) as double precision)
+                then cast(coalesce(methods.fitted_red_below, 0) as {{ type_double() }})
             else parameters.status_red_below
         end as status_red_below,
         case
             when methods.thresholds_method = 'calibrated'
-                then cast(coalesce(methods.fitted_green_min, 101) as double precision)
+                then cast(coalesce(methods.fitted_green_min, 101) as {{ type_double() }})
             else parameters.status_green_min
         end as status_green_min,
         methods.fit_samples,

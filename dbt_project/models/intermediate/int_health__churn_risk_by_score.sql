@@ -74,7 +74,7 @@ ranges as (
         low.quarter_start,
         low.score_floor as low_floor,
         high.score_floor as high_floor,
-        cast(high.churned_to_here - low.churned_to_here + low.churned as double precision)
+        cast(high.churned_to_here - low.churned_to_here + low.churned as {{ type_double() }})
         / (high.samples_to_here - low.samples_to_here + low.samples) as churn_rate
     from cumulative as low
     inner join cumulative as high

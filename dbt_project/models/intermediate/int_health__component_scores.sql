@@ -7,8 +7,8 @@
 {{ config(
     materialized='incremental',
     unique_key=['account_id', 'day'],
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns'
+    on_schema_change='append_new_columns',
+    **incremental_by_day('day')
 ) }}
 
 {%- set window_start -%}

@@ -3,8 +3,8 @@
 {{ config(
     materialized='incremental',
     unique_key=['account_id', 'activity_date'],
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns'
+    on_schema_change='append_new_columns',
+    **incremental_by_day('activity_date')
 ) }}
 
 with

@@ -275,17 +275,17 @@ final as (
         cast(staffed.quarter_start as date) as quarter_start,
         cast(staffed.quarter_number as integer) as quarter_number,
         staffed.quarter_number = 0 as is_current_book,
-        cast(staffed.planned_new_customers as double precision) as planned_new_customers,
+        cast(staffed.planned_new_customers as {{ type_double() }}) as planned_new_customers,
         cast(
             lag(staffed.accounts) over (order by staffed.quarter_number)
-            + staffed.planned_new_customers - staffed.accounts as double precision
+            + staffed.planned_new_customers - staffed.accounts as {{ type_double() }}
         ) as expected_churned_accounts,
-        cast(staffed.accounts as double precision) as accounts,
-        cast(staffed.enterprise_accounts as double precision) as enterprise_accounts,
-        cast(staffed.mid_market_accounts as double precision) as mid_market_accounts,
-        cast(staffed.smb_accounts as double precision) as smb_accounts,
-        cast(staffed.arr_usd as double precision) as arr_usd,
-        cast(staffed.csms_needed as double precision) as csms_needed,
+        cast(staffed.accounts as {{ type_double() }}) as accounts,
+        cast(staffed.enterprise_accounts as {{ type_double() }}) as enterprise_accounts,
+        cast(staffed.mid_market_accounts as {{ type_double() }}) as mid_market_accounts,
+        cast(staffed.smb_accounts as {{ type_double() }}) as smb_accounts,
+        cast(staffed.arr_usd as {{ type_double() }}) as arr_usd,
+        cast(staffed.csms_needed as {{ type_double() }}) as csms_needed,
         staffed.csms_needed_whole,
         cast(staffed.csms_on_staff as integer) as csms_on_staff,
         cast(
@@ -299,9 +299,9 @@ final as (
             case
                 when staffed.csms_needed_whole > staffed.csms_on_staff then staffed.csms_needed_whole
                 else staffed.csms_on_staff
-            end * staffed.csm_cost_per_head_usd as double precision
+            end * staffed.csm_cost_per_head_usd as {{ type_double() }}
         ) as cs_cost_usd,
-        cast(staffed.cs_budget_share as double precision) as cs_budget_share_target,
+        cast(staffed.cs_budget_share as {{ type_double() }}) as cs_budget_share_target,
         staffed.as_of_date
     from staffed
 
@@ -323,7 +323,7 @@ select
     csms_on_staff,
     hires_needed,
     cs_cost_usd,
-    cast(cs_cost_usd / nullif(arr_usd, 0) as double precision) as cs_cost_share,
+    cast(cs_cost_usd / nullif(arr_usd, 0) as {{ type_double() }}) as cs_cost_share,
     cs_budget_share_target,
     cs_cost_usd > cs_budget_share_target * arr_usd as is_over_budget,
     as_of_date

@@ -6,8 +6,8 @@
 {{ config(
     materialized='incremental',
     unique_key=['account_id', 'health_date'],
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns'
+    on_schema_change='append_new_columns',
+    **incremental_by_day('health_date')
 ) }}
 
 with

@@ -67,7 +67,7 @@ final as (
         cast(coalesce(counts.samples, 0) as {{ dbt.type_bigint() }}) as samples,
         cast(coalesce(counts.samples_with_outcome, 0) as {{ dbt.type_bigint() }}) as samples_with_outcome,
         cast(coalesce(counts.churned_within_90d, 0) as {{ dbt.type_bigint() }}) as churned_within_90d,
-        cast(counts.churned_within_90d as double precision) / nullif(counts.samples_with_outcome, 0)
+        cast(counts.churned_within_90d as {{ type_double() }}) / nullif(counts.samples_with_outcome, 0)
             as observed_churn_rate_90d,
         case bands.health_status
             when 'red' then thresholds.red_churn_target

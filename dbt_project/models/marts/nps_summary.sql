@@ -58,13 +58,13 @@ final as (
         cast(promoters as integer) as promoters,
         cast(passives as integer) as passives,
         cast(detractors as integer) as detractors,
-        100.0 * (promoters - detractors) / cast(responses as double precision) as nps,
+        100.0 * (promoters - detractors) / cast(responses as {{ type_double() }}) as nps,
         cast(champion_responses as integer) as champion_responses,
-        100.0 * (champion_promoters - champion_detractors) / cast(nullif(champion_responses, 0) as double precision)
+        100.0 * (champion_promoters - champion_detractors) / cast(nullif(champion_responses, 0) as {{ type_double() }})
             as champion_nps,
         cast(responses - champion_responses as integer) as other_responses,
         100.0 * ((promoters - champion_promoters) - (detractors - champion_detractors))
-        / cast(nullif(responses - champion_responses, 0) as double precision) as other_nps,
+        / cast(nullif(responses - champion_responses, 0) as {{ type_double() }}) as other_nps,
         cast(detractor_comments as integer) as detractor_comments
 
     from counts

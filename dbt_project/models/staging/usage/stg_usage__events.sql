@@ -13,8 +13,8 @@ renamed as (
         group_id as account_id,
         user_id,
         event as event_name,
-        {{ to_utc('"timestamp"') }} as occurred_at,
-        cast({{ to_utc('"timestamp"') }} as date) as occurred_on,
+        {{ to_utc(adapter.quote('timestamp')) }} as occurred_at,
+        cast({{ to_utc(adapter.quote('timestamp')) }} as date) as occurred_on,
         {{ to_utc('received_at') }} as received_at,
         properties,
         file_name

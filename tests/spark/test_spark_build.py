@@ -1,0 +1,171 @@
+"""The same project on Apache Spark: dlt loads the tiny sandbox into a Parquet lake, dbt-spark builds the project on
+a local Spark session (seeds, models with their contracts, the snapshot), and every public mart equals the DuckDB
+build of the same data row for row (money within a cent). After a day passes, the nightly incremental build on Spark
+equals a full rebuild on Spark, as it does on DuckDB. The CRM push reads the marts Spark built."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+
+from activation.marts import attach_spark_marts, read_snapshot
+from ingestion.pipeline import ingest
+from sandbox.generator.world import advance
+from sandbox.manifest import Manifest
+from tests.spark.conftest import SparkCompany, spark_environment
+from tests.support import point_at_sandbox
+
+# One session fixture builds everything (about 5 minutes on an idle 2-core machine, far more under load).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+
+MONEY = ("usd", "arr", "mrr", "amount")  # column names holding money: equal within a cent
+
+
+def public_marts(target: Path) -> list[str]:
+    """The models of the marts layer, from the manifest of the DuckDB build."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    return sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and "marts" in node["fqn"]
+    )
+
+
+def normalised(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def read_table(con: duckdb.DuckDBPyConnection, relation: str, where: str = "") -> tuple[list[str], list[tuple]]:
+    """Columns (by name, sorted: Spark puts a partition column last) and rows, ordered by their exact values
+    first and rounded numbers after, so that the two engines' rows line up."""
+    cursor = con.execute(f"select * from {relation} {where}")
+    names = [d[0] for d in cursor.description]
+    order = sorted(range(len(names)), key=lambda i: names[i])
+    rows = [tuple(normalised(row[i]) for i in order) for row in cursor.fetchall()]
+
+    def key(row: tuple) -> tuple:
+        exact = tuple(repr(v) for v in row if not isinstance(v, float))
+        return exact, tuple(round(v, 2) for v in row if isinstance(v, float) and math.isfinite(v))
+
+    return [names[i] for i in order], sorted(rows, key=key)
+
+
+def same(column: str, a: object, b: object) -> bool:
+    """Equal, or for numbers equal within a cent (money) or a millionth (scores, rates, shares)."""
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        tolerance = 0.01 if any(word in column for word in MONEY) else 1e-6
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=tolerance)
+    return a == b
+
+
+def differences(columns: list[str], expected: list[tuple], actual: list[tuple]) -> list[str]:
+    if len(expected) != len(actual):
+        return [f"{len(expected)} rows on DuckDB, {len(actual)} on Spark"]
+    return [
+        f"{column}: {a!r} on DuckDB, {b!r} on Spark (row {left})"
+        for left, right in zip(expected, actual, strict=True)
+        for column, a, b in zip(columns, left, right, strict=True)
+        if not same(column, a, b)
+    ]
+
+
+@pytest.fixture(scope="module")
+def spark_marts(spark_company: SparkCompany) -> duckdb.DuckDBPyConnection:
+    """The marts Spark built, readable as marts.<name> (the way the CRM push reads them)."""
+    con = duckdb.connect()
+    attach_spark_marts(con, spark_company.spark_dir)
+    return con
+
+
+def test_every_public_mart_equals_the_duckdb_build_row_for_row(
+    spark_company: SparkCompany, spark_marts: duckdb.DuckDBPyConnection
+) -> None:
+    marts = public_marts(spark_company.work / "duckdb" / "target")
+    assert "customer_360" in marts and "mrr_movements" in marts
+    problems: dict[str, list[str]] = {}
+    with duckdb.connect(str(spark_company.warehouse), read_only=True) as reference:
+        for mart in marts:
+            columns, expected = read_table(reference, f"marts.{mart}")
+            spark_columns, actual = read_table(spark_marts, f"marts.{mart}")
+            assert spark_columns == columns, mart
+            assert expected, f"{mart} is empty: the comparison would prove nothing"
+            found = differences(columns, expected, actual)
+            if found:
+                problems[mart] = found[:5]
+    assert not problems, json.dumps(problems, indent=1, default=str)
+
+
+def test_the_crm_push_reads_the_same_plan_from_the_marts_spark_built(
+    spark_company: SparkCompany, spark_marts: duckdb.DuckDBPyConnection
+) -> None:
+    with duckdb.connect(str(spark_company.warehouse), read_only=True) as reference:
+        expected = read_snapshot(reference)
+    actual = read_snapshot(spark_marts)
+    assert actual.as_of == expected.as_of
+    assert [(a.account_id, a.fields) for a in actual.accounts] == [(a.account_id, a.fields) for a in expected.accounts]
+    assert [(t.key, t.title, t.body, t.due_date) for t in actual.tasks] == [
+        (t.key, t.title, t.body, t.due_date) for t in expected.tasks
+    ]
+    assert actual.previous_health == expected.previous_health
+
+
+INCREMENTAL_TABLES = {
+    "int_usage__account_daily": "account_id, activity_date, events",
+    "int_usage__feature_days": "account_id, event_name, activity_date, events",
+}
+
+
+def test_the_incremental_build_after_a_day_equals_a_full_rebuild_on_spark(
+    spark_company: SparkCompany, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As tests/dbt/test_incremental_models.py on DuckDB: what a nightly run adds equals rebuilding from scratch.
+    (Runs last: it moves the shared sandbox on a day.)"""
+    first_day = Manifest.read(spark_company.sandbox).today  # the first build scored up to the day before
+    advance(spark_company.sandbox, 1)
+    requests.post(f"{spark_company.base_url}/_admin/reload", timeout=30).raise_for_status()
+    point_at_sandbox(monkeypatch, spark_company.sandbox, spark_company.base_url, throttled=False)
+    spark_environment(monkeypatch, spark_company)
+    ingest(warehouse=spark_company.spark_warehouse)
+
+    def snapshot() -> dict[str, list[tuple]]:
+        con = duckdb.connect()
+        con.execute("attach ':memory:' as intermediate")
+        attach_spark_marts(con, spark_company.spark_dir)
+        for table in INCREMENTAL_TABLES:
+            files = spark_company.spark_dir / "warehouse" / "intermediate.db" / table / "**" / "*.parquet"
+            con.execute(
+                f"create view intermediate.{table} as select * from read_parquet('{files}', hive_partitioning = true)"
+            )
+        tables = {
+            t: sorted(con.execute(f"select {c} from intermediate.{t}").fetchall())
+            for t, c in INCREMENTAL_TABLES.items()
+        }
+        tables["customer_health_daily"] = sorted(
+            con.execute(
+                "select account_id, health_date, health_score, health_status, health_change_30d, top_driver_1 "
+                f"from marts.customer_health_daily where health_date >= date '{first_day.isoformat()}'"
+            ).fetchall(),
+            key=repr,
+        )
+        con.close()
+        return tables
+
+    compared = ["+customer_health_daily", "+int_usage__feature_days"]  # what is compared, and what it is built from
+    spark_company.build_on_spark("run", "--select", *compared)
+    nightly = snapshot()
+    spark_company.build_on_spark("run", "--full-refresh", "--select", *compared)
+    rebuilt = snapshot()
+    assert nightly["customer_health_daily"], "the nightly build scored no new day"
+    for table, rows in nightly.items():
+        assert rows == rebuilt[table], table
