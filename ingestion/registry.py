@@ -42,7 +42,8 @@ class SourceSpec:
 SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec(
         name="hubspot",
-        description="HubSpot CRM object, incremental by last-modified date through the search API.",
+        description="HubSpot CRM object (and the tasks csops created), incremental by last-modified date through "
+        "the search API.",
         build=lambda known_accounts: hubspot_source(),
         shape=lambda: hubspot_source(access_token="placeholder"),
         tables=(
@@ -54,6 +55,8 @@ SOURCES: tuple[SourceSpec, ...] = (
             "notes",
             "calls",
             "meetings",
+            "emails",
+            "tasks",
         ),
     ),
     SourceSpec(
