@@ -43,12 +43,16 @@ overdue_tasks as (
         row_number() over (partition by account_id order by days_overdue desc, task_id asc) as overdue_rank
     from (
         select
-            account_id,
-            trigger_name,
-            task_id,
-            {{ dbt.datediff('cast(due_at as date)', as_of_date(), 'day') }} as days_overdue
+            crm_tasks.account_id,
+            crm_tasks.trigger_name,
+            crm_tasks.task_id,
+            {{ dbt.datediff('cast(crm_tasks.due_at as date)', 'today.as_of_date', 'day') }} as days_overdue  -- noqa: LT05
         from crm_tasks
-        where not is_completed and not is_deleted and cast(due_at as date) < {{ as_of_date() }}
+        cross join (select {{ as_of_date() }} as as_of_date) as today
+        where
+            not crm_tasks.is_completed
+            and not crm_tasks.is_deleted
+            and cast(crm_tasks.due_at as date) < today.as_of_date
     ) as open_tasks
 
 ),
@@ -136,7 +140,7 @@ triggers as (
             days_overdue,
             row_number() over (partition by account_id order by days_overdue desc) as risk_rank
         from overdue_tasks
-        where trigger_name in ('{{ risk_triggers | join("', '") }}')
+        where trigger_name in ('{{ risk_triggers | join("', '") }}')  -- noqa: LT05
     ) as overdue_risk_tasks
     where
         risk_rank = 1

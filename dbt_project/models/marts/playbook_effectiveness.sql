@@ -137,10 +137,13 @@ final as (
                 estimates.compared_completed_tasks + estimates.compared_not_completed_tasks
                 >= {{ var('playbook_review_min_tasks') }}
                 and estimates.lift - {{ var('playbook_lift_z') }} * estimates.lift_standard_error <= 0
-                then 'lift not above zero after '
-                || cast(cast(estimates.compared_completed_tasks + estimates.compared_not_completed_tasks as integer)
-                    as {{ dbt.type_string() }})
-                || ' compared tasks'
+                then
+                    'lift not above zero after '
+                    || cast(
+                        cast(estimates.compared_completed_tasks + estimates.compared_not_completed_tasks as integer)
+                        as {{ dbt.type_string() }}
+                    )
+                    || ' compared tasks'
         end as review_reason,
         {{ as_of_date() }} as as_of_date
     from volumes

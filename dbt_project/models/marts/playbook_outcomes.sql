@@ -98,12 +98,20 @@ customer_days as (
     -- day its outcome is read.
     select
         with_account.task_id,
-        max(case when paid_spans.customer_from <= with_account.created_at_midnight
-            and coalesce(paid_spans.customer_until > with_account.created_at_midnight, true)
-            then 1 else 0 end) as customer_at_creation,
-        max(case when paid_spans.customer_from <= with_account.outcome_at_midnight
-            and coalesce(paid_spans.customer_until > with_account.outcome_at_midnight, true)
-            then 1 else 0 end) as customer_at_outcome
+        max(case
+            when
+                paid_spans.customer_from <= with_account.created_at_midnight
+                and coalesce(paid_spans.customer_until > with_account.created_at_midnight, true)
+                then 1
+            else 0
+        end) as customer_at_creation,
+        max(case
+            when
+                paid_spans.customer_from <= with_account.outcome_at_midnight
+                and coalesce(paid_spans.customer_until > with_account.outcome_at_midnight, true)
+                then 1
+            else 0
+        end) as customer_at_outcome
     from with_account
     left join paid_spans
         on with_account.account_id = paid_spans.account_id
@@ -117,18 +125,30 @@ health_then as (
     -- day-count later.
     select
         with_account.task_id,
-        max(case when health.health_date = {{ dbt.dateadd('day', -1, 'with_account.created_on') }}
-            then health.health_score end) as health_score_at_creation,
-        max(case when health.health_date = {{ dbt.dateadd('day', -1, 'with_account.created_on') }}
-            then health.health_status end) as health_status_at_creation,
-        max(case when health.health_date = {{ dbt.dateadd('day', 29, 'with_account.created_on') }}
-            then health.health_score end) as health_score_30d,
-        max(case when health.health_date = {{ dbt.dateadd('day', 59, 'with_account.created_on') }}
-            then health.health_score end) as health_score_60d,
-        max(case when health.health_date = {{ dbt.dateadd('day', 89, 'with_account.created_on') }}
-            then health.health_score end) as health_score_90d,
-        max(case when health.health_date = {{ dbt.dateadd('day', 89, 'with_account.created_on') }}
-            then health.health_status end) as health_status_90d
+        max(case
+            when health.health_date = {{ dbt.dateadd('day', -1, 'with_account.created_on') }}
+                then health.health_score
+        end) as health_score_at_creation,
+        max(case
+            when health.health_date = {{ dbt.dateadd('day', -1, 'with_account.created_on') }}
+                then health.health_status
+        end) as health_status_at_creation,
+        max(case
+            when health.health_date = {{ dbt.dateadd('day', 29, 'with_account.created_on') }}
+                then health.health_score
+        end) as health_score_30d,
+        max(case
+            when health.health_date = {{ dbt.dateadd('day', 59, 'with_account.created_on') }}
+                then health.health_score
+        end) as health_score_60d,
+        max(case
+            when health.health_date = {{ dbt.dateadd('day', 89, 'with_account.created_on') }}
+                then health.health_score
+        end) as health_score_90d,
+        max(case
+            when health.health_date = {{ dbt.dateadd('day', 89, 'with_account.created_on') }}
+                then health.health_status
+        end) as health_status_90d
     from with_account
     inner join health
         on
@@ -210,7 +230,8 @@ final as (
         not with_account.is_completed and not with_account.is_deleted
         and with_account.due_on < with_account.as_of_date as is_overdue,
         case
-            when not with_account.is_completed and not with_account.is_deleted
+            when
+                not with_account.is_completed and not with_account.is_deleted
                 and with_account.due_on < with_account.as_of_date
                 then {{ dbt.datediff('with_account.due_on', 'with_account.as_of_date', 'day') }}
         end as days_overdue,

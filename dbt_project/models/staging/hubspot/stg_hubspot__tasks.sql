@@ -21,10 +21,12 @@ footer as (
     select
         tasks.*,
         case
-            when hs_task_body like '%Playbook: % (trigger: %' then {{ dbt.split_part('hs_task_body', "'Playbook: '", -1) }}
+            when
+                tasks.hs_task_body like '%Playbook: % (trigger: %'
+                then {{ dbt.split_part('hs_task_body', "'Playbook: '", -1) }}
         end as footer_text
     from tasks
-    where csops_task_key is not null
+    where tasks.csops_task_key is not null
 
 ),
 
