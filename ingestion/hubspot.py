@@ -177,7 +177,6 @@ OBJECTS: dict[str, CrmObject] = {
             "hs_lastmodifieddate",
         ),
         timestamps=("hs_timestamp", "hs_task_completion_date", "hs_createdate", "hs_lastmodifieddate"),
-        associate=False,  # the task key names the account; the CSM's activity is associated with the company
         required_property=TASK_KEY,
     ),
 }

@@ -67,7 +67,7 @@ with_account as (
 
     select
         dated.*,
-        customers.company_id,
+        customers.company_id as account_company_id,
         coalesce(customers.segment, 'unassigned') as segment,
         cast({{ dbt.dateadd('day', var('playbook_outcome_days'), 'dated.created_on') }} as date) as outcome_on,
         cast(dated.created_on as {{ dbt.type_timestamp() }}) as created_at_midnight,
@@ -159,20 +159,42 @@ health_then as (
 
 ),
 
+task_companies as (
+
+    -- The companies a task's activity may be logged on: the one the task is associated with and the account's
+    -- company today (they differ when the push found a duplicate company record of the account).
+    select
+        task_id,
+        company_id,
+        created_at_midnight,
+        outcome_at_midnight
+    from with_account
+    where company_id is not null
+    union
+    select
+        task_id,
+        account_company_id as company_id,
+        created_at_midnight,
+        outcome_at_midnight
+    from with_account
+    where account_company_id is not null
+
+),
+
 activity as (
 
-    -- What the CSMs logged on the company from the night the task was created until the outcome is read.
+    -- What the CSMs logged on those companies from the night the task was created until the outcome is read.
     select
-        with_account.task_id,
+        task_companies.task_id,
         count(*) as activities_after,
         min(engagements.occurred_at) as first_activity_at
-    from with_account
+    from task_companies
     inner join engagements
         on
-            with_account.company_id = engagements.company_id
-            and engagements.occurred_at >= with_account.created_at_midnight
-            and engagements.occurred_at < with_account.outcome_at_midnight
-    group by with_account.task_id
+            task_companies.company_id = engagements.company_id
+            and engagements.occurred_at >= task_companies.created_at_midnight
+            and engagements.occurred_at < task_companies.outcome_at_midnight
+    group by task_companies.task_id
 
 ),
 
@@ -197,7 +219,7 @@ final as (
         with_account.task_id,
         with_account.task_key,
         with_account.account_id,
-        with_account.company_id,
+        coalesce(with_account.company_id, with_account.account_company_id) as company_id,
         with_account.segment,
         with_account.owner_id,
         with_account.trigger_name,

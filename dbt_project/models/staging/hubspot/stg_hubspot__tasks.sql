@@ -8,7 +8,8 @@ with
 tasks as (
 
     {{ source_columns(source('hubspot', 'tasks'), {
-        'id': 'string', 'archived': 'bool', 'csops_task_key': 'string', 'hs_task_subject': 'string',
+        'id': 'string', 'archived': 'bool', 'company_id': 'string', 'csops_task_key': 'string',
+        'hs_task_subject': 'string',
         'hs_task_body': 'string', 'hs_task_status': 'string', 'hs_timestamp': 'utc',
         'hs_task_completion_date': 'utc', 'hubspot_owner_id': 'string', 'hs_createdate': 'utc',
         'hs_lastmodifieddate': 'utc'
@@ -36,6 +37,7 @@ final as (
         id as task_id,
         csops_task_key as task_key,
         {{ dbt.split_part('csops_task_key', "':'", 1) }} as account_id,
+        company_id,
         coalesce(
             {{ dbt.split_part('footer_text', "' (trigger: '", 1) }},
             {{ dbt.split_part('csops_task_key', "':'", 2) }}
