@@ -5,7 +5,7 @@ story by the playbook's true effect (recorded in truth/)."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -15,6 +15,7 @@ from sandbox.generator.csm_work import LEDGER_FILE, completion_probability, work
 from sandbox.generator.world import advance
 
 PLAYBOOKS = ("Renewal rescue", "Usage-drop check-in", "Periodic health review")
+TODAY = date(2026, 11, 1)
 DAYS = 40
 
 
@@ -58,7 +59,7 @@ def push_tasks(api, companies: list[dict]) -> list[str]:
 @pytest.fixture(scope="module")
 def worked_world(world_dir: Path, serve, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[str]]:
     """Two identical copies of a world (no past usage events) whose CRM got 120 csops tasks, each advanced 40
-    days."""
+    days: one by `advance`, the other through the running server's admin API."""
     root = tmp_path_factory.mktemp("csm-work")
     world = root / "sandbox"
     world.mkdir()
@@ -69,8 +70,12 @@ def worked_world(world_dir: Path, serve, tmp_path_factory: pytest.TempPathFactor
         task_ids = push_tasks(api, [c for c in companies if not c["archived"]][:120])
     twin = root / "twin"
     shutil.copytree(world, twin)
-    for directory in (world, twin):
-        advance(directory, DAYS)
+    advance(world, DAYS)
+    with serve(twin) as api:  # the same through the admin API, while the twin is served
+        moved = api.http.post(f"{api.base}/_admin/advance", json={"days": DAYS}, timeout=300)
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["today"] == (TODAY + timedelta(days=DAYS)).isoformat()
+        assert api.http.post(f"{api.base}/_admin/advance", json={}, timeout=30).status_code == 400
     return world, twin, task_ids
 
 

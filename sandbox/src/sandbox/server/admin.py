@@ -5,6 +5,8 @@
   `"reset": true` to start from the defaults); DELETE (optionally `?vendor=stripe`) restores the defaults.
 - `GET|DELETE /_admin/requests` — request counters per vendor / method / path / status since start or reset.
 - `POST /_admin/reload` — re-read the world now (normally done lazily when `manifest.json` changes).
+- `POST /_admin/advance` — `{"days": N}`: the next N days happen, as `csops sandbox advance` (the CSMs work the
+  tasks pushed into the CRM meanwhile), then the world is re-read; answers the new today.
 
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -86,10 +89,30 @@ async def reload(request: Request) -> Response:
     return json_response({"status": "reloaded", "today": world.manifest.today.isoformat()})
 
 
+async def advance_clock(request: Request) -> Response:
+    from sandbox.generator.world import advance
+
+    state = _state(request)
+    try:
+        body = loads(await request.body() or b"{}")
+        days = int(body.get("days")) if isinstance(body, dict) and body.get("days") is not None else None
+    except (ValueError, TypeError) as exc:
+        return json_response({"error": f'invalid body, expected {{"days": N}}: {exc}'}, 400)
+    if days is None:
+        return json_response({"error": 'missing "days": how many days happen'}, 400)
+    try:
+        await run_in_threadpool(advance, state.directory, days)
+    except ValueError as exc:
+        return json_response({"error": str(exc)}, 400)
+    world = state.store.reload()
+    return json_response({"status": "advanced", "today": world.manifest.today.isoformat(), "days": days})
+
+
 def routes() -> list[Route]:
     return [
         Route("/health", health, methods=["GET"]),
         Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/requests", requests, methods=["GET", "DELETE"]),
         Route("/reload", reload, methods=["POST"]),
+        Route("/advance", advance_clock, methods=["POST"]),
     ]
