@@ -174,3 +174,22 @@ def test_overdue_tasks_reach_the_at_risk_list_and_the_csm_books(worked_company):
     for owner, book in books.items():
         assert book["crm_open_tasks"] == book["crm_overdue_tasks"] == per_owner.get(owner, 0), owner
     assert today > max(t["created_on"] for t in open_tasks) + timedelta(days=14)
+
+
+def test_dagster_reports_completion_and_lift_per_playbook(worked_company):
+    from orchestration.defs.transformation import warehouse_facts
+    from orchestration.resources import WarehouseResource
+
+    facts = warehouse_facts(
+        WarehouseResource(path=str(worked_company.warehouse)),
+        ["marts.playbook_outcomes", "marts.playbook_effectiveness"],
+    )
+    outcomes = mart(
+        worked_company,
+        "select count(*) as tasks, count(*) filter (where is_completed) as done from marts.playbook_outcomes",
+    )[0]
+    assert facts["playbook_outcomes"]["completion_rate"] == pytest.approx(outcomes["done"] / outcomes["tasks"])
+    by_playbook = facts["playbook_effectiveness"]["by_playbook"].data
+    for row in mart(worked_company, "select * from marts.playbook_effectiveness"):
+        reported = by_playbook[row["playbook"]]
+        assert (reported["completion_rate"], reported.get("lift")) == (row["completion_rate"], row["lift"])
