@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -112,6 +114,22 @@ def read_ledger(out: Path) -> dict[int, WorkedTask]:
 def write_ledger(out: Path, ledger: dict[int, WorkedTask]) -> None:
     data = {str(k): asdict(v) for k, v in sorted(ledger.items())}
     (out / LEDGER_FILE).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def has_csops_tasks(out: Path) -> bool:
+    """Whether the sandbox's CRM holds a task csops created (without one, advancing needs no CSM work)."""
+    path = out / CRM_FILE
+    if not path.exists():
+        return False
+    with closing(sqlite3.connect(path)) as con:
+        try:
+            row = con.execute(
+                "select 1 from property_values where object_type = 'tasks' and name = ? and value is not null limit 1",
+                (TASK_KEY,),
+            ).fetchone()
+        except sqlite3.OperationalError:  # a CRM store without tables yet
+            return False
+    return row is not None
 
 
 def book_factor(book: int, segment: str) -> float:

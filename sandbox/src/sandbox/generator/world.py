@@ -39,6 +39,7 @@ from sandbox.generator.csm_work import (
     PLAYBOOK_EFFECTS,
     WorkedTask,
     activity_rows,
+    has_csops_tasks,
     read_ledger,
     treatments,
     truth_rows,
@@ -466,7 +467,7 @@ def advance(out: Path, days: int, progress: Progress | None = None) -> Manifest:
         raise ValueError(f"the sandbox is simulated up to {manifest.horizon_end}; it cannot advance to {new_today}")
     old_day = (manifest.today - manifest.start_date).days
     ledger = read_ledger(out)
-    if (out / "crm.sqlite").exists():
+    if has_csops_tasks(out):
         if progress:
             progress("CSMs working their tasks", 0, 1)
         _, accounts = simulate(manifest, treatments(ledger))
