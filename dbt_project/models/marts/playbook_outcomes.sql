@@ -235,8 +235,9 @@ final as (
         with_account.due_on,
         with_account.completed_at,
         cast(with_account.completed_at as date) as completed_on,
-        {{ dbt.datediff('with_account.created_on', 'cast(with_account.completed_at as date)', 'day') }}
-            as days_to_complete,
+        cast(
+            {{ dbt.datediff('with_account.created_on', 'cast(with_account.completed_at as date)', 'day') }} as integer  -- noqa: LT05
+        ) as days_to_complete,
         with_account.is_completed and not with_account.is_deleted as is_completed,
         with_account.is_deleted,
         coalesce(
@@ -255,7 +256,7 @@ final as (
             when
                 not with_account.is_completed and not with_account.is_deleted
                 and with_account.due_on < with_account.as_of_date
-                then {{ dbt.datediff('with_account.due_on', 'with_account.as_of_date', 'day') }}
+                then cast({{ dbt.datediff('with_account.due_on', 'with_account.as_of_date', 'day') }} as integer)  -- noqa: LT05
         end as days_overdue,
         cast(coalesce(activity.activities_after, 0) as integer) as activities_after,
         activity.first_activity_at,
