@@ -208,6 +208,18 @@ CONTRACTS: dict[tuple[str, str], Contract] = {
                 Field("createdate", "timestamp"),
             ),
         ),
+        Contract(
+            HUBSPOT,
+            "tasks",
+            (
+                Field("csops_task_key", required=True),
+                Field(
+                    "hs_task_status",
+                    accepted=_enum("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
+                ),
+                Field("hubspot_owner_id", "number"),
+            ),
+        ),
         _stripe(
             "customers",
             Field("email", "email"),

@@ -1,4 +1,5 @@
-"""HubSpot CRM v3 (private-app token): owners, companies, contacts, deals, tickets and CSM engagements.
+"""HubSpot CRM v3 (private-app token): owners, companies, contacts, deals, tickets, CSM engagements (notes, calls,
+meetings, emails) and the tasks csops created.
 
 Objects are read incrementally through the search API on their last-modified property, in windows that restart
 from the last seen value before the 10,000-result cap, so no row is lost however much changed. HubSpot's search
@@ -10,7 +11,13 @@ Search never returns deleted (archived) records: every run also reads `?archived
 deals and tickets and merges those rows over the same tables (`archived` true). Merged records carry
 `hs_merged_object_ids` on the survivor; dbt maps the merged-away ids to it.
 
-Every company association of a contact, deal or ticket (v4 batch read, labels included) lands in the nested table
+The tasks csops created are read back (`tasks`: those with a `csops_task_key`, filtered in the search itself, so a
+portal's other tasks are never loaded): status, completion time, due date and owner, the latest of each (a task
+handed to another CSM loads with its new owner; one a CSM deleted comes back from `?archived=true` with `archived`
+true). Until the first CRM push created the `csops_task_key` property there is nothing to read, and the resource
+loads nothing.
+
+Every company association of a contact, deal, ticket (v4 batch read, labels included) lands in the nested table
 `<object>__company_associations` (replaced whenever the record loads again); `company_id` is the primary one, chosen
 by `primary_company`. Property values are kept as
 HubSpot sends them (strings), except timestamps, which are parsed so the incremental cursor compares correctly.
@@ -42,7 +49,8 @@ LOOKBACK_SECONDS = 3600.0  # HubSpot documents a search index lag of seconds; an
 ASSOCIATIONS_FIELD = "company_associations"  # a nested table per object: contacts__company_associations, ...
 # HubSpot-defined "Primary" company association types (contact, deal, ticket -> company).
 PRIMARY_COMPANY_TYPE_IDS = {"contacts": 1, "deals": 5, "tickets": 339}
-ARCHIVABLE = ("companies", "contacts", "deals", "tickets")
+ARCHIVABLE = ("companies", "contacts", "deals", "tickets", "tasks")
+TASK_KEY = "csops_task_key"  # the task property the CRM push writes (activation/fields.py)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -54,6 +62,9 @@ class CrmObject:
     timestamps: tuple[str, ...] = ()
     associate: bool = True
     extra_properties: tuple[str, ...] = field(default=())
+    # Only records that have this property (a search filter; archived reads are screened on it): csops' own tasks.
+    # Until the property exists in the portal, the object loads nothing.
+    required_property: str | None = None
 
 
 OBJECTS: dict[str, CrmObject] = {
@@ -147,6 +158,30 @@ OBJECTS: dict[str, CrmObject] = {
         ("hs_timestamp", "hs_meeting_title", "hs_meeting_body", "hubspot_owner_id", "hs_lastmodifieddate"),
         timestamps=("hs_timestamp", "hs_lastmodifieddate"),
     ),
+    "emails": CrmObject(
+        "emails",
+        "hs_lastmodifieddate",
+        ("hs_timestamp", "hs_email_subject", "hs_email_text", "hubspot_owner_id", "hs_lastmodifieddate"),
+        timestamps=("hs_timestamp", "hs_lastmodifieddate"),
+    ),
+    "tasks": CrmObject(
+        "tasks",
+        "hs_lastmodifieddate",
+        (
+            TASK_KEY,
+            "hs_task_subject",
+            "hs_task_body",
+            "hs_task_status",
+            "hs_task_priority",
+            "hs_timestamp",
+            "hs_task_completion_date",
+            "hubspot_owner_id",
+            "hs_createdate",
+            "hs_lastmodifieddate",
+        ),
+        timestamps=("hs_timestamp", "hs_task_completion_date", "hs_createdate", "hs_lastmodifieddate"),
+        required_property=TASK_KEY,
+    ),
 }
 
 
@@ -185,10 +220,11 @@ def flatten(obj: CrmObject, result: dict[str, Any]) -> tuple[dict[str, Any] | No
 
 
 def search_body(obj: CrmObject, since: datetime, after: str | None = None) -> dict[str, Any]:
+    filters = [{"propertyName": obj.cursor, "operator": "GTE", "value": str(int(since.timestamp() * 1000))}]
+    if obj.required_property:
+        filters.append({"propertyName": obj.required_property, "operator": "HAS_PROPERTY"})
     body: dict[str, Any] = {
-        "filterGroups": [
-            {"filters": [{"propertyName": obj.cursor, "operator": "GTE", "value": str(int(since.timestamp() * 1000))}]}
-        ],
+        "filterGroups": [{"filters": filters}],
         "sorts": [{"propertyName": obj.cursor, "direction": "ASCENDING"}],
         "properties": list(obj.properties + obj.extra_properties),
         "limit": SEARCH_PAGE,
@@ -241,9 +277,12 @@ def list_all(client: RESTClient, obj: CrmObject, archived: bool = False) -> Iter
     params = {"limit": LIST_PAGE, "properties": ",".join(obj.properties + obj.extra_properties)}
     if archived:
         params["archived"] = "true"
-    yield from client.paginate(
+    for page in client.paginate(
         f"/crm/v3/objects/{obj.name}", params=params, paginator=paginator, data_selector="results"
-    )
+    ):
+        if obj.required_property:  # e.g. only the tasks csops created; search filters these server-side
+            page = [r for r in page if (r.get("properties") or {}).get(obj.required_property)]
+        yield page
 
 
 def is_primary(object_type: str, association_type: dict[str, Any]) -> bool:
@@ -312,6 +351,8 @@ def crm_object_resource(
     # One level of nesting: the company associations become `<object>__company_associations`.
     @dlt.resource(name=obj.name, primary_key="id", write_disposition="merge", max_table_nesting=1)
     def records() -> Iterator[Any]:
+        if obj.required_property and not property_exists(client, obj.name, obj.required_property):
+            return  # nothing of ours in the portal yet (csops has not pushed a task)
         declared = contract(SOURCE, obj.name) or Contract(SOURCE, obj.name, ())
         requested = obj.properties + obj.extra_properties
         # The cursor lives in the resource's state (loaded with the data, restored from the warehouse). Each run
@@ -362,6 +403,15 @@ def with_companies(client: RESTClient, obj: CrmObject, rows: list[dict[str, Any]
         row[ASSOCIATIONS_FIELD] = links.get(row["id"], [])
         row["company_id"] = primary_company(row[ASSOCIATIONS_FIELD])
     return rows
+
+
+def property_exists(client: RESTClient, object_type: str, name: str) -> bool:
+    """Whether the portal defines the property (`GET /crm/v3/properties/{type}/{name}`; 404 when it does not)."""
+    response = client.get(f"/crm/v3/properties/{object_type}/{name}")
+    if response.status_code == 404:
+        return False
+    response.raise_for_status()
+    return True
 
 
 def archived_records(client: RESTClient, obj: CrmObject) -> Iterator[Any]:

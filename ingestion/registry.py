@@ -45,7 +45,8 @@ class SourceSpec:
 SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec(
         name="hubspot",
-        description="HubSpot CRM object: listed whole on a first load, then searched by last-modified date.",
+        description="HubSpot CRM object (and the tasks csops created): listed whole on a first load, then searched "
+        "by last-modified date.",
         build=lambda known_accounts: hubspot_source(),
         shape=lambda: hubspot_source(access_token="placeholder"),
         tables=(
@@ -57,6 +58,8 @@ SOURCES: tuple[SourceSpec, ...] = (
             "notes",
             "calls",
             "meetings",
+            "emails",
+            "tasks",
         ),
     ),
     SourceSpec(

@@ -3,13 +3,13 @@
 
 import shutil
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy, Output
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy, MetadataValue, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.resources import WarehouseResource
@@ -79,7 +79,38 @@ KEY_FIGURES: Mapping[str, str] = {
                count(*) filter (where health_status = 'red') as red_accounts
         from marts.customer_health_daily
         where health_date = (select max(health_date) from marts.customer_health_daily)""",
+    "playbook_outcomes": """
+        select count(*) as csops_tasks, count(*) filter (where is_completed) as completed_tasks,
+               count(*) filter (where is_overdue) as overdue_tasks,
+               count(*) filter (where is_completed) / nullif(count(*), 0) as completion_rate
+        from marts.playbook_outcomes""",
+    "playbook_effectiveness": """
+        select count(distinct playbook) as playbooks,
+               count(distinct playbook) filter (where is_flagged_for_review) as playbooks_flagged_for_review
+        from marts.playbook_effectiveness""",
 }
+# Figures per row of a mart, attached as one JSON entry keyed by the first column: each playbook's completion rate
+# and measured lift in its latest quarter.
+KEY_TABLES: Mapping[str, tuple[str, str]] = {
+    "playbook_effectiveness": (
+        "by_playbook",
+        """
+        select playbook, quarter_start, tasks, completion_rate, on_time_rate, lift, lift_ci_low, lift_ci_high,
+               is_flagged_for_review
+        from marts.playbook_effectiveness
+        qualify row_number() over (partition by playbook order by quarter_start desc) = 1
+        order by playbook""",
+    ),
+}
+
+
+def _plain(value: Any) -> Any:
+    """Counts stay integers; DECIMAL amounts become floats (Dagster metadata has no decimal); dates become text."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 # A mart not rebuilt within CSOPS_MARTS_FRESHNESS_HOURS (default 30: a nightly refresh plus slack) is stale.
@@ -127,12 +158,15 @@ def warehouse_facts(warehouse: WarehouseResource, tables: list[str]) -> dict[str
                 cursor = con.execute(KEY_FIGURES[name])
                 row = cursor.fetchone()
                 columns = [d[0] for d in cursor.description]
-                facts[name].update(
+                facts[name].update({c: _plain(v) for c, v in zip(columns, row or [], strict=False) if v is not None})
+            if name in KEY_TABLES:
+                key, query = KEY_TABLES[name]
+                cursor = con.execute(query)
+                columns = [d[0] for d in cursor.description]
+                facts[name][key] = MetadataValue.json(
                     {
-                        # counts stay integers; DECIMAL amounts become floats (Dagster metadata has no decimal)
-                        c: (float(v) if isinstance(v, Decimal) else v)
-                        for c, v in zip(columns, row or [], strict=False)
-                        if v is not None
+                        str(r[0]): {c: _plain(v) for c, v in zip(columns[1:], r[1:], strict=True)}
+                        for r in cursor.fetchall()
                     }
                 )
     return facts

@@ -34,7 +34,7 @@ class Contract:
         return exchange.method == self.method and re.fullmatch(self.pattern, exchange.path) is not None
 
 
-OBJECT = r"(companies|contacts|deals|tickets|notes|calls|meetings|tasks)"
+OBJECT = r"(companies|contacts|deals|tickets|notes|calls|meetings|emails|tasks)"
 HUBSPOT: list[Contract] = [
     Contract("GET", r"/crm/v3/owners/?", owners, None, {200: "CollectionResponsePublicOwnerForwardPaging"}),
     Contract(
@@ -74,6 +74,7 @@ HUBSPOT: list[Contract] = [
     ),
     Contract("GET", r"/crm/v3/properties/\w+", properties, None, {200: "CollectionResponsePropertyNoPaging"}),
     Contract("GET", r"/crm/v3/properties/\w+/groups/\w+", properties, None, {200: "PropertyGroup", 404: "Error"}),
+    Contract("GET", r"/crm/v3/properties/\w+/(?!groups$)\w+", properties, None, {200: "Property", 404: "Error"}),
     Contract("POST", r"/crm/v3/properties/\w+/groups", properties, "PropertyGroupCreate", {201: "PropertyGroup"}),
     Contract(
         "POST",

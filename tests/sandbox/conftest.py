@@ -145,7 +145,7 @@ def own_world(world_dir: Path, tmp_path: Path) -> Path:
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def serve(manifest: dict[str, Any]):
     """A server of one's own: `with serve(directory) as api: ...` (windows and search lag off unless faults are
     given)."""

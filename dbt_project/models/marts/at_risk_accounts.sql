@@ -1,5 +1,6 @@
 {#- Today's at-risk list (DECISIONLOG "At risk"): why (three reasons in plain words), ARR at stake, renewal,
-    owner, recommended playbook, ranked by ARR at stake. -#}
+    owner, recommended playbook, ranked by ARR at stake. A csops task left open past its due date keeps its account on
+    the list ("playbook task overdue N days") while the account is a customer: nobody has acted yet. -#}
 with
 
 customers as (
@@ -20,9 +21,43 @@ playbooks as (
 
 ),
 
-{%- set t = dbt.type_string() %}
+crm_tasks as (
 
-triggers as (
+    select * from {{ ref('stg_hubspot__tasks') }}
+
+),
+
+{%- set t = dbt.type_string() %}
+{#- The triggers below that put an account on the list (a task of theirs left overdue keeps it there). -#}
+{%- set risk_triggers = ['payment_past_due', 'champion_left', 'cancellation_scheduled', 'renewal_risk', 'score_drop',
+                         'red_health'] %}
+
+overdue_tasks as (
+
+    -- The most overdue open csops task of each account (due before today, neither completed nor deleted), with
+    -- the trigger that created it.
+    select
+        account_id,
+        trigger_name,
+        days_overdue,
+        row_number() over (partition by account_id order by days_overdue desc, task_id asc) as overdue_rank
+    from (
+        select
+            crm_tasks.account_id,
+            crm_tasks.trigger_name,
+            crm_tasks.task_id,
+            {{ dbt.datediff('cast(crm_tasks.due_at as date)', 'today.as_of_date', 'day') }} as days_overdue  -- noqa: LT05
+        from crm_tasks
+        cross join (select {{ as_of_date() }} as as_of_date) as today
+        where
+            not crm_tasks.is_completed
+            and not crm_tasks.is_deleted
+            and cast(crm_tasks.due_at as date) < today.as_of_date
+    ) as open_tasks
+
+),
+
+current_triggers as (
 
     select
         account_id,
@@ -87,6 +122,32 @@ triggers as (
 
 ),
 
+triggers as (
+
+    select * from current_triggers
+
+    union all
+
+    -- An account no rule names tonight stays on the list under the trigger of its overdue at-risk task.
+    select
+        account_id,
+        trigger_name,
+        'playbook task overdue ' || cast(days_overdue as {{ t }}) || ' days' as reason
+    from (
+        select
+            account_id,
+            trigger_name,
+            days_overdue,
+            row_number() over (partition by account_id order by days_overdue desc) as risk_rank
+        from overdue_tasks
+        where trigger_name in ('{{ risk_triggers | join("', '") }}')  -- noqa: LT05
+    ) as overdue_risk_tasks
+    where
+        risk_rank = 1
+        and account_id not in (select current_triggers.account_id from current_triggers)
+
+),
+
 ranked_triggers as (
 
     select
@@ -135,6 +196,14 @@ all_reasons as (
         reason,
         trigger_rank as reason_order
     from ranked_triggers
+    union all
+    -- On an account a rule names, the overdue task comes right after the triggers.
+    select
+        overdue_tasks.account_id,
+        'playbook task overdue ' || cast(overdue_tasks.days_overdue as {{ t }}) || ' days' as reason,
+        50 as reason_order
+    from overdue_tasks
+    where overdue_tasks.overdue_rank = 1
     union all
     select
         driver_reasons.account_id,

@@ -1,5 +1,6 @@
 {#- Each CSM's book today (DECISIONLOG "CSM book of business"): paying accounts and ARR by health band, ARR on the
-    at-risk list, csops tasks planned for the CSM, and the workload against the segments' coverage targets. -#}
+    at-risk list, csops tasks planned for the CSM, the csops tasks open and overdue in the CRM (the CSM they are
+    assigned to now), and the workload against the segments' coverage targets. -#}
 with
 
 customers as (
@@ -17,6 +18,12 @@ at_risk as (
 tasks as (
 
     select * from {{ ref('cs_playbook_tasks') }}
+
+),
+
+crm_tasks as (
+
+    select * from {{ ref('stg_hubspot__tasks') }}
 
 ),
 
@@ -104,6 +111,18 @@ owner_tasks as (
 
 ),
 
+crm_open_tasks as (
+
+    select
+        coalesce(owner_id, 'unassigned') as owner_id,
+        count(*) as crm_open_tasks,
+        sum(case when cast(due_at as date) < {{ as_of_date() }} then 1 else 0 end) as crm_overdue_tasks
+    from crm_tasks
+    where not is_completed and not is_deleted
+    group by coalesce(owner_id, 'unassigned')
+
+),
+
 final as (
 
     select
@@ -126,6 +145,8 @@ final as (
         cast(coalesce(owner_tasks.open_tasks, 0) as integer) as open_tasks,
         cast(coalesce(owner_tasks.open_at_risk_tasks, 0) as integer) as open_at_risk_tasks,
         owner_tasks.next_task_due_date,
+        cast(coalesce(crm_open_tasks.crm_open_tasks, 0) as integer) as crm_open_tasks,
+        cast(coalesce(crm_open_tasks.crm_overdue_tasks, 0) as integer) as crm_overdue_tasks,
         cast(workload.workload as {{ type_double() }}) as workload,
         workload.workload > 1 as is_over_capacity,
         cast(workload.accounts_without_target as integer) as accounts_without_target,
@@ -137,6 +158,8 @@ final as (
         on books.owner_id = risk.owner_id
     left join owner_tasks
         on books.owner_id = owner_tasks.owner_id
+    left join crm_open_tasks
+        on books.owner_id = crm_open_tasks.owner_id
 
 )
 

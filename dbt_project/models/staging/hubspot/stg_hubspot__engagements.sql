@@ -1,4 +1,4 @@
-{#- CSM touches: notes, calls and meetings logged against a company, one row each. -#}
+{#- CSM touches: notes, calls, meetings and emails logged against a company, one row each. -#}
 with
 
 notes as (
@@ -24,6 +24,15 @@ meetings as (
     {{ source_columns(source('hubspot', 'meetings'), {
         'id': 'string', 'archived': 'bool', 'company_id': 'string', 'hubspot_owner_id': 'string',
         'hs_timestamp': 'utc', 'hs_meeting_title': 'string', 'hs_meeting_body': 'string'
+    }) }}
+
+),
+
+emails as (
+
+    {{ source_columns(source('hubspot', 'emails'), {
+        'id': 'string', 'archived': 'bool', 'company_id': 'string', 'hubspot_owner_id': 'string',
+        'hs_timestamp': 'utc', 'hs_email_subject': 'string', 'hs_email_text': 'string'
     }) }}
 
 ),
@@ -66,6 +75,19 @@ unioned as (
         hs_meeting_body as body,
         archived
     from meetings
+
+    union all
+
+    select
+        id as engagement_id,
+        'email' as engagement_type,
+        company_id,
+        hubspot_owner_id as owner_id,
+        hs_timestamp as occurred_at,
+        hs_email_subject as title,
+        hs_email_text as body,
+        archived
+    from emails
 
 ),
 

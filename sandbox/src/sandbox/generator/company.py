@@ -180,10 +180,19 @@ class Account:
     usage_intensity: float = 1.0  # how heavily this team uses the product at a given health (team culture)
     sentiment: float = 0.0  # how the customer feels beyond what usage shows (price, support, roadmap)
     contacts: int = 3
+    treatments: tuple[Treatment, ...] = ()  # playbooks CSMs completed on the account (csm_work.py)
 
     @property
     def account_id(self) -> str:
         return f"acc_{self.num:06d}"
+
+    def is_customer_at(self, moment: datetime) -> bool:
+        """A subscription past its trial and not ended covers `moment` (what "still a customer" means for the
+        playbook outcomes: Stripe shows the same through start, trial end and ended_at)."""
+        return any(
+            max(sub.created, sub.trial_end or sub.created) <= moment and (sub.ended_at is None or moment < sub.ended_at)
+            for sub in self.subscriptions
+        )
 
     def health_at(self, moment: datetime, window: Window) -> float:
         return self.health[min(len(self.health) - 1, max(0, window.month_index(moment)))]
@@ -192,6 +201,10 @@ class Account:
         """Health as the customer experiences it (health plus sentiment): drives churn, NPS and tickets, while
         usage follows health alone, so each signal carries information of its own."""
         return min(0.98, max(0.02, self.health_at(moment, window) + self.sentiment))
+
+    def churn_factor_at(self, moment: datetime) -> float:
+        """How completed playbooks scale a churn decision taken at `moment` (1 without any)."""
+        return math.prod(t.churn_factor_at(moment) for t in self.treatments)
 
     def champion_gone(self, moment: datetime) -> bool:
         return any(left <= moment and (replaced is None or moment < replaced) for left, replaced in self.champion_left)
@@ -217,6 +230,26 @@ class Window:
 
     def month_start(self, index: int) -> datetime:
         return add_months(at_midnight(month_start(self.start)), index, 1)
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A CSM completed a playbook task on this account (csm_work.py): the sandbox's true effect of the playbook.
+
+    From the month after `completed_at` (never earlier, so nothing the platform already saw changes) the latent
+    health jumps by `lift` and its target stays `lift` higher for `months` months: usage, NPS, tickets, churn and
+    renewals then follow the healthier account as they follow any other. And for `months` months from the
+    completion, every churn decision's hazard is multiplied by `churn_factor` (the conversation itself keeps some
+    customers who were about to leave)."""
+
+    completed_at: datetime
+    lift: float
+    churn_factor: float = 1.0
+    months: int = 6
+
+    def churn_factor_at(self, moment: datetime) -> float:
+        active = self.completed_at <= moment < self.completed_at + timedelta(days=30 * self.months)
+        return self.churn_factor if active else 1.0
 
 
 # How far beyond the story horizon the latent health is simulated: decisions made in a period that starts
@@ -270,8 +303,18 @@ def _stream(seed: int, num: int, kind: str) -> random.Random:
     return random.Random(f"csops-sandbox:{seed}:{num}:{kind}")
 
 
-def simulate_health(rng: random.Random, account: Account, window: Window, first_month: int, months: int) -> None:
-    """Monthly latent health with shocks (champion leaves, ticket storms, erosion), in time order."""
+def simulate_health(
+    rng: random.Random,
+    account: Account,
+    window: Window,
+    first_month: int,
+    months: int,
+    treatments: tuple[Treatment, ...] = (),
+) -> None:
+    """Monthly latent health with shocks (champion leaves, ticket storms, erosion) and the effect of completed
+    playbooks, in time order. Treatments never change which random numbers are drawn, only the health they act
+    on."""
+    starts = [(window.month_index(t.completed_at) + 1, t) for t in treatments]
     mean = min(0.95, max(0.25, rng.betavariate(5, 2.3)))
     h = min(0.98, max(0.1, mean + rng.gauss(0, 0.1)))
     erosion_start = first_month + rng.randint(3, 30) if rng.random() < EROSION_SHARE else None
@@ -295,6 +338,11 @@ def simulate_health(rng: random.Random, account: Account, window: Window, first_
             h -= 0.22
         if not champion_present:
             target -= 0.15
+        for start, treatment in starts:
+            if start <= m < start + treatment.months:
+                target += treatment.lift
+            if m == start:
+                h += treatment.lift
         if u_storm < STORM_MONTHLY:
             account.storms.append(begins + timedelta(days=rng.randint(0, 24), hours=rng.randint(7, 17)))
             h -= 0.10
@@ -327,8 +375,11 @@ def _adoption(rng: random.Random, account: Account, first_health: float) -> None
     account.onboarding_stalled = stalled
 
 
-def simulate_account(num: int, seed: int, window: Window, arrivals: Arrivals) -> Account:
-    """One customer's whole story up to the window's end, deterministic in (seed, num, arrivals)."""
+def simulate_account(
+    num: int, seed: int, window: Window, arrivals: Arrivals, treatments: tuple[Treatment, ...] = ()
+) -> Account:
+    """One customer's whole story up to the window's end, deterministic in (seed, num, arrivals) and the
+    playbooks CSMs completed on it (`treatments`)."""
     profile_rng = _stream(seed, num, "profile")
     segment = profile_rng.choices(SEGMENTS, weights=SEGMENT_WEIGHTS)[0]
     currency = profile_rng.choices(CURRENCIES, weights=CURRENCY_WEIGHTS)[0]
@@ -348,9 +399,12 @@ def simulate_account(num: int, seed: int, window: Window, arrivals: Arrivals) ->
         contacts=profile_rng.randint(*profile["contacts"]),
         usage_intensity=min(2.5, max(0.3, profile_rng.lognormvariate(0, USAGE_INTENSITY_SIGMA))),
         sentiment=min(0.3, max(-0.3, profile_rng.gauss(0, SENTIMENT_SIGMA))),
+        treatments=treatments,
     )
     first_month = window.month_index(signup)
-    simulate_health(_stream(seed, num, "health"), account, window, first_month, window.months + HEALTH_LOOKAHEAD_MONTHS)
+    simulate_health(
+        _stream(seed, num, "health"), account, window, first_month, window.months + HEALTH_LOOKAHEAD_MONTHS, treatments
+    )
     _adoption(profile_rng, account, account.health[first_month])
     _simulate_billing(_stream(seed, num, "billing"), account, window)
     return account
@@ -474,6 +528,7 @@ def _simulate_subscription(
             hazard *= CHAMPION_GONE_HAZARD
         if account.storm_within(decide_at, STORM_HAZARD_DAYS):
             hazard *= STORM_HAZARD
+        hazard *= account.churn_factor_at(decide_at)
         p_churn = 1 - (1 - min(hazard, 0.9)) ** months + SURPRISE_CHURN_MONTHLY * months
         if rng.random() < p_churn:
             sub.cancel_requested_at = decide_at

@@ -21,6 +21,7 @@ from sandbox.generator.company import (
     SEGMENTS,
     Account,
     Arrivals,
+    Treatment,
     Window,
     simulate_account,
 )
@@ -33,6 +34,17 @@ from sandbox.generator.crm import (
     owner_for,
 )
 from sandbox.generator.crm_untidy import Untidy, crm_truth
+from sandbox.generator.csm_work import (
+    LEDGER_FILE,
+    PLAYBOOK_EFFECTS,
+    WorkedTask,
+    activity_rows,
+    has_csops_tasks,
+    read_ledger,
+    treatments,
+    truth_rows,
+    work_tasks,
+)
 from sandbox.generator.stripe_rows import StripeRowRenderer
 from sandbox.generator.surveys import responses
 from sandbox.generator.usage import UsageModel, write_events
@@ -354,6 +366,28 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
     ),
     "champions": pa.schema([("account_id", STR), ("contact_id", STR), ("left_on", DATE)]),
 }
+PLAYBOOK_TRUTH_SCHEMAS: dict[str, pa.Schema] = {
+    "playbook_tasks": pa.schema(
+        [
+            ("task_id", STR),
+            ("task_key", STR),
+            ("account_id", STR),
+            ("playbook_slug", STR),
+            ("true_health_lift", FLOAT),
+            ("true_churn_factor", FLOAT),
+            ("owner_id", STR),
+            ("was_reassigned", BOOL),
+            ("created_on", DATE),
+            ("status", STR),
+            ("completed_at", TS),
+            ("deleted_at", TS),
+            ("was_customer_at_creation", BOOL),
+            ("is_customer_90d", BOOL),
+            ("is_customer_90d_without_playbook", BOOL),
+        ]
+    ),
+    "playbook_effects": pa.schema([("playbook_slug", STR), ("true_health_lift", FLOAT), ("true_churn_factor", FLOAT)]),
+}
 CSV_COLUMNS = ("response_id", "submitted_at", "account_id", "email", "score", "comment")
 
 Progress = Callable[[str, int, int], None]
@@ -374,16 +408,24 @@ STORY_MARGIN_DAYS = 150
 assert DECAY_DAYS[1] + DUNNING_DAYS < STORY_MARGIN_DAYS, "the margin must cover the longest look-ahead"
 
 
-def simulate(manifest: Manifest) -> tuple[Window, list[Account]]:
+def simulate(
+    manifest: Manifest, treated: dict[int, tuple[Treatment, ...]] | None = None
+) -> tuple[Window, list[Account]]:
     """Every account that signed up before the cut-off (and the leads about to), or within the scale's
-    reference history (which calibrates the event rate), numbered 1..n in sign-up order."""
+    reference history (which calibrates the event rate), numbered 1..n in sign-up order; `treated` are the
+    playbooks CSMs completed, per account number (csm_work.py)."""
+    treated = treated or {}
     scale = manifest.scale_spec
     reference_end = manifest.start_date + timedelta(days=scale.history_days)
     limit = at_midnight(max(manifest.today + timedelta(days=LEAD_DAYS_MAX + 1), reference_end))
     window = Window(manifest.start_date, limit.date() + timedelta(days=STORY_MARGIN_DAYS))
     arrivals = Arrivals(scale.accounts, scale.history_days)
     accounts: list[Account] = []
-    while (account := simulate_account(len(accounts) + 1, manifest.seed, window, arrivals)).signup < limit:
+    while (
+        account := simulate_account(
+            len(accounts) + 1, manifest.seed, window, arrivals, treated.get(len(accounts) + 1, ())
+        )
+    ).signup < limit:
         accounts.append(account)
     return window, accounts
 
@@ -403,6 +445,7 @@ def generate(
     for sub in ("world", "events", "truth", "surveys_csv"):
         shutil.rmtree(out / sub, ignore_errors=True)
     (out / "crm.sqlite").unlink(missing_ok=True)
+    (out / LEDGER_FILE).unlink(missing_ok=True)
     manifest = Manifest(
         seed=seed,
         scale=scale.name,
@@ -421,7 +464,7 @@ def generate(
 
 def advance(out: Path, days: int, progress: Progress | None = None) -> Manifest:
     """Move the sandbox's today forward: the next `days` days happen (new events, changes, tickets,
-    surveys)."""
+    surveys, and the CSMs work the tasks csops created in the CRM)."""
     manifest = Manifest.read(out)
     if days < 1:
         raise ValueError("advance needs --days >= 1")
@@ -429,31 +472,56 @@ def advance(out: Path, days: int, progress: Progress | None = None) -> Manifest:
     if new_today > manifest.horizon_end:
         raise ValueError(f"the sandbox is simulated up to {manifest.horizon_end}; it cannot advance to {new_today}")
     old_day = (manifest.today - manifest.start_date).days
+    ledger = read_ledger(out)
+    if has_csops_tasks(out):
+        if progress:
+            progress("CSMs working their tasks", 0, 1)
+        _, accounts = simulate(manifest, treatments(ledger))
+        owners = csm_team(manifest)
+        owner_of = {a.num: owner_for(a, owners)["id"] for a in accounts}
+        ledger = work_tasks(out, manifest.seed, manifest.today, new_today, accounts, owners, owner_of)
+        if progress:
+            progress("CSMs working their tasks", 1, 1)
     manifest.today = new_today
-    render(out, manifest, first_event_day=old_day, progress=progress)
+    render(out, manifest, first_event_day=old_day, progress=progress, ledger=ledger)
     manifest.write(out)
     return manifest
 
 
-def render(out: Path, manifest: Manifest, first_event_day: int, progress: Progress | None = None) -> None:
+def csm_team(manifest: Manifest) -> dict[str, list[dict]]:
+    """The CSM teams (owners) per segment: sized from the scale's nominal accounts, the same whatever today is."""
+    per_segment = {
+        segment: round(manifest.accounts * weight) for segment, weight in zip(SEGMENTS, SEGMENT_WEIGHTS, strict=True)
+    }
+    return csm_owners(manifest.seed, per_segment, at_midnight(manifest.start_date))
+
+
+def render(
+    out: Path,
+    manifest: Manifest,
+    first_event_day: int,
+    progress: Progress | None = None,
+    ledger: dict[int, WorkedTask] | None = None,
+) -> None:
     """Write everything visible at the manifest's today; event files only for received days from
-    `first_event_day` (the ones before are already there and never change)."""
+    `first_event_day` (the ones before are already there and never change). `ledger` is what the CSMs did with
+    csops' tasks (read from the sandbox when not given)."""
 
     def step(name: str, done: int, total: int) -> None:
         if progress:
             progress(name, done, total)
 
     step("simulating accounts", 0, 1)
-    window, accounts = simulate(manifest)
+    ledger = read_ledger(out) if ledger is None else ledger
+    treated = treatments(ledger)
+    window, accounts = simulate(manifest, treated)
     cutoff = at_midnight(manifest.today)
     step("simulating accounts", 1, 1)
-    per_segment = {
-        segment: round(manifest.accounts * weight) for segment, weight in zip(SEGMENTS, SEGMENT_WEIGHTS, strict=True)
-    }
-    owners = csm_owners(manifest.seed, per_segment, at_midnight(manifest.start_date))
+    owners = csm_team(manifest)
     step("rendering CRM, billing, surveys", 0, 1)
-    write_world(out, manifest, window, accounts, owners, cutoff)
+    write_world(out, manifest, window, accounts, owners, cutoff, ledger)
     write_truth(out / "truth", manifest, [a for a in accounts if a.signup < cutoff], owners, cutoff, load_fx())
+    write_playbook_truth(out / "truth", manifest, window, accounts, ledger, treated)
     step("rendering CRM, billing, surveys", 1, 1)
 
     step("usage events", 0, 1)
@@ -480,6 +548,7 @@ def write_world(
     accounts: list[Account],
     owners: dict[str, list[dict]],
     cutoff: datetime,
+    ledger: dict[int, WorkedTask] | None = None,
 ) -> None:
     """The vendor tables (`world/`) and the survey CSVs, one system at a time so its rows are freed early."""
     world = out / "world"
@@ -492,6 +561,7 @@ def write_world(
     write({"hubspot_owners": [o for team in owners.values() for o in team]})
     crm = Untidy(manifest.seed, cutoff, CrmRenderer(manifest.seed, window, cutoff, owners).render(accounts)).apply()
     deletions = crm.pop("hubspot_deletions")
+    crm["hubspot_engagements"] += activity_rows(ledger or {}, cutoff, CONTACT_ID_BASE)
     write(crm)
     write_crm_truth(out / "truth", crm, deletions)
     del crm
@@ -615,6 +685,37 @@ def write_truth(
         pq.write_table(pa.Table.from_pylist(rows[name], schema=schema), folder / f"{name}.parquet")
     shutil.copyfile(FX_SEED, folder / "fx_rates_monthly.csv")
     (folder / "README.md").write_text(TRUTH_README.format(today=manifest.today))
+
+
+def write_playbook_truth(
+    folder: Path,
+    manifest: Manifest,
+    window: Window,
+    accounts: list[Account],
+    ledger: dict[int, WorkedTask],
+    treated: dict[int, tuple[Treatment, ...]],
+) -> None:
+    """The csops tasks the CSMs worked and each completed playbook's true effect on its account (csm_work.py);
+    the effect of a task is measured against the same account simulated again without that one treatment."""
+    arrivals = Arrivals(manifest.scale_spec.accounts, manifest.scale_spec.history_days)
+
+    def without(num: int, task: WorkedTask) -> Account:
+        rest = tuple(t for t in treated.get(num, ()) if t.completed_at.isoformat() != _completed(task))
+        return simulate_account(num, manifest.seed, window, arrivals, rest)
+
+    tables = {
+        "playbook_tasks": truth_rows(ledger, {a.num: a for a in accounts}, without),
+        "playbook_effects": [
+            {"playbook_slug": slug, "true_health_lift": lift, "true_churn_factor": factor}
+            for slug, (lift, factor) in PLAYBOOK_EFFECTS.items()
+        ],
+    }
+    for name, rows in tables.items():
+        pq.write_table(pa.Table.from_pylist(rows, schema=PLAYBOOK_TRUTH_SCHEMAS[name]), folder / f"{name}.parquet")
+
+
+def _completed(task: WorkedTask) -> str:
+    return datetime.fromisoformat((task.completed_at or "").replace("Z", "+00:00")).isoformat()
 
 
 def champion_rows(account: Account, cutoff: datetime) -> list[dict]:

@@ -8,6 +8,8 @@
 - `POST /_admin/hubspot/archive` — `{"object_type": "companies", "ids": ["..."]}`: archive (delete) records as a
   user would in HubSpot's UI, e.g. between a mart build and a CRM push; reads and writes of them then answer as
   HubSpot does for deleted records (404 / OBJECT_NOT_FOUND, listed only with `archived=true`).
+- `POST /_admin/advance` — `{"days": N}`: the next N days happen, as `csops sandbox advance` (the CSMs work the
+  tasks pushed into the CRM meanwhile), then the world is re-read; answers the new today.
 
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -108,6 +111,25 @@ async def archive(request: Request) -> Response:
     return json_response({"archived": [str(i) for i in ids], "object_type": object_type})
 
 
+async def advance_clock(request: Request) -> Response:
+    from sandbox.generator.world import advance
+
+    state = _state(request)
+    try:
+        body = loads(await request.body() or b"{}")
+        days = int(body.get("days")) if isinstance(body, dict) and body.get("days") is not None else None
+    except (ValueError, TypeError) as exc:
+        return json_response({"error": f'invalid body, expected {{"days": N}}: {exc}'}, 400)
+    if days is None:
+        return json_response({"error": 'missing "days": how many days happen'}, 400)
+    try:
+        await run_in_threadpool(advance, state.directory, days)
+    except ValueError as exc:
+        return json_response({"error": str(exc)}, 400)
+    world = state.store.reload()
+    return json_response({"status": "advanced", "today": world.manifest.today.isoformat(), "days": days})
+
+
 def routes() -> list[Route]:
     return [
         Route("/health", health, methods=["GET"]),
@@ -115,4 +137,5 @@ def routes() -> list[Route]:
         Route("/requests", requests, methods=["GET", "DELETE"]),
         Route("/reload", reload, methods=["POST"]),
         Route("/hubspot/archive", archive, methods=["POST"]),
+        Route("/advance", advance_clock, methods=["POST"]),
     ]

@@ -1,5 +1,5 @@
-"""HubSpot's object types (contacts, companies, deals, tickets, engagements, tasks) and the association types
-between them, with the world columns that link them."""
+"""HubSpot's object types (contacts, companies, deals, tickets, engagements: notes, calls, meetings, emails;
+tasks) and the association types between them, with the world columns that link them."""
 
 from __future__ import annotations
 
@@ -135,6 +135,19 @@ OBJECT_TYPES: dict[str, ObjectType] = {
             query_props=("hs_meeting_title", "hs_meeting_body"),
         ),
         ObjectType(
+            "emails",
+            "email",
+            "0-49",
+            "hubspot_engagements",
+            "hs_createdate",
+            "hs_lastmodifieddate",
+            ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
+            engagement="emails",
+            columns={"hs_email_subject": "title", "hs_email_text": "body"},
+            hidden_columns=_ENGAGEMENT_HIDDEN,
+            query_props=("hs_email_subject", "hs_email_text"),
+        ),
+        ObjectType(
             "tasks",
             "task",
             "0-27",
@@ -198,12 +211,16 @@ PAIR_TYPES: dict[tuple[str, str], tuple[AssocType, ...]] = {
     ("companies", "calls"): (AssocType(181, None, "company_to_call"),),
     ("meetings", "companies"): (AssocType(188, None, "meeting_to_company"),),
     ("companies", "meetings"): (AssocType(187, None, "company_to_meeting"),),
+    ("emails", "companies"): (AssocType(186, None, "email_to_company"),),
+    ("companies", "emails"): (AssocType(185, None, "company_to_email"),),
     ("notes", "contacts"): (AssocType(202, None, "note_to_contact"),),
     ("contacts", "notes"): (AssocType(201, None, "contact_to_note"),),
     ("calls", "contacts"): (AssocType(194, None, "call_to_contact"),),
     ("contacts", "calls"): (AssocType(193, None, "contact_to_call"),),
     ("meetings", "contacts"): (AssocType(200, None, "meeting_to_contact"),),
     ("contacts", "meetings"): (AssocType(199, None, "contact_to_meeting"),),
+    ("emails", "contacts"): (AssocType(198, None, "email_to_contact"),),
+    ("contacts", "emails"): (AssocType(197, None, "contact_to_email"),),
 }
 # Association types a client may create when creating tasks: typeId -> (to type, the reverse typeId).
 TASK_ASSOCIATIONS = {
@@ -235,7 +252,9 @@ WORLD_LINKS = {
     ("notes", "companies"): "company_id",
     ("calls", "companies"): "company_id",
     ("meetings", "companies"): "company_id",
+    ("emails", "companies"): "company_id",
     ("notes", "contacts"): "contact_id",
     ("calls", "contacts"): "contact_id",
     ("meetings", "contacts"): "contact_id",
+    ("emails", "contacts"): "contact_id",
 }

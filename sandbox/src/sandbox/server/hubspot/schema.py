@@ -189,6 +189,11 @@ def _builtin(object_type: ObjectType) -> list[dict[str, Any]]:
                 _prop("hs_meeting_body", "Meeting description", "string", "html", g),
                 _prop("hs_meeting_start_time", "Start Time", "datetime", "date", g),
             ]
+        elif t == "emails":
+            props += [
+                _prop("hs_email_subject", "Email subject", "string", "text", g),
+                _prop("hs_email_text", "Email body", "string", "textarea", g),
+            ]
         elif t == "tasks":
             g = "task"
             props = [
