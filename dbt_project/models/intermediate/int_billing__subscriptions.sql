@@ -35,23 +35,32 @@ with_accounts as (
 
 ),
 
-rate_candidates as (
+start_months as (
+
+    -- A handful of distinct (currency, month) pairs: the rate is looked up once for each, not for each
+    -- subscription x every month of rates.
+    select distinct
+        currency,
+        start_month
+    from with_accounts
+
+),
+
+rate_months as (
 
     -- The latest rate at or before the start month; before the first row, the first row.
     select
-        with_accounts.subscription_id,
-        rates.usd_per_unit,
-        row_number() over (
-            partition by with_accounts.subscription_id
-            order by
-                case when rates.month <= with_accounts.start_month then 0 else 1 end,
-                case when rates.month <= with_accounts.start_month then rates.month end desc,
-                rates.month asc
-        ) as preference
+        start_months.currency,
+        start_months.start_month,
+        coalesce(
+            max(case when rates.month <= start_months.start_month then rates.month end),
+            min(rates.month)
+        ) as rate_month
 
-    from with_accounts
+    from start_months
     inner join rates
-        on with_accounts.currency = upper(rates.currency)
+        on start_months.currency = upper(rates.currency)
+    group by start_months.currency, start_months.start_month
 
 ),
 
@@ -59,13 +68,17 @@ final as (
 
     select
         with_accounts.*,
-        rate_candidates.usd_per_unit as fx_rate_to_usd
+        rates.usd_per_unit as fx_rate_to_usd
 
     from with_accounts
-    left join rate_candidates
+    left join rate_months
         on
-            with_accounts.subscription_id = rate_candidates.subscription_id
-            and rate_candidates.preference = 1
+            with_accounts.currency = rate_months.currency
+            and with_accounts.start_month = rate_months.start_month
+    left join rates
+        on
+            rate_months.currency = upper(rates.currency)
+            and rate_months.rate_month = rates.month
 
 )
 

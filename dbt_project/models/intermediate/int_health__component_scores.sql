@@ -19,8 +19,7 @@
     {%- endif -%}
 {%- endset %}
 
-{%- set touch_anchor = "coalesce(signals.last_touch_in_window, signals.last_touch_before_window, "
-                      ~ "cast(accounts.billing_created_at as date))" %}
+{%- set touch_anchor = "coalesce(signals.last_touched_on, cast(accounts.billing_created_at as date))" %}
 
 with
 
@@ -84,31 +83,40 @@ customer_days as (
 
 ),
 
-scored_accounts as (
+-- Each account that is a customer on a day this run (re-)scores (also those that left since, so each day's peer
+-- benchmark is computed over the same customers as a full rebuild would), with the days it needs: from 90 days
+-- before its first customer day read (the longest trailing window) to its last customer day.
+account_spans as (
 
-    -- Every account that is a customer on a day this run (re-)scores: also those that left since, so each day's
-    -- peer benchmark is computed over the same customers as a full rebuild would.
-    select distinct customer_days.account_id
+    select
+        customer_days.account_id,
+        max(bounds.first_scored_day) as first_scored_day,
+        greatest(
+            cast({{ dbt.dateadd('day', -90, 'min(customer_days.day)') }} as date), max(bounds.first_read_day)
+        ) as first_day,
+        max(customer_days.day) as last_day
     from customer_days
     cross join bounds
-    where customer_days.day >= {{ dbt.dateadd('day', -30, 'bounds.first_scored_day') }}
+    group by customer_days.account_id
+    having max(customer_days.day) >= {{ dbt.dateadd('day', -30, 'max(bounds.first_scored_day)') }}
 
 ),
 
--- Dense account x day grid, so trailing windows are plain row windows on every database.
+-- Dense account x day grid over each account's span, so trailing windows are plain row windows on every database.
 grid as (
 
     select
-        scored_accounts.account_id,
+        account_spans.account_id,
         days.day,
         customer_days.account_id is not null as is_customer,
         coalesce(customer_days.seats, 0) as seats,
         coalesce(customer_days.mrr_usd, 0) as mrr_usd
 
-    from scored_accounts
-    cross join days
+    from account_spans
+    inner join days
+        on days.day >= account_spans.first_day and days.day <= account_spans.last_day
     left join customer_days
-        on scored_accounts.account_id = customer_days.account_id and days.day = customer_days.day
+        on account_spans.account_id = customer_days.account_id and days.day = customer_days.day
 
 ),
 
@@ -131,8 +139,12 @@ first_activity as (
 
 ),
 
--- Feature breadth over 30 days without a 30-day self-join: each use of a feature covers the days until its
--- next use or 30 days, whichever is first; +1 / -1 at the ends, summed over the days.
+-- Every other signal is a running total or a running maximum of dated events: each event is one row on the day it
+-- takes effect (+1 / -1 for counts, a date for "latest ..."), and a window over the grid adds them up. No account x
+-- day x event join: the work grows with the events and the grid, not with their product.
+
+-- Feature breadth over 30 days: each use of a feature covers the days until its next use or 30 days, whichever is
+-- first.
 feature_uses as (
 
     select
@@ -144,61 +156,6 @@ feature_uses as (
     from {{ ref('int_usage__feature_days') }} as feature_days
     cross join bounds
     where feature_days.activity_date >= {{ dbt.dateadd('day', -30, 'bounds.first_read_day') }}
-
-),
-
-feature_deltas as (
-
-    select
-        account_id,
-        activity_date as day,
-        1 as delta
-    from feature_uses
-    union all
-    select
-        account_id,
-        case
-            when next_use_date is not null and next_use_date < {{ dbt.dateadd('day', 30, 'activity_date') }}
-                then next_use_date
-            else cast({{ dbt.dateadd('day', 30, 'activity_date') }} as date)
-        end as day,
-        -1 as delta
-    from feature_uses
-
-),
-
-feature_delta_days as (
-
-    -- Uses before the grid starts count from its first day (their coverage is what is still open then).
-    select
-        feature_deltas.account_id,
-        case
-            when feature_deltas.day < bounds.first_read_day then bounds.first_read_day else feature_deltas.day
-        end as day,
-        sum(feature_deltas.delta) as delta
-    from feature_deltas
-    cross join bounds
-    group by
-        feature_deltas.account_id,
-        case when feature_deltas.day < bounds.first_read_day then bounds.first_read_day else feature_deltas.day end
-
-),
-
-responses as (
-
-    select
-        responses.account_id,
-        responses.submitted_at,
-        responses.score,
-        responses.email,
-        cast(responses.submitted_at as date) as submitted_on,
-        coalesce(contacts.is_champion, false) as is_from_champion,
-        lead(responses.submitted_at) over (
-            partition by responses.account_id order by responses.submitted_at, responses.response_id
-        ) as next_submitted_at
-    from {{ ref('stg_surveys__responses') }} as responses
-    left join {{ ref('stg_hubspot__contacts') }} as contacts
-        on responses.email = contacts.email
 
 ),
 
@@ -215,31 +172,29 @@ tickets as (
 
 ),
 
-ticket_days as (
+champions as (
 
     select
-        grid.account_id,
-        grid.day,
-        sum(case when tickets.closed_on is null or tickets.closed_on > grid.day then 1 else 0 end)
-            as open_tickets,
-        sum(
-            case
-                when tickets.is_high_priority and tickets.created_on > {{ dbt.dateadd('day', -30, 'grid.day') }}
-                    then 1
-                else 0
-            end
-        ) as high_priority_tickets_30d
-    from grid
-    inner join tickets
-        on
-            grid.account_id = tickets.account_id
-            and tickets.created_on <= grid.day
-            and (
-                tickets.closed_on is null
-                or tickets.closed_on > grid.day
-                or tickets.created_on > {{ dbt.dateadd('day', -30, 'grid.day') }}
-            )
-    group by grid.account_id, grid.day
+        accounts.account_id,
+        cast(contacts.created_at as date) as since_on,
+        contacts.left_company_on
+    from {{ ref('stg_hubspot__contacts') }} as contacts
+    inner join accounts
+        on contacts.company_id = accounts.company_id
+    where contacts.is_champion
+
+),
+
+payment_failures as (
+
+    select
+        subscriptions.account_id,
+        cast(invoices.created_at as date) as failed_on,
+        invoices.status = 'open' as is_still_open
+    from {{ ref('stg_stripe__invoices') }} as invoices
+    inner join {{ ref('int_billing__subscriptions') }} as subscriptions
+        on invoices.subscription_id = subscriptions.subscription_id
+    where invoices.attempt_count > 1 or invoices.is_past_due or invoices.status = 'uncollectible'
 
 ),
 
@@ -254,91 +209,181 @@ touches as (
 
 ),
 
-touch_days as (
+responses as (
+
+    select
+        responses.account_id,
+        responses.response_id,
+        responses.submitted_at,
+        responses.score,
+        cast(responses.submitted_at as date) as submitted_on,
+        max(case when contacts.is_champion then 1 else 0 end) = 1 as is_from_champion
+    from {{ ref('stg_surveys__responses') }} as responses
+    left join {{ ref('stg_hubspot__contacts') }} as contacts
+        on responses.email = contacts.email
+    group by
+        responses.account_id,
+        responses.response_id,
+        responses.submitted_at,
+        responses.score,
+        cast(responses.submitted_at as date)
+
+),
+
+-- The response that counts for a day: the day's last (by time, then id); later days keep it until the next one.
+last_response_of_day as (
 
     select
         account_id,
-        touched_on as day,
-        1 as touched
-    from touches
-    group by account_id, touched_on
+        submitted_on,
+        score,
+        is_from_champion,
+        row_number() over (
+            partition by account_id, submitted_on order by submitted_at desc, response_id desc
+        ) as rank_in_day
+    from responses
 
 ),
 
-touches_before_window as (
+-- Events before the grid starts count from its first day (what is still open then); later ones are not read.
+feature_delta_days as (
 
     select
-        touches.account_id,
-        max(touches.touched_on) as last_touched_on
-    from touches
-    cross join bounds
-    where touches.touched_on < bounds.first_read_day
-    group by touches.account_id
+        deltas.account_id,
+        greatest(deltas.day, spans.first_day) as day,
+        sum(deltas.delta) as feature_delta
+    from (
+        select
+            account_id,
+            activity_date as day,
+            1 as delta
+        from feature_uses
+        union all
+        select
+            account_id,
+            case
+                when next_use_date is not null and next_use_date < {{ dbt.dateadd('day', 30, 'activity_date') }}
+                    then next_use_date
+                else cast({{ dbt.dateadd('day', 30, 'activity_date') }} as date)
+            end as day,
+            -1 as delta
+        from feature_uses
+    ) as deltas
+    inner join account_spans as spans
+        on deltas.account_id = spans.account_id
+    where deltas.day <= spans.last_day
+    group by deltas.account_id, greatest(deltas.day, spans.first_day)
 
 ),
 
-champions as (
+ticket_delta_days as (
 
+    -- Open from the day created to the day closed (a running total); high-priority tickets created that day (a
+    -- 30-day window).
     select
-        accounts.account_id,
-        cast(contacts.created_at as date) as since_on,
-        contacts.left_company_on
-    from {{ ref('stg_hubspot__contacts') }} as contacts
-    inner join accounts
-        on contacts.company_id = accounts.company_id
-    where contacts.is_champion
+        deltas.account_id,
+        greatest(deltas.day, spans.first_day) as day,
+        sum(deltas.open_delta) as open_ticket_delta,
+        sum(deltas.high_priority_created) as high_priority_created
+    from (
+        select
+            account_id,
+            created_on as day,
+            1 as open_delta,
+            case when is_high_priority then 1 else 0 end as high_priority_created
+        from tickets
+        union all
+        select
+            account_id,
+            greatest(closed_on, created_on) as day,
+            -1 as open_delta,
+            0 as high_priority_created
+        from tickets
+        where closed_on is not null and created_on is not null
+    ) as deltas
+    inner join account_spans as spans
+        on deltas.account_id = spans.account_id
+    where deltas.day <= spans.last_day
+    group by deltas.account_id, greatest(deltas.day, spans.first_day)
 
 ),
 
-champion_days as (
+champion_delta_days as (
 
+    -- A champion is known from the day the contact was created, present until the day they left.
     select
-        grid.account_id,
-        grid.day,
-        sum(
-            case when champions.left_company_on is null or champions.left_company_on > grid.day then 1 else 0 end
-        ) as champions_present,
-        max(case when champions.left_company_on <= grid.day then champions.left_company_on end)
-            as champion_left_on
-    from grid
-    inner join champions
-        on grid.account_id = champions.account_id and champions.since_on <= grid.day
-    group by grid.account_id, grid.day
-
-),
-
-payment_failures as (
-
-    select
-        invoices.subscription_id,
-        subscriptions.account_id,
-        cast(invoices.created_at as date) as failed_on,
-        invoices.status = 'open' as is_still_open
-    from {{ ref('stg_stripe__invoices') }} as invoices
-    inner join {{ ref('int_billing__subscriptions') }} as subscriptions
-        on invoices.subscription_id = subscriptions.subscription_id
-    where invoices.attempt_count > 1 or invoices.is_past_due or invoices.status = 'uncollectible'
+        deltas.account_id,
+        greatest(deltas.day, spans.first_day) as day,
+        sum(deltas.known_delta) as champions_known_delta,
+        sum(deltas.present_delta) as champions_present_delta,
+        max(deltas.left_on) as champion_left_on
+    from (
+        select
+            account_id,
+            since_on as day,
+            1 as known_delta,
+            1 as present_delta,
+            cast(null as date) as left_on
+        from champions
+        union all
+        select
+            account_id,
+            greatest(left_company_on, since_on) as day,
+            0 as known_delta,
+            -1 as present_delta,
+            left_company_on as left_on
+        from champions
+        where left_company_on is not null and since_on is not null
+    ) as deltas
+    inner join account_spans as spans
+        on deltas.account_id = spans.account_id
+    where deltas.day <= spans.last_day
+    group by deltas.account_id, greatest(deltas.day, spans.first_day)
 
 ),
 
 failure_days as (
 
+    -- The latest failed payment of the day and whether one is still open (each counts for 60 days: a window).
     select
-        grid.account_id,
-        grid.day,
-        max(payment_failures.failed_on) as last_failed_on,
-        max(case when payment_failures.is_still_open then 1 else 0 end) as has_open_failed_invoice
-    from grid
-    inner join payment_failures
-        on
-            grid.account_id = payment_failures.account_id
-            and payment_failures.failed_on <= grid.day
-            and payment_failures.failed_on > {{ dbt.dateadd('day', -60, 'grid.day') }}
-    group by grid.account_id, grid.day
+        account_id,
+        failed_on as day,
+        max(failed_on) as failed_on,
+        max(case when is_still_open then 1 else 0 end) as has_open_failure
+    from payment_failures
+    group by account_id, failed_on
 
 ),
 
-signals as (
+touch_days as (
+
+    select
+        touches.account_id,
+        greatest(touches.touched_on, spans.first_day) as day,
+        max(touches.touched_on) as touched_on
+    from touches
+    inner join account_spans as spans
+        on touches.account_id = spans.account_id
+    where touches.touched_on <= spans.last_day
+    group by touches.account_id, greatest(touches.touched_on, spans.first_day)
+
+),
+
+response_days as (
+
+    select
+        responses.account_id,
+        greatest(responses.submitted_on, spans.first_day) as day,
+        max(responses.submitted_on) as responded_on
+    from responses
+    inner join account_spans as spans
+        on responses.account_id = spans.account_id
+    where responses.submitted_on <= spans.last_day
+    group by responses.account_id, greatest(responses.submitted_on, spans.first_day)
+
+),
+
+running as (
 
     select
         grid.account_id,
@@ -363,58 +408,95 @@ signals as (
         sum(case when grid.is_customer then 1 else 0 end) over (
             partition by grid.account_id order by grid.day rows between 55 preceding and 28 preceding
         ) as customer_days_prior_28d,
-        sum(coalesce(feature_delta_days.delta, 0)) over (
-            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
-        ) as features_30d,
-        coalesce(ticket_days.open_tickets, 0) as open_tickets,
-        coalesce(ticket_days.high_priority_tickets_30d, 0) as high_priority_tickets_30d,
-        max(touch_days.day) over (
-            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
-        ) as last_touch_in_window,
-        touches_before_window.last_touched_on as last_touch_before_window,
-        champion_days.champions_present,
-        champion_days.champion_left_on,
-        failure_days.last_failed_on,
-        coalesce(failure_days.has_open_failed_invoice, 0) = 1 as has_open_failed_invoice,
         max(grid.mrr_usd) over (
             partition by grid.account_id order by grid.day rows between 90 preceding and 1 preceding
-        ) as mrr_usd_90d_high
+        ) as mrr_usd_90d_high,
+        sum(coalesce(features.feature_delta, 0)) over (
+            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
+        ) as features_30d,
+        sum(coalesce(ticket_deltas.open_ticket_delta, 0)) over (
+            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
+        ) as open_tickets,
+        sum(coalesce(ticket_deltas.high_priority_created, 0)) over (
+            partition by grid.account_id order by grid.day rows between 29 preceding and current row
+        ) as high_priority_tickets_30d,
+        sum(coalesce(champion_deltas.champions_known_delta, 0)) over (
+            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
+        ) as champions_known,
+        sum(coalesce(champion_deltas.champions_present_delta, 0)) over (
+            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
+        ) as champions_present_count,
+        max(coalesce(failure_days.has_open_failure, 0)) over (
+            partition by grid.account_id order by grid.day rows between 59 preceding and current row
+        ) as open_failures,
+        max(champion_deltas.champion_left_on) over (
+            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
+        ) as champion_left_on,
+        max(failure_days.failed_on) over (
+            partition by grid.account_id order by grid.day rows between 59 preceding and current row
+        ) as last_failed_on,
+        max(touch_days.touched_on) over (
+            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
+        ) as last_touched_on,
+        max(response_days.responded_on) over (
+            partition by grid.account_id order by grid.day rows between unbounded preceding and current row
+        ) as last_responded_on
 
     from grid
     left join usage_daily
         on grid.account_id = usage_daily.account_id and grid.day = usage_daily.activity_date
     left join first_activity
         on grid.account_id = first_activity.account_id
-    left join feature_delta_days
-        on grid.account_id = feature_delta_days.account_id and grid.day = feature_delta_days.day
-    left join ticket_days
-        on grid.account_id = ticket_days.account_id and grid.day = ticket_days.day
-    left join touch_days
-        on grid.account_id = touch_days.account_id and grid.day = touch_days.day
-    left join touches_before_window
-        on grid.account_id = touches_before_window.account_id
-    left join champion_days
-        on grid.account_id = champion_days.account_id and grid.day = champion_days.day
+    left join feature_delta_days as features
+        on grid.account_id = features.account_id and grid.day = features.day
+    left join ticket_delta_days as ticket_deltas
+        on grid.account_id = ticket_deltas.account_id and grid.day = ticket_deltas.day
+    left join champion_delta_days as champion_deltas
+        on grid.account_id = champion_deltas.account_id and grid.day = champion_deltas.day
     left join failure_days
         on grid.account_id = failure_days.account_id and grid.day = failure_days.day
+    left join touch_days
+        on grid.account_id = touch_days.account_id and grid.day = touch_days.day
+    left join response_days
+        on grid.account_id = response_days.account_id and grid.day = response_days.day
 
 ),
 
-latest_response as (
+signals as (
 
     select
-        signals.account_id,
-        signals.day,
-        responses.score as nps_score,
-        responses.submitted_on as nps_submitted_on,
-        responses.is_from_champion as nps_from_champion,
-        {{ dbt.datediff('responses.submitted_on', 'signals.day', 'day') }} as nps_age_days  -- noqa: LT05
-    from signals
-    inner join responses
+        running.account_id,
+        running.day,
+        running.is_customer,
+        running.seats,
+        running.mrr_usd,
+        running.active_users,
+        running.first_activity_date,
+        running.active_users_28d,
+        running.active_users_prior_28d,
+        running.events_28d,
+        running.events_prior_28d,
+        running.customer_days_prior_28d,
+        running.features_30d,
+        running.open_tickets,
+        running.high_priority_tickets_30d,
+        running.last_touched_on,
+        case when running.champions_known > 0 then running.champions_present_count end as champions_present,
+        running.champion_left_on,
+        running.last_failed_on,
+        running.open_failures > 0 as has_open_failed_invoice,
+        running.mrr_usd_90d_high,
+        last_response.score as nps_score,
+        last_response.submitted_on as nps_submitted_on,
+        last_response.is_from_champion as nps_from_champion,
+        {{ dbt.datediff('last_response.submitted_on', 'running.day', 'day') }} as nps_age_days  -- noqa: LT05
+
+    from running
+    left join last_response_of_day as last_response
         on
-            signals.account_id = responses.account_id
-            and cast(responses.submitted_at as date) <= signals.day
-            and (responses.next_submitted_at is null or cast(responses.next_submitted_at as date) > signals.day)
+            running.account_id = last_response.account_id
+            and running.last_responded_on = last_response.submitted_on
+            and last_response.rank_in_day = 1
 
 ),
 
@@ -423,10 +505,6 @@ measures as (
     select
         signals.*,
         accounts.segment,
-        latest_response.nps_score,
-        latest_response.nps_submitted_on,
-        latest_response.nps_from_champion,
-        latest_response.nps_age_days,
         case
             when signals.seats > 0 then cast(signals.active_users_28d as {{ type_double() }}) / signals.seats
         end as utilisation,
@@ -452,8 +530,6 @@ measures as (
     cross join parameters
     left join accounts
         on signals.account_id = accounts.account_id
-    left join latest_response
-        on signals.account_id = latest_response.account_id and signals.day = latest_response.day
 
 ),
 

@@ -144,6 +144,21 @@ ranked_drivers as (
 
 ),
 
+top_drivers as (
+
+    -- The three largest shortfalls side by side: one pass, one join.
+    select
+        account_id,
+        day,
+        max(case when driver_rank = 1 then sentence end) as top_driver_1,
+        max(case when driver_rank = 2 then sentence end) as top_driver_2,
+        max(case when driver_rank = 3 then sentence end) as top_driver_3
+    from ranked_drivers
+    where driver_rank <= 3
+    group by account_id, day
+
+),
+
 final as (
 
     select
@@ -160,9 +175,9 @@ final as (
         {{ round_to('with_change.billing_score', 1) }} as billing_score,
         with_change.health_score,
         with_change.health_change_30d,
-        driver_1.sentence as top_driver_1,
-        driver_2.sentence as top_driver_2,
-        driver_3.sentence as top_driver_3,
+        top_drivers.top_driver_1,
+        top_drivers.top_driver_2,
+        top_drivers.top_driver_3,
         with_change.utilisation as seat_utilisation_28d,
         with_change.usage_trend as active_users_trend_28d,
         cast(with_change.features_30d as integer) as features_used_30d,
@@ -177,18 +192,8 @@ final as (
         with_change.is_recently_downgraded
 
     from with_change
-    left join ranked_drivers as driver_1
-        on
-            with_change.account_id = driver_1.account_id and with_change.day = driver_1.day
-            and driver_1.driver_rank = 1
-    left join ranked_drivers as driver_2
-        on
-            with_change.account_id = driver_2.account_id and with_change.day = driver_2.day
-            and driver_2.driver_rank = 2
-    left join ranked_drivers as driver_3
-        on
-            with_change.account_id = driver_3.account_id and with_change.day = driver_3.day
-            and driver_3.driver_rank = 3
+    left join top_drivers
+        on with_change.account_id = top_drivers.account_id and with_change.day = top_drivers.day
     where
         with_change.is_customer
     {% if is_incremental() %}
