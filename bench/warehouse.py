@@ -10,7 +10,8 @@ import duckdb
 
 
 def dataset_rows(warehouse: Path, dataset: str) -> dict[str, int]:
-    """Rows per data table of a raw dataset (dlt's own tables and the quarantine left out)."""
+    """Rows per data table of a raw dataset (dlt's and csops' bookkeeping tables, named `_...`, and the quarantine
+    left out)."""
     if not warehouse.exists():
         return {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -18,7 +19,7 @@ def dataset_rows(warehouse: Path, dataset: str) -> dict[str, int]:
             row[0]
             for row in con.execute(
                 "select table_name from information_schema.tables where table_schema = ? "
-                "and table_name not like '\\_dlt%' escape '\\' and table_name != 'quarantine' order by 1",
+                "and table_name not like '\\_%' escape '\\' and table_name != 'quarantine' order by 1",
                 [dataset],
             ).fetchall()
         ]

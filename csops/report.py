@@ -47,7 +47,7 @@ def raw_table_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]
         con,
         "select table_schema, table_name from information_schema.tables "
         f"where table_schema in ({', '.join('?' for _ in RAW_DATASETS)}) "
-        "and table_name not like '\\_dlt%' escape '\\' and table_name not like '%\\_\\_%' escape '\\' "
+        "and table_name not like '\\_%' escape '\\' and table_name not like '%\\_\\_%' escape '\\' "
         "order by 1, 2",
         list(RAW_DATASETS),
     )

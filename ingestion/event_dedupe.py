@@ -11,7 +11,7 @@ and then merges it into the whole table; at 99M events that window alone grew pa
 covers at most CHUNK_ROWS new rows' days, so memory is bounded by a chunk whatever the history, and a nightly load
 (a few days) costs the same at any history length.
 
-Loads already deduplicated are recorded in `events_deduplicated_loads` beside the events: a run that died between
+Loads already deduplicated are recorded in `_csops_events_deduplicated_loads` beside the events: a run that died between
 its load and this step is caught up by the next run, and running it again removes nothing more.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import dlt
 
 TABLE = "events"
-MARKER = "events_deduplicated_loads"
+MARKER = "_csops_events_deduplicated_loads"  # leading underscore: bookkeeping, not a data table
 CHUNK_ROWS = 4_000_000  # new rows per statement: DuckDB's window over them stays well inside its memory limit
 
 
