@@ -273,7 +273,8 @@ final as (
         || coalesce('; ' || reason_2.reason, '')
         || coalesce('; ' || reason_3.reason, '') as risk_reasons,
         at_risk.recommended_playbook,
-        row_number() over (order by customers.mrr_usd desc, customers.account_id asc) as priority_rank,
+        -- bigint on every engine (Spark's row_number is int): the contract says bigint.
+        cast(row_number() over (order by customers.mrr_usd desc, customers.account_id asc) as bigint) as priority_rank,
         customers.as_of_date
 
     from at_risk
