@@ -14,3 +14,17 @@
 {% macro spark__round_to(expression, digits) -%}
     round({{ expression }}, {{ digits }})
 {%- endmacro %}
+
+{#- A double as the nearest integer, ties to even, on every engine: DuckDB and Postgres round when casting a double to
+    an integer, Spark truncates (-21.7 would show as -21). -#}
+{% macro to_integer(expression) -%}
+    {{ return(adapter.dispatch('to_integer', 'csops')(expression)) }}
+{%- endmacro %}
+
+{% macro default__to_integer(expression) -%}
+    cast({{ expression }} as integer)
+{%- endmacro %}
+
+{% macro spark__to_integer(expression) -%}
+    cast(bround({{ expression }}) as int)
+{%- endmacro %}

@@ -105,7 +105,7 @@ current_triggers as (
     select
         customers.account_id,
         'score_drop' as trigger_name,
-        'health down ' || cast(cast(-customers.health_change_30d as integer) as {{ t }}) || ' points in 30 days'
+        'health down ' || cast({{ to_integer('-customers.health_change_30d') }} as {{ t }}) || ' points in 30 days'
             as reason
     from customers
     cross join parameters
@@ -116,7 +116,7 @@ current_triggers as (
     select
         account_id,
         'red_health' as trigger_name,
-        'health red (score ' || cast(cast(health_score as integer) as {{ t }}) || ')' as reason
+        'health red (score ' || cast({{ to_integer('health_score') }} as {{ t }}) || ')' as reason
     from customers
     where health_status = 'red'
 

@@ -183,8 +183,8 @@ fill_values as (
         coalesce(cast(customers.renewal_date as {{ t }}), 'n/a') as fill_renewal_date,
         coalesce('$' || cast(cast(round(customers.arr_usd) as integer) as {{ t }}), 'n/a') as fill_arr,
         coalesce(customers.health_status, 'unknown') as fill_status,
-        coalesce(cast(cast(customers.health_score as integer) as {{ t }}), 'n/a') as fill_score,
-        coalesce(cast(cast(-customers.health_change_30d as integer) as {{ t }}), '0') as fill_drop,
+        coalesce(cast({{ to_integer('customers.health_score') }} as {{ t }}), 'n/a') as fill_score,
+        coalesce(cast({{ to_integer('-customers.health_change_30d') }} as {{ t }}), '0') as fill_drop,
         cast({{ dbt.dateadd('day', 'per_playbook.due_in_days', as_of_date()) }} as date) as due_date,
         case
             when per_playbook.trigger_name != 'periodic_review' then per_playbook.cadence_days

@@ -62,7 +62,7 @@ onboarding as (
     select
         starts.account_id,
         starts.onboarding_started_on,
-        {{ dbt.datediff('starts.onboarding_started_on', as_of_date(), 'day') }} as days_since_start
+        {{ dbt.datediff('starts.onboarding_started_on', as_of_date(), 'day') }} as days_since_start  -- noqa: LT05
     from starts
     cross join parameters
     where
@@ -219,17 +219,17 @@ final as (
         progress.team_active_on,
         progress.kickoff_on,
         progress.first_value_on,
-        cast({{ dbt.datediff('progress.onboarding_started_on', 'progress.first_value_on', 'day') }} as integer)
+        cast({{ dbt.datediff('progress.onboarding_started_on', 'progress.first_value_on', 'day') }} as integer)  -- noqa: LT05
             as days_to_first_value,
         cast(progress.milestones_reached as integer) as milestones_reached,
         cast(progress.milestones_total as integer) as milestones_total,
         progress.reached_milestones,
         progress.next_milestone,
         progress.last_progress_on,
-        cast({{ dbt.datediff('progress.last_progress_on', as_of_date(), 'day') }} as integer) as days_since_progress,
+        cast({{ dbt.datediff('progress.last_progress_on', as_of_date(), 'day') }} as integer) as days_since_progress,  -- noqa: LT05
         progress.milestones_reached >= progress.milestones_total as is_onboarded,
         progress.milestones_reached < progress.milestones_total
-        and {{ dbt.datediff('progress.last_progress_on', as_of_date(), 'day') }} >= progress.onboarding_stall_days
+        and {{ dbt.datediff('progress.last_progress_on', as_of_date(), 'day') }} >= progress.onboarding_stall_days  -- noqa: LT05
             as is_stalled,
         {{ as_of_date() }} as as_of_date
     from progress
