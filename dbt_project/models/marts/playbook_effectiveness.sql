@@ -113,18 +113,18 @@ final as (
         cast(volumes.on_time_tasks as integer) as on_time_tasks,
         cast(volumes.deleted_tasks as integer) as deleted_tasks,
         cast(volumes.overdue_tasks as integer) as overdue_tasks,
-        cast(1.0 * volumes.completed_tasks / volumes.tasks as double precision) as completion_rate,
-        cast(1.0 * volumes.on_time_tasks / volumes.tasks as double precision) as on_time_rate,
+        cast(1.0 * volumes.completed_tasks / volumes.tasks as {{ type_double() }}) as completion_rate,
+        cast(1.0 * volumes.on_time_tasks / volumes.tasks as {{ type_double() }}) as on_time_rate,
         cast(volumes.evaluated_tasks as integer) as evaluated_tasks,
         cast(coalesce(estimates.strata_compared, 0) as integer) as strata_compared,
         cast(coalesce(estimates.compared_completed_tasks, 0) as integer) as compared_completed_tasks,
         cast(coalesce(estimates.compared_not_completed_tasks, 0) as integer) as compared_not_completed_tasks,
-        cast(estimates.recovery_rate_completed as double precision) as recovery_rate_completed,
-        cast(estimates.recovery_rate_comparable as double precision) as recovery_rate_comparable,
-        cast(estimates.lift as double precision) as lift,
-        cast(estimates.lift - {{ var('playbook_lift_z') }} * estimates.lift_standard_error as double precision)
+        cast(estimates.recovery_rate_completed as {{ type_double() }}) as recovery_rate_completed,
+        cast(estimates.recovery_rate_comparable as {{ type_double() }}) as recovery_rate_comparable,
+        cast(estimates.lift as {{ type_double() }}) as lift,
+        cast(estimates.lift - {{ var('playbook_lift_z') }} * estimates.lift_standard_error as {{ type_double() }})
             as lift_ci_low,
-        cast(estimates.lift + {{ var('playbook_lift_z') }} * estimates.lift_standard_error as double precision)
+        cast(estimates.lift + {{ var('playbook_lift_z') }} * estimates.lift_standard_error as {{ type_double() }})
             as lift_ci_high,
         coalesce(
             estimates.compared_completed_tasks + estimates.compared_not_completed_tasks
