@@ -80,6 +80,11 @@ def differences(columns: list[str], expected: list[tuple], actual: list[tuple]) 
     ]
 
 
+# Marts about the tasks the CRM push created: empty in a warehouse no push has written back to (tests/dbt's
+# playbook loop test fills and checks them on DuckDB).
+EMPTY_BEFORE_A_PUSH = frozenset({"playbook_outcomes", "playbook_effectiveness"})
+
+
 @pytest.fixture(scope="module")
 def spark_marts(spark_company: SparkCompany) -> duckdb.DuckDBPyConnection:
     """The marts Spark built, readable as marts.<name> (the way the CRM push reads them)."""
@@ -99,6 +104,9 @@ def test_every_public_mart_equals_the_duckdb_build_row_for_row(
             columns, expected = read_table(reference, f"marts.{mart}")
             spark_columns, actual = read_table(spark_marts, f"marts.{mart}")
             assert spark_columns == columns, mart
+            if mart in EMPTY_BEFORE_A_PUSH:  # built on both engines, and empty on both: nothing to compare yet
+                assert not expected and not actual, mart
+                continue
             assert expected, f"{mart} is empty: the comparison would prove nothing"
             found = differences(columns, expected, actual)
             if found:
