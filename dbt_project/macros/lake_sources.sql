@@ -68,6 +68,14 @@
             partition by {{ keys | join(', ') }}
             order by {{ '_dlt_load_id desc' if has_load_id else keys | join(', ') }}
         ) = 1
+        {%- elif keys and has_load_id %}
+        {#- An append table with a key (the usage events): on DuckDB / Postgres ingestion/event_dedupe.py removes
+            later copies after each load, keeping the first received; the lake keeps every copy, so do it here. -#}
+        {%- set first = [] -%}
+        {%- if 'received_at' in table['columns'] %}{% do first.append('received_at asc nulls last') %}{% endif -%}
+        {%- do first.append('_dlt_load_id') -%}
+        {%- if 'file_name' in table['columns'] %}{% do first.append('file_name') %}{% endif %}
+        qualify row_number() over (partition by {{ keys | join(', ') }} order by {{ first | join(', ') }}) = 1
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}
