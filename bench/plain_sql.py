@@ -72,13 +72,14 @@ first_fx as (
 subscriptions as (
     select
         s.id as subscription_id,
-        c.metadata__account_id as account_id,
+        coalesce(c.metadata__account_id, s.metadata__account_id) as account_id,
         upper(s.currency) as currency,
         cast(date_trunc('month', to_timestamp(coalesce(s.start_date, s.created)) at time zone 'UTC') as date)
             as start_month,
         to_timestamp(s.ended_at) at time zone 'UTC' as ended_at
     from wh.raw_stripe.subscriptions as s
-    inner join wh.raw_stripe.customers as c on s.customer = c.id
+    -- a deleted customer keeps no metadata (or is gone): the subscription's own account id stands in
+    left join wh.raw_stripe.customers as c on s.customer = c.id
 ),
 subscription_fx as (
     select s.*, coalesce(r.usd_per_unit, f.usd_per_unit) as fx_rate_to_usd
@@ -87,11 +88,12 @@ subscription_fx as (
     left join first_fx as f on s.currency = f.currency
 ),
 coupon_of_discount as (
-    select id as discount_id, max(source__coupon) as coupon_id
+    -- the loader expands each discount's coupon: a deleted coupon is served nowhere else
+    select id as discount_id, max(source__coupon__duration) as duration
     from (
-        select id, source__coupon from wh.raw_stripe.invoices__discounts
+        select id, source__coupon__duration from wh.raw_stripe.invoices__discounts
         union all
-        select id, source__coupon from wh.raw_stripe.subscriptions__discounts
+        select id, source__coupon__duration from wh.raw_stripe.subscriptions__discounts
     )
     where id is not null
     group by id
@@ -101,8 +103,7 @@ recurring_discounts as (
     from wh.raw_stripe.invoices__lines__data__discount_amounts as a
     inner join wh.raw_stripe.invoices__lines__data as l on a._dlt_parent_id = l._dlt_id
     inner join coupon_of_discount as d on a.discount = d.discount_id
-    inner join wh.raw_stripe.coupons as k on d.coupon_id = k.id
-    where k.duration in ('forever', 'repeating')
+    where d.duration in ('forever', 'repeating')
     group by l.id
 ),
 prices as (
