@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import BYTES_PER_EVENT, BenchConfig, Progress
+from bench.report import portable
 from bench.stages import ScaleBench
 
 
@@ -60,7 +61,7 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> BenchRun
             report = ScaleBench(config, scale, root, progress).run()
             stamp = datetime.fromisoformat(report["started_at"]).strftime("%Y%m%dT%H%M%SZ")
             path = config.out / f"{scale}-{stamp}.json"
-            path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+            path.write_text(json.dumps(portable(report, work), indent=2, default=str) + "\n")
             reports.append(report)
             files.append(path)
             progress(f"[bench {scale}] report written to {path}")

@@ -8,7 +8,9 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.config import ADVANCE_DAYS, REPO_ROOT, REPORT_VERSION
@@ -253,3 +255,22 @@ def report_lines(run: BenchRun) -> list[str]:
         lines += summary_lines(report)
     lines += ["", *(f"report: {path}" for path in run.files)]
     return lines
+
+
+def portable(value: Any, work: Path) -> Any:
+    """`value` (a report, recursively: keys and strings) without this machine's paths, so a report can be committed:
+    the bench's work folder becomes `<work>`, the repository `.`, the Python installation `<python>`."""
+    names = {str(work.resolve()): "<work>", str(Path(REPO_ROOT).resolve()): "."}
+    names |= {sys.base_prefix: "<python>", sys.prefix: "<python>"}
+    prefixes = sorted(names.items(), key=lambda item: -len(item[0]))  # longest first: a venv inside the repo
+
+    def clean(text: str) -> str:
+        for prefix, name in prefixes:
+            text = text.replace(prefix, name)
+        return text
+
+    if isinstance(value, dict):
+        return {clean(str(k)): portable(v, work) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, work) for v in value]
+    return clean(value) if isinstance(value, str) else value
