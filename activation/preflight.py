@@ -114,7 +114,10 @@ def mart_problems(con: duckdb.DuckDBPyConnection) -> Preflight:
     result = Preflight()
     columns: dict[str, set[str]] = {}
     for table, column in con.execute(
-        "select table_name, column_name from information_schema.columns where table_schema = 'marts'"
+        # The warehouse's `marts` schema, or on the spark target the `marts` catalog of views over Spark's Parquet
+        # tables (activation.marts.attach_spark_marts), where the marts are in its `main` schema.
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'marts' or (table_catalog = 'marts' and table_schema = 'main')"
     ).fetchall():
         columns.setdefault(table, set()).add(column)
     for mart, wanted in READS.items():

@@ -4,6 +4,7 @@ result written as JSON for the harness to read back."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ def ingest(source: str) -> dict[str, Any]:
         "quarantined": report.quarantined,
         "load_id": report.load_id,
         "seconds": report.seconds,
+        "step_seconds": report.step_seconds,
         "after_load": report.after_load,
         "pending_loaded": report.pending_loaded,
         "requests": requests,
@@ -71,23 +73,33 @@ def sync(warehouse: str) -> dict[str, Any]:
     return {"rows": sum(report.plan.values()), "ok": report.ok, "status": report.status, **report.as_metadata()}
 
 
+def warehouse_resource(warehouse: str) -> Any:
+    """The warehouse as the nightly graph's steps see it (orchestration/resources.py), from the environment the
+    harness set: on the spark target its connections read the lake's raw tables and the marts Spark built."""
+    from ingestion.pipeline import duckdb_limits
+    from orchestration.resources import WarehouseResource
+
+    limits = duckdb_limits(Path(warehouse))
+    return WarehouseResource(
+        path=warehouse,
+        target=os.environ.get("CSOPS_TARGET") or "duckdb",
+        lake=os.environ.get("CSOPS_LAKE", ""),
+        spark_directory=os.environ.get("CSOPS_SPARK_DIR", ""),
+        memory_limit=str(limits["memory_limit"]),
+        threads=int(limits["threads"]),
+        temp_directory=str(limits["temp_directory"]),
+    )
+
+
 def checks(warehouse: str) -> dict[str, Any]:
     """The blocking Great Expectations suites on every raw table, as the nightly graph runs them."""
-    import duckdb
-
-    from ingestion.pipeline import duckdb_limits
     from ingestion.registry import SOURCE_NAMES
     from orchestration.raw_checks import VolumeRule, check_source
 
-    path = Path(warehouse)
+    resource = warehouse_resource(warehouse)
     failed, tables = [], 0
     for source in SOURCE_NAMES:
-        results, _ = check_source(
-            source,
-            lambda: duckdb.connect(str(path), read_only=True, config=duckdb_limits(path)),
-            path.parent,
-            VolumeRule.from_env(),
-        )
+        results, _ = check_source(source, resource.connect, Path(warehouse).parent, VolumeRule.from_env())
         tables += len(results)
         failed += [f"{r.relation}: {'; '.join(r.failures)}" for r in results.values() if not r.passed]
     return {"rows": tables, "failed": failed}
@@ -95,10 +107,14 @@ def checks(warehouse: str) -> dict[str, Any]:
 
 def publish(warehouse: str) -> dict[str, Any]:
     """The BI copy (serving.duckdb and Parquet), as the nightly graph publishes it."""
-    from orchestration.serving import publish_duckdb
+    from orchestration.serving import publish_duckdb, stage_spark_marts
 
     path = Path(warehouse)
-    published = publish_duckdb(path, path.with_name("serving.duckdb"), parquet_dir=path.with_name("marts_parquet"))
+    resource = warehouse_resource(warehouse)
+    source = path
+    if resource.target == "spark":  # as orchestration/defs/publishing.py: Spark's marts staged in a DuckDB file first
+        source = stage_spark_marts(resource.spark_path, path.with_name("spark_marts.duckdb"))
+    published = publish_duckdb(source, path.with_name("serving.duckdb"), parquet_dir=path.with_name("marts_parquet"))
     return {"rows": sum(published.rows.values()), "marts": len(published.rows)}
 
 

@@ -39,3 +39,6 @@ class BenchConfig:
     # A stage whose process tree passes this much resident memory is killed and reported failed (the machine is
     # shared); None = no cap.
     memory_cap_mb: float | None = 10_240
+    # The engine (CSOPS_TARGET): duckdb, or spark (dlt writes a Parquet lake, dbt builds on a local Spark session;
+    # the plain-DuckDB reference stages are left out, they compare against DuckDB's tables).
+    target: str = "duckdb"

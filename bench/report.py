@@ -37,6 +37,7 @@ def scale_report(bench: ScaleBench, started: datetime, load_start: tuple[float, 
             "today": bench.config.today.isoformat(),
             "events_format": bench.config.events_format,
             "advance_days": ADVANCE_DAYS,
+            "target": bench.config.target,
         },
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
@@ -49,6 +50,8 @@ def scale_report(bench: ScaleBench, started: datetime, load_start: tuple[float, 
         "disk": {
             "sandbox_bytes": folder_bytes(bench.sandbox),
             "warehouse_bytes": folder_bytes(bench.warehouse),
+            "lake_bytes": folder_bytes(bench.lake),
+            "spark_bytes": folder_bytes(bench.spark_dir),
             "work_bytes": folder_bytes(bench.root),
         },
         "work_dir": str(bench.root) if bench.config.keep else None,
@@ -165,7 +168,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     machine = report["machine"]
     lines = [
         "",
-        f"== {scale['name']}: {scale['accounts']:,} accounts, ~{scale['events']:,} events ({scale['events_format']}), "
+        f"== {scale['name']} on {scale.get('target', 'duckdb')}: {scale['accounts']:,} accounts, "
+        f"~{scale['events']:,} events ({scale['events_format']}), "
         f"seed {scale['seed']}, today {scale['today']}; {machine['cores']} cores, {machine['memory_gib']} GiB, "
         f"load {machine['load_avg_start'][0]:.1f} -> {machine['load_avg_end'][0]:.1f}",
     ]
@@ -229,6 +233,9 @@ def load_lines(stages: list[dict[str, Any]]) -> list[str]:
             f"speed {plain['wall_s'] / usage['wall_s']:.2f}x DuckDB's (goal >= 0.7); peak {_num(usage['peak_mb'])} "
             f"MB vs {_num(plain['peak_mb'])} MB; copies removed {usage['details'].get('after_load', {}).get('removed')}"
         )
+        steps = usage["details"].get("step_seconds") or {}
+        if steps:
+            lines.append("  of which " + ", ".join(f"{step} {seconds:.1f}s" for step, seconds in steps.items()))
     for s in stages:
         floor = s["details"].get("floor")
         if s["status"] == "ok" and floor:

@@ -9,9 +9,11 @@ from pathlib import Path
 import duckdb
 
 
-def dataset_rows(warehouse: Path, dataset: str) -> dict[str, int]:
+def dataset_rows(warehouse: Path, dataset: str, lake: Path | None = None) -> dict[str, int]:
     """Rows per data table of a raw dataset (dlt's and csops' bookkeeping tables, named `_...`, and the quarantine
-    left out)."""
+    left out). With `lake` (the spark target), the rows of its Parquet files: every load appended."""
+    if lake is not None:
+        return lake_rows(lake / dataset)
     if not warehouse.exists():
         return {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -32,7 +34,32 @@ def _relation(relation_name: str) -> str:
     return f'{parts[-2]}."{parts[-1]}"'
 
 
-def relation_rows(warehouse: Path, relations: list[str]) -> dict[str, int]:
+def lake_rows(folder: Path) -> dict[str, int]:
+    """Rows per table folder of Parquet files (a dlt dataset in the lake, or Spark's `<schema>.db`)."""
+    if not folder.is_dir():
+        return {}
+    return {
+        table.name: parquet_rows(table)
+        for table in sorted(folder.iterdir())
+        if table.is_dir() and not table.name.startswith("_") and table.name != "quarantine"
+    }
+
+
+def parquet_rows(folder: Path) -> int:
+    """Rows of the Parquet files under `folder` (from their footers: nothing else is read)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(p).num_rows for p in folder.rglob("*.parquet")) if folder.is_dir() else 0
+
+
+def relation_rows(warehouse: Path, relations: list[str], spark_dir: Path | None = None) -> dict[str, int]:
+    """Rows of each dbt relation: in the warehouse, or (spark) in the Parquet tables of Spark's warehouse folder."""
+    if spark_dir is not None:
+        rows = {}
+        for relation in relations:
+            schema, table = (p.strip('"`') for p in relation.split(".")[-2:])
+            rows[relation] = parquet_rows(spark_dir / "warehouse" / f"{schema}.db" / table)
+        return rows
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return {r: con.execute(f"select count(*) from {_relation(r)}").fetchone()[0] for r in relations}
 

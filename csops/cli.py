@@ -338,7 +338,14 @@ def demo(scale: str, seed: int, directory: Path) -> None:
     show_default=True,
     help="A stage whose processes hold more resident memory than this is killed and reported failed (0 = no cap).",
 )
-def bench(scales, out, events_format, keep, events, seed, today, work_dir, memory_cap_mb) -> None:
+@click.option(
+    "--target",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Engine: spark loads a Parquet lake and builds on a local Spark session (needs csops[spark] and Java 17).",
+)
+def bench(scales, out, events_format, keep, events, seed, today, work_dir, memory_cap_mb, target) -> None:
     """Per stage wall time, rows/s and peak memory at several scales, full and incremental, and dbt vs plain SQL.
 
     Each stage runs in its own process: generate, ingest per source (full), the event files loaded by DuckDB alone,
@@ -364,6 +371,7 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir, memor
         today=today.date(),
         work_dir=work_dir,
         memory_cap_mb=memory_cap_mb or None,
+        target=target,
     )
     try:
         outcome = run_bench(config, progress=lambda line: click.echo(line, err=True))

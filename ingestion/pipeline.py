@@ -170,6 +170,8 @@ class SourceReport:
     seconds: float = 0.0
     pending_loaded: list[str] = field(default_factory=list)  # packages an earlier run left, loaded first
     after_load: dict[str, Any] = field(default_factory=dict)  # what the source's after-load step did
+    # Where the time went: dlt's extract / normalize / load steps and the source's after-load step, in seconds.
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def loaded(self) -> int:
@@ -283,11 +285,18 @@ def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = Fa
         if cause is not error:
             raise cause from error
         raise
+    after_started = time.monotonic()
     finished = after_load(name, pipeline)
     load_id = info.loads_ids[-1] if info.loads_ids else None
     normalize = pipeline.last_trace.last_normalize_info
     rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
     report = SourceReport(name, DATASETS[name], load_id, rows, pending_loaded=pending, after_load=finished)
+    report.step_seconds = {
+        step.step: (step.finished_at - step.started_at).total_seconds()
+        for step in pipeline.last_trace.steps
+        if step.finished_at and step.step != "run"
+    }
+    report.step_seconds["after_load"] = time.monotonic() - after_started
     reasons = quarantine_reasons(name, warehouse, info.loads_ids)
     report.quarantine_reasons = {f"{r}: {rule}": n for r, rules in reasons.items() for rule, n in rules.items()}
     report.quarantined = sum(report.quarantine_reasons.values())

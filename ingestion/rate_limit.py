@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -85,6 +86,9 @@ TYPEFORM_RESPONSES_LIMIT = Limit(2, 1)  # Responses API, per account
 # What our clients send by default: about 80% of a paid HubSpot tier (other apps share the portal), 80% of Stripe's.
 HUBSPOT_DEFAULT = Limit(150, 10)
 HUBSPOT_SEARCH_DEFAULT = Limit(4, 1)
+# How many send times the limiter keeps (more than any vendor's window holds) and the margin after a held window.
+SENT_KEPT = 512
+HOLD_MARGIN_S = 0.05
 HUBSPOT_REQUESTS_PER_SECOND = 18.5  # the ingestion source: at most 19 in a second, 37 in two, so <= 185 in any 10 s
 HUBSPOT_SEARCH_REQUESTS_PER_SECOND = 4.0
 STRIPE_REQUESTS_PER_SECOND = {"live": 80.0, "test": 20.0}
@@ -101,9 +105,9 @@ def stripe_requests_per_second(api_key: str) -> float:
 
 
 def hubspot_budget_pause(response: Response) -> float | None:
-    """Seconds to send nothing because HubSpot's headers say the portal's budget is spent: the rolling window
-    (`X-HubSpot-RateLimit-Remaining: 0`, for its `Interval-Milliseconds`: every request counted in it has left
-    the window by then) or its per-second share (`X-HubSpot-RateLimit-Secondly-Remaining: 0`, one second)."""
+    """The rolling window HubSpot's headers say is spent, in seconds: the portal's window
+    (`X-HubSpot-RateLimit-Remaining: 0`, its `Interval-Milliseconds`) or its per-second share
+    (`X-HubSpot-RateLimit-Secondly-Remaining: 0`, one second). None when there is budget left."""
     headers = response.headers
     if headers.get("X-HubSpot-RateLimit-Remaining") == "0":
         try:
@@ -157,6 +161,7 @@ class RateLimiter:
         self._limiters = {kind: _limiter(values) for kind, values in self.limits.items() if values}
         self._lock = threading.Lock()
         self._not_before = 0.0
+        self._sent: deque[float] = deque(maxlen=SENT_KEPT)  # when recent requests left, for `hold_window`
 
     def kind_of(self, url: str) -> str:
         path = urlsplit(url).path
@@ -173,17 +178,30 @@ class RateLimiter:
         limiter = self._limiters.get(kind if kind in self.limits else "default")
         if limiter is not None:
             limiter.try_acquire(f"{self.vendor}:{kind}", blocking=True)
+        with self._lock:
+            self._sent.append(time.monotonic())
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (the vendor said its budget is spent, e.g. by other apps on the account)."""
         with self._lock:
             self._not_before = max(self._not_before, time.monotonic() + seconds)
 
+    def hold_window(self, window: float) -> None:
+        """The vendor says its rolling `window` is spent: send nothing until it has room again, that is until the
+        earliest of our requests still in it has left it (the requests that spent it are no later than ours: the
+        vendor counted them before answering ours). Holding a whole window from now instead would idle away up to
+        a window after every burst: a full HubSpot load ran at 12 requests/s against a portal allowing 19."""
+        now = time.monotonic()
+        with self._lock:
+            in_window = [sent for sent in self._sent if sent > now - window]
+            until = (in_window[0] if in_window else now) + window + HOLD_MARGIN_S
+            self._not_before = max(self._not_before, until)
+
     def observe(self, response: Response) -> None:
         """Learn from a response's rate-limit headers (HubSpot's; other vendors send none)."""
-        pause = hubspot_budget_pause(response)
-        if pause:
-            self.hold(pause)
+        window = hubspot_budget_pause(response)
+        if window:
+            self.hold_window(window)
         portal = hubspot_portal_limit(response)
         if portal is not None:
             self._shrink_default(portal)

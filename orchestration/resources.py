@@ -38,6 +38,7 @@ ENV_VARS: Mapping[str, str] = {
     "gx_directory": "CSOPS_GX_DIRECTORY",
     "lake": "CSOPS_LAKE",
     "spark_directory": "CSOPS_SPARK_DIR",
+    "test_window_days": "CSOPS_TEST_WINDOW_DAYS",
 }
 
 
@@ -73,6 +74,13 @@ class WarehouseResource(ConfigurableResource):
     threads: int = Field(default=DEFAULT_THREADS, description="DuckDB threads per connection.")
     temp_directory: str = Field(
         default="", description="Where DuckDB spills; empty = <warehouse>.tmp beside the warehouse file."
+    )
+
+    test_window_days: int = Field(
+        default=31,
+        ge=0,
+        description="dbt tests on the big incremental tables (usage per day, daily health) check the days since the "
+        "as-of date minus this many (what a nightly run rewrote); 0 = every row. A full refresh checks every row.",
     )
 
     gx_directory: str = Field(
@@ -152,6 +160,8 @@ class WarehouseResource(ConfigurableResource):
             # spark: where dlt's lake is and where Spark keeps its catalog and tables (profiles.yml).
             "CSOPS_LAKE": self.lake_url,
             "CSOPS_SPARK_DIR": str(self.spark_path),
+            # dbt_project.yml's test_window_days: the nightly tests the window it rewrote, not the history.
+            "CSOPS_TEST_WINDOW_DAYS": str(self.test_window_days),
         }
 
     @contextmanager
@@ -202,5 +212,5 @@ def warehouse_from_env() -> WarehouseResource:
     bound: dict[str, Any] = {}
     for field, name in ENV_VARS.items():
         if os.environ.get(name):
-            bound[field] = EnvVar.int(name) if field == "threads" else EnvVar(name)
+            bound[field] = EnvVar.int(name) if field in ("threads", "test_window_days") else EnvVar(name)
     return WarehouseResource(**bound)

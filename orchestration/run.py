@@ -175,21 +175,32 @@ def run_graph(
     raise_on_error: bool = False,
     quiet: bool = False,
     progress: Callable[[str], None] | None = None,
+    dbt_tests: bool = True,
 ) -> RunOutcome:
     """Materialize everything (or the assets matching `select`, e.g. ["marts/*"]) in one in-process run.
     `quiet` replaces Dagster's console log by one line per step (to `progress`, default stderr) and Dagster's event
-    log as plain text on stderr. The definitions are loaded for each call, so the warehouse resource binds the
-    environment of this run."""
+    log as plain text on stderr. `dbt_tests=False` leaves dbt's tests (asset checks) out of the run, the other checks
+    in: on Spark each test is a Spark job, minutes in all on one machine. The definitions are loaded for each call, so
+    the warehouse resource binds the environment of this run."""
     from orchestration.definitions import defs as load_definitions
 
     defs = load_definitions()
     instance = instance or instance_for()
     job = defs.resolve_job_def("nightly_refresh")
-    if select:
-        selection = AssetSelection.assets(*[AssetKey.from_user_string(s) for s in select if not s.endswith("*")])
-        for pattern in [s for s in select if s.endswith("*")]:
-            selection = selection | AssetSelection.key_prefixes(pattern.rstrip("*").rstrip("/").split("/"))
-        job = job.get_subset(asset_selection=set(selection.resolve(defs.resolve_asset_graph())))
+    graph = defs.resolve_asset_graph()
+    if select or not dbt_tests:
+        selection = AssetSelection.all()
+        if select:
+            selection = AssetSelection.assets(*[AssetKey.from_user_string(s) for s in select if not s.endswith("*")])
+            for pattern in [s for s in select if s.endswith("*")]:
+                selection = selection | AssetSelection.key_prefixes(pattern.rstrip("*").rstrip("/").split("/"))
+        assets = set(selection.resolve(graph))
+        checks = set(selection.resolve_checks(graph))
+        if not dbt_tests:
+            from orchestration.defs.transformation import dbt_models
+
+            checks -= set(dbt_models.check_keys)  # dagster-dbt's translation of the project's data tests
+        job = job.get_subset(asset_selection=assets, asset_check_selection=checks)
     started = time.monotonic()
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     # A run killed earlier must not hold the warehouse forever; a live one is queued behind, with a message.

@@ -49,7 +49,7 @@ def build_raw_checks(source: str, tables: tuple[str, ...]) -> AssetChecksDefinit
     )
     def raw_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[AssetCheckResult]:
         selected = {key.asset_key.path[-1] for key in context.selected_asset_check_keys}
-        if warehouse.target != "duckdb":
+        if warehouse.target == "postgres":  # the suites read DuckDB: the warehouse file, or on spark the lake
             for table in sorted(selected):
                 yield AssetCheckResult(
                     asset_key=AssetKey(["dlt", source, table]),

@@ -73,3 +73,30 @@ def test_a_portal_budget_spent_by_other_apps_holds_the_source_instead_of_meeting
     for _ in range(REQUESTS - 4):
         assert client.get(OWNERS).status_code == 200
     assert served(url) == {"200": REQUESTS}  # the last request of the window said Remaining: 0, and it held
+
+
+def spent(header: str) -> requests.Response:
+    """A HubSpot response saying one of the portal's windows is spent."""
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["X-HubSpot-RateLimit-Remaining"] = "0" if header == "window" else "50"
+    response.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = "10000"
+    response.headers["X-HubSpot-RateLimit-Secondly-Remaining"] = "0" if header == "secondly" else "5"
+    return response
+
+
+@pytest.mark.parametrize(("header", "window"), [("secondly", 1.0), ("window", 10.0)])
+def test_a_spent_window_holds_until_our_earliest_request_in_it_has_left_not_a_window_from_now(
+    header: str, window: float
+) -> None:
+    """Holding a whole window from the response idles up to a window after every burst (a full HubSpot load ran at 12
+    requests/s against the portal's 19): the hold ends when the earliest of our requests in the window leaves it."""
+    limiter = RateLimiter("hubspot", {"default": ()})
+    limiter.acquire()
+    first = time.monotonic()
+    time.sleep(0.4)
+    limiter.acquire()
+    limiter.observe(spent(header))
+    answered = time.monotonic()
+    assert first + window <= limiter._not_before <= first + window + 0.1
+    assert limiter._not_before < answered + window - 0.3  # not a whole window from the answer

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,6 +125,38 @@ def test_the_graph_is_exactly_dlt_dbt_the_serving_copy_and_the_crm_sync_in_five_
     # No external stand-ins: a dbt source that misses its dlt asset would show up as a non-materializable asset.
     assert all(graph.get(key).is_materializable for key in expected)
     assert {graph.get(key).group_name for key in expected} == GROUPS
+
+
+GRAPH_AS_JSON = """
+import json
+from orchestration.definitions import defs
+graph = defs().resolve_asset_graph()
+print(json.dumps({
+    "assets": {
+        key.to_user_string(): sorted(parent.to_user_string() for parent in graph.get(key).parent_keys)
+        for key in graph.get_all_asset_keys()
+    },
+    "checks": sorted(f"{check.asset_key.to_user_string()}:{check.name}" for check in graph.asset_check_keys),
+}))
+"""
+
+
+def graph_on(target: str, tmp_path: Path) -> dict[str, Any]:
+    """The asset graph (assets, their parents, checks) as a fresh process loads it with CSOPS_TARGET=target: the
+    engine is read from the environment, so each engine needs its own process."""
+    env = {**os.environ, "CSOPS_TARGET": target, "CSOPS_WAREHOUSE": str(tmp_path / target / "warehouse.duckdb")}
+    done = subprocess.run(
+        [sys.executable, "-c", GRAPH_AS_JSON], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_asset_graph_is_the_same_on_every_engine(tmp_path: Path) -> None:
+    """The engine is configuration: DuckDB and Spark (a Parquet lake) give the same assets, lineage and checks."""
+    duckdb_graph, spark_graph = graph_on("duckdb", tmp_path), graph_on("spark", tmp_path)
+    assert "activation/crm_sync" in duckdb_graph["assets"] and duckdb_graph["checks"]
+    assert spark_graph == duckdb_graph
 
 
 def test_the_crm_sync_is_in_the_activation_group_downstream_of_the_marts_it_pushes(graph: AssetGraph) -> None:

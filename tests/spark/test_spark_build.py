@@ -14,11 +14,15 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
+from dagster import DagsterEventType, DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 
 from activation.marts import attach_spark_marts, read_snapshot
 from ingestion.pipeline import ingest
+from sandbox.connect import environment as sandbox_environment
 from sandbox.generator.world import advance
 from sandbox.manifest import Manifest
+from tests.activation.activation_support import Sandbox
 from tests.spark.conftest import SparkCompany, spark_environment
 from tests.support import point_at_sandbox
 
@@ -126,6 +130,52 @@ def test_the_crm_push_reads_the_same_plan_from_the_marts_spark_built(
         (t.key, t.title, t.body, t.due_date) for t in expected.tasks
     ]
     assert actual.previous_health == expected.previous_health
+
+
+def test_one_dagster_run_loaded_the_lake_checked_it_built_on_spark_and_pushed_to_the_crm(
+    spark_company: SparkCompany, spark_marts: duckdb.DuckDBPyConnection
+) -> None:
+    """The engine is configuration: the nightly job's graph, unchanged, ran on the spark target (the fixture)."""
+    outcome = spark_company.dagster
+    assert outcome is not None and outcome.success, outcome and outcome.failed_steps
+    materialized = set(outcome.materialized)
+    marts = public_marts(spark_company.work / "duckdb" / "target")
+    assert {f"marts/{mart}" for mart in marts} <= materialized
+    assert {"dlt/usage/events", "dlt/stripe/subscriptions", "serving/marts", "activation/crm_sync"} <= materialized
+
+    # The raw checks ran on the lake (Great Expectations through DuckDB's views of the Parquet files), not skipped.
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(spark_company.work / "dagster")))
+    evaluations = [
+        event.asset_check_evaluation
+        for event in instance.all_logs(outcome.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    raw = [e for e in evaluations if e.asset_key.path[0] == "dlt"]
+    assert len(raw) >= 10 and all(e.passed for e in raw)
+    assert all(e.description == "all expectations met" for e in raw), {e.description for e in raw}
+    assert not [e for e in evaluations if e.asset_key.path[0] != "dlt"], "dbt tests were left out of this run"
+
+    # The CRM push read the marts Spark built: every task it created in the CRM is one the DuckDB marts plan.
+    with duckdb.connect(str(spark_company.warehouse), read_only=True) as reference:
+        planned = {task.key for task in read_snapshot(reference).tasks}
+    environment = sandbox_environment(spark_company.sandbox, spark_company.base_url)
+    crm = Sandbox(
+        spark_company.sandbox,
+        spark_company.base_url,
+        environment["ACTIVATION__HUBSPOT__ACCESS_TOKEN"],
+        requests.Session(),
+    )
+    created = {task["properties"]["csops_task_key"] for task in crm.tasks()}
+    assert created and created <= planned
+    with duckdb.connect(str(spark_company.spark_warehouse), read_only=True) as state:
+        (status,) = state.execute("select status from activation.sync_runs order by started_at desc limit 1").fetchone()
+        synced = {
+            key
+            for (key,) in state.execute(
+                "select object_key from activation.sync_state where object_type = 'task' and status = 'synced'"
+            ).fetchall()
+        }
+    assert status == "succeeded"
+    assert synced == created
 
 
 INCREMENTAL_TABLES = {

@@ -15,7 +15,7 @@
     {%- if is_incremental() -%}
         (select {{ dbt.dateadd('day', 1, 'max(day)') }} from {{ this }})
     {%- else -%}
-        {{ dbt.dateadd('day', -var('health_history_days'), as_of_date()) }}
+        {{ dbt.dateadd('day', -(var('health_history_days') | int), as_of_date()) }}
     {%- endif -%}
 {%- endset %}
 

@@ -39,7 +39,9 @@ events as (
     select *
     from {{ ref('stg_usage__events') }}
     where
-        occurred_on >= {{ dbt.dateadd('day', -30, as_of_date()) }}
+        -- on the raw time first: the warehouse skips the blocks before the window
+        occurred_at_tz >= {{ day_start_tz(dbt.dateadd('day', -30, as_of_date())) }}
+        and occurred_on >= {{ dbt.dateadd('day', -30, as_of_date()) }}
         and occurred_on < {{ as_of_date() }}
 
 ),

@@ -15,6 +15,7 @@ renamed as (
         event as event_name,
         {{ to_utc(adapter.quote('timestamp')) }} as occurred_at,
         cast({{ to_utc(adapter.quote('timestamp')) }} as date) as occurred_on,
+        {{ adapter.quote('timestamp') }} as occurred_at_tz,
         {{ to_utc('received_at') }} as received_at,
         properties,
         file_name
