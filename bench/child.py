@@ -4,7 +4,6 @@ result written as JSON for the harness to read back."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -73,22 +72,12 @@ def sync(warehouse: str) -> dict[str, Any]:
     return {"rows": sum(report.plan.values()), "ok": report.ok, "status": report.status, **report.as_metadata()}
 
 
-def warehouse_resource(warehouse: str) -> Any:
-    """The warehouse as the nightly graph's steps see it (orchestration/resources.py), from the environment the
-    harness set: on the spark target its connections read the lake's raw tables and the marts Spark built."""
-    from ingestion.pipeline import duckdb_limits
-    from orchestration.resources import WarehouseResource
+def warehouse_resource() -> Any:
+    """The warehouse as the nightly graph's steps see it, from the environment the harness set (CSOPS_WAREHOUSE,
+    CSOPS_TARGET, the DuckDB limits...): on the spark target its connections read the lake and Spark's marts."""
+    from orchestration.resources import warehouse_from_env
 
-    limits = duckdb_limits(Path(warehouse))
-    return WarehouseResource(
-        path=warehouse,
-        target=os.environ.get("CSOPS_TARGET") or "duckdb",
-        lake=os.environ.get("CSOPS_LAKE", ""),
-        spark_directory=os.environ.get("CSOPS_SPARK_DIR", ""),
-        memory_limit=str(limits["memory_limit"]),
-        threads=int(limits["threads"]),
-        temp_directory=str(limits["temp_directory"]),
-    )
+    return warehouse_from_env().process_config_and_initialize()
 
 
 def checks(warehouse: str) -> dict[str, Any]:
@@ -96,7 +85,7 @@ def checks(warehouse: str) -> dict[str, Any]:
     from ingestion.registry import SOURCE_NAMES
     from orchestration.raw_checks import VolumeRule, check_source
 
-    resource = warehouse_resource(warehouse)
+    resource = warehouse_resource()
     failed, tables = [], 0
     for source in SOURCE_NAMES:
         results, _ = check_source(source, resource.connect, Path(warehouse).parent, VolumeRule.from_env())
@@ -107,13 +96,10 @@ def checks(warehouse: str) -> dict[str, Any]:
 
 def publish(warehouse: str) -> dict[str, Any]:
     """The BI copy (serving.duckdb and Parquet), as the nightly graph publishes it."""
-    from orchestration.serving import publish_duckdb, stage_spark_marts
+    from orchestration.serving import publish_duckdb
 
     path = Path(warehouse)
-    resource = warehouse_resource(warehouse)
-    source = path
-    if resource.target == "spark":  # as orchestration/defs/publishing.py: Spark's marts staged in a DuckDB file first
-        source = stage_spark_marts(resource.spark_path, path.with_name("spark_marts.duckdb"))
+    source = warehouse_resource().marts_database()  # on spark, staged from Spark's tables as the nightly does
     published = publish_duckdb(source, path.with_name("serving.duckdb"), parquet_dir=path.with_name("marts_parquet"))
     return {"rows": sum(published.rows.values()), "marts": len(published.rows)}
 

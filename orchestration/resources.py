@@ -127,6 +127,15 @@ class WarehouseResource(ConfigurableResource):
     def spark_path(self) -> Path:
         return Path(self.spark_directory).resolve() if self.spark_directory else self.warehouse_path.with_name("spark")
 
+    def marts_database(self) -> Path:
+        """The DuckDB file whose `marts` schema the publish copies: the warehouse, or on the spark target a file
+        staged from the Parquet tables Spark built (orchestration.serving.stage_spark_marts)."""
+        if self.target != "spark":
+            return self.warehouse_path
+        from orchestration.serving import stage_spark_marts
+
+        return stage_spark_marts(self.spark_path, self.warehouse_path.with_name("spark_marts.duckdb"))
+
     def duckdb_config(self) -> dict[str, Any]:
         """The settings every DuckDB connection to the warehouse gets (duckdb.connect(config=...), dlt, dbt)."""
         return {

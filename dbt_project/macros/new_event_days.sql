@@ -1,25 +1,25 @@
 {#- The incremental filter of the usage models: only the days that received new events since the last run (late
-    events re-open their day, which is then recomputed whole). Raw columns are compared as loaded (`received_at`,
-    and `occurred_at_tz` from the first new day on), so the warehouse skips old data by its blocks' min / max
-    instead of converting every event's time first.
-    `this` is the incremental model's relation. -#}
+    events re-open their day, which is then recomputed whole). Those days are read first (`run_query`: the raw
+    `received_at` compared as loaded, so the warehouse skips old blocks) and written into the query as literals,
+    with a bound on the raw event time from the first of them: a bound known when the query is planned is what lets
+    the warehouse skip the blocks of older days (a subquery's value is not known then; 11-14 s -> 0.6 s at 99M
+    events). `this` is the incremental model's relation. -#}
 {% macro new_event_days(this) -%}
-    {%- set new_days -%}
-        select distinct cast({{ to_utc('received_events.' ~ adapter.quote('timestamp')) }} as date) as event_day
-        from {{ source('usage', 'events') }} as received_events
-        where received_events.received_at > (select {{ utc_to_timestamptz('max(last_received_at)') }} from {{ this }})
-    {%- endset %}
-    {#- The first new day as a literal: a bound known when the query is planned is what lets the warehouse skip
-        blocks (a subquery's value is not known then). -#}
-    {%- set first_day = none -%}
+    {%- set days = [] -%}
     {%- if execute -%}
-        {%- set first_day = run_query('select min(event_day) from (' ~ new_days ~ ') as new_days').columns[0].values()[0] -%}
+        {%- set found = run_query(
+            'select distinct cast(' ~ to_utc('received_events.' ~ adapter.quote('timestamp')) ~ ' as date)'
+            ~ ' from ' ~ source('usage', 'events') ~ ' as received_events'
+            ~ ' where received_events.received_at > (select ' ~ utc_to_timestamptz('max(last_received_at)')
+            ~ ' from ' ~ this ~ ')'
+        ) -%}
+        {%- set days = found.columns[0].values() | reject('none') | map('string') | sort | list -%}
     {%- endif %}
-    {%- if first_day is none %}
+    {%- if not days %}
     where false  -- no new events: no day to recompute
     {%- else %}
-    where occurred_at_tz >= {{ day_start_tz("cast('" ~ first_day ~ "' as date)") }}
-        and occurred_on in ({{ new_days }})
+    where occurred_at_tz >= {{ day_start_tz("cast('" ~ days[0] ~ "' as date)") }}
+        and occurred_on in ({% for day in days %}cast('{{ day }}' as date){{ ", " if not loop.last }}{% endfor %})
     {%- endif %}
 {%- endmacro %}
 

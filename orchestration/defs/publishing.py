@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from orchestration.defs.transformation import DBT_PROJECT, mart_relations
 from orchestration.resources import WarehouseResource
-from orchestration.serving import SCHEMA, publish_duckdb, publish_postgres, stage_spark_marts
+from orchestration.serving import SCHEMA, publish_duckdb, publish_postgres
 from orchestration.settings import WAREHOUSE_POOL
 
 MARTS = mart_relations(json.loads(DBT_PROJECT.manifest_path.read_text()))
@@ -29,9 +29,7 @@ MARTS = mart_relations(json.loads(DBT_PROJECT.manifest_path.read_text()))
 )
 def serving_marts(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     tables = sorted(relation.split(".", 1)[1] for relation in MARTS.values() if relation.startswith(f"{SCHEMA}."))
-    source = warehouse.warehouse_path
-    if warehouse.target == "spark":  # the marts are Spark's Parquet tables: staged in a DuckDB file first
-        source = stage_spark_marts(warehouse.spark_path, warehouse.warehouse_path.with_name("spark_marts.duckdb"))
+    source = warehouse.marts_database()
     published = publish_duckdb(
         source, warehouse.serving_warehouse, marts=tables, parquet_dir=warehouse.parquet_directory
     )

@@ -133,7 +133,7 @@ def test_the_crm_push_reads_the_same_plan_from_the_marts_spark_built(
 
 
 def test_one_dagster_run_loaded_the_lake_checked_it_built_on_spark_and_pushed_to_the_crm(
-    spark_company: SparkCompany, spark_marts: duckdb.DuckDBPyConnection
+    spark_company: SparkCompany,
 ) -> None:
     """The engine is configuration: the nightly job's graph, unchanged, ran on the spark target (the fixture)."""
     outcome = spark_company.dagster
