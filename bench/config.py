@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -42,3 +42,14 @@ class BenchConfig:
     # The engine (CSOPS_TARGET): duckdb, or spark (dlt writes a Parquet lake, dbt builds on a local Spark session;
     # the plain-DuckDB reference stages are left out, they compare against DuckDB's tables).
     target: str = "duckdb"
+    # Days until each scale's company is complete (sandbox --history-days); None = the scale's 730.
+    history_days: int | None = None
+
+
+def default_today(history_days: int | None) -> date:
+    """The simulated today: the fixed reference, or the day a company with a longer history is complete."""
+    if history_days is None:
+        return DEFAULT_TODAY
+    from sandbox.manifest import LAUNCH_DATE
+
+    return LAUNCH_DATE + timedelta(days=history_days)

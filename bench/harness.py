@@ -37,7 +37,9 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> BenchRun
 
     progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     for scale in config.scales:
-        resolve_scale(scale, events=config.events)  # unknown scales fail before anything runs
+        resolve_scale(
+            scale, events=config.events, history_days=config.history_days
+        )  # unknown scales fail before anything runs
     if config.events_format not in ("parquet", "jsonl"):
         raise ValueError(f"events format must be parquet or jsonl, not {config.events_format!r}")
     created = config.work_dir is None
@@ -49,7 +51,7 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> BenchRun
         for scale in config.scales:
             root = work / scale
             shutil.rmtree(root, ignore_errors=True)
-            spec = resolve_scale(scale, events=config.events)
+            spec = resolve_scale(scale, events=config.events, history_days=config.history_days)
             need, free = spec.events * BYTES_PER_EVENT, shutil.disk_usage(work).free
             if need > free:
                 progress(

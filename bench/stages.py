@@ -63,7 +63,7 @@ class ScaleBench:
         from sandbox.manifest import resolve_scale
 
         self.config, self.scale, self.root, self.progress = config, scale, root, progress
-        self.spec = resolve_scale(scale, events=config.events)
+        self.spec = resolve_scale(scale, events=config.events, history_days=config.history_days)
         self.sandbox = root / "sandbox"
         self.warehouse = root / "warehouse.duckdb"
         self.logs = root / "logs"
@@ -142,6 +142,8 @@ class ScaleBench:
         argv += ["--events-format", self.config.events_format]
         if self.config.events is not None:
             argv += ["--events", str(self.config.events)]
+        if self.config.history_days is not None:
+            argv += ["--history-days", str(self.config.history_days)]
         self.run_stage(stage, argv, self.env())
         if stage.status == "ok":
             import pyarrow.parquet as pq

@@ -66,7 +66,14 @@ def _progress(name: str, done: int, total: int) -> None:
 @click.option("--events-format", type=click.Choice(["parquet", "jsonl"]), default="parquet", show_default=True)
 @click.option("--accounts", type=int, default=None, help="Override the scale's account count.")
 @click.option("--events", type=int, default=None, help="Override the scale's approximate event count.")
-def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -> None:
+@click.option(
+    "--history-days",
+    type=int,
+    default=None,
+    help="Days from launch until the company has the scale's accounts (default 730), events in proportion: with "
+    "--today that many days after launch, the same company with a longer history.",
+)
+def sandbox_generate(scale, seed, today, out, events_format, accounts, events, history_days) -> None:
     """Generate a deterministic simulated company (same seed, scale and today: identical files)."""
     from sandbox.generator.world import generate
     from sandbox.manifest import resolve_scale
@@ -74,7 +81,7 @@ def sandbox_generate(scale, seed, today, out, events_format, accounts, events) -
     day = today.date() if today else datetime.now(UTC).date()
     started = datetime.now(UTC)
     try:
-        spec = resolve_scale(scale, accounts=accounts, events=events)
+        spec = resolve_scale(scale, accounts=accounts, events=events, history_days=history_days)
         manifest = generate(out, seed, spec, day, events_format, progress=_progress)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
@@ -321,9 +328,15 @@ def demo(scale: str, seed: int, directory: Path) -> None:
 @click.option(
     "--today",
     type=click.DateTime(["%Y-%m-%d"]),
-    default="2026-11-01",
-    show_default=True,
-    help="The simulation's today (fixed, so that runs compare).",
+    default=None,
+    help="The simulation's today (fixed, so that runs compare)  [default: 2026-11-01, or launch + --history-days].",
+)
+@click.option(
+    "--history-days",
+    type=int,
+    default=None,
+    help="The company reaches each scale's accounts this many days after launch (default 730), events in "
+    "proportion: doubling it doubles the history, not the company (the nightly stages should cost the same).",
 )
 @click.option(
     "--work-dir",
@@ -345,7 +358,7 @@ def demo(scale: str, seed: int, directory: Path) -> None:
     show_default=True,
     help="Engine: spark loads a Parquet lake and builds on a local Spark session (needs csops[spark] and Java 17).",
 )
-def bench(scales, out, events_format, keep, events, seed, today, work_dir, memory_cap_mb, target) -> None:
+def bench(scales, out, events_format, keep, events, seed, today, history_days, work_dir, memory_cap_mb, target) -> None:
     """Per stage wall time, rows/s and peak memory at several scales, full and incremental, and dbt vs plain SQL.
 
     Each stage runs in its own process: generate, ingest per source (full), the event files loaded by DuckDB alone,
@@ -355,7 +368,7 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir, memor
     """
     require_sandbox()
     try:
-        from bench.config import BenchConfig
+        from bench.config import BenchConfig, default_today
         from bench.harness import run_bench
         from bench.report import report_lines
     except ModuleNotFoundError as error:
@@ -368,7 +381,8 @@ def bench(scales, out, events_format, keep, events, seed, today, work_dir, memor
         keep=keep,
         events=events,
         seed=seed,
-        today=today.date(),
+        today=today.date() if today else default_today(history_days),
+        history_days=history_days,
         work_dir=work_dir,
         memory_cap_mb=memory_cap_mb or None,
         target=target,

@@ -178,6 +178,15 @@ class SourceReport:
         return sum(n for table, n in self.rows.items() if table != QUARANTINE_TABLE)
 
 
+def loaded_rows(row_counts: Mapping[str, int], finished: Mapping[str, Any], table: str) -> dict[str, int]:
+    """Rows per data table of a load: dlt's counts (bookkeeping tables, `_dlt_*` and `_csops_*`, left out) plus the
+    rows the source's after-load step copied itself (`copied`, into `table`)."""
+    rows = {t: n for t, n in row_counts.items() if not t.startswith(("_dlt", "_csops"))}
+    if finished.get("copied"):
+        rows[table] = rows.get(table, 0) + int(finished["copied"])
+    return rows
+
+
 def quarantined_rows(name: str, warehouse: Path, load_ids: Sequence[str]) -> dict[str, int]:
     """Rows each resource of source `name` quarantined in these loads (a bad row never silently disappears)."""
     if not load_ids:
@@ -262,10 +271,26 @@ def load_pending(name: str, pipeline: dlt.Pipeline) -> list[str]:
     return pending
 
 
-def after_load(name: str, pipeline: dlt.Pipeline) -> dict[str, Any]:
-    """The source's own step after a load (e.g. the usage events' deduplication), if it declares one."""
+def after_load(name: str, pipeline: dlt.Pipeline, warehouse: Path) -> dict[str, Any]:
+    """The source's own step after a load (the usage events' copy from files and deduplication), if it declares
+    one. It also catches up loads an earlier run finished without it."""
     step = source_spec(name).after_load
-    return step(pipeline) if step is not None else {}
+    return step(pipeline, lambda: known_accounts(warehouse)) if step is not None else {}
+
+
+def catch_up(name: str, pipeline: dlt.Pipeline, warehouse: Path) -> dict[str, Any]:
+    """Before anything new is extracted: the after-load step of loads an earlier run left without it (it died, or
+    the step failed). When it fails again, the run stops here naming the step and the fix; what those loads named
+    stays in the warehouse for the next try."""
+    try:
+        return after_load(name, pipeline, warehouse)
+    except Exception as error:
+        raise PendingPackageError(
+            f"{name}: the step after an earlier load (copying its files' rows, removing copies of events) failed "
+            f"again: {root_cause(error)}. Nothing new is extracted until it succeeds; what the loads named is kept. "
+            "Fix the cause (for memory: CSOPS_DUCKDB_MEMORY_LIMIT, CSOPS_DUCKDB_TEMP_DIRECTORY; for a file that "
+            "moved: put it back, or `csops run --full-refresh usage`) and run again."
+        ) from error
 
 
 def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = False) -> SourceReport:
@@ -278,6 +303,7 @@ def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = Fa
     source = make_source(name, warehouse)
     pipeline = make_pipeline(name, warehouse)
     pending = load_pending(name, pipeline)
+    caught_up = catch_up(name, pipeline, warehouse)
     try:
         info = pipeline.run(source, loader_file_format=loader_file_format())
     except PipelineStepFailed as error:
@@ -286,10 +312,12 @@ def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = Fa
             raise cause from error
         raise
     after_started = time.monotonic()
-    finished = after_load(name, pipeline)
+    finished = after_load(name, pipeline, warehouse)
+    if caught_up.get("loads"):
+        finished["caught_up"] = caught_up
     load_id = info.loads_ids[-1] if info.loads_ids else None
     normalize = pipeline.last_trace.last_normalize_info
-    rows = {t: n for t, n in (normalize.row_counts if normalize else {}).items() if not t.startswith("_dlt")}
+    rows = loaded_rows(normalize.row_counts if normalize else {}, finished, source_spec(name).tables[0])
     report = SourceReport(name, DATASETS[name], load_id, rows, pending_loaded=pending, after_load=finished)
     report.step_seconds = {
         step.step: (step.finished_at - step.started_at).total_seconds()

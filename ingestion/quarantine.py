@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+import pyarrow as pa
 
 QUARANTINE_TABLE = "quarantine"
 
@@ -29,9 +30,33 @@ def quarantined(record: Any, source: str, resource: str, reason: str, rule: str 
         "record": json.dumps(record, default=str, sort_keys=True)[:20_000],
         "quarantined_at": datetime.now(UTC),
     }
+    return dlt.mark.with_hints(row, _hints(), create_table_variant=True)
+
+
+# The quarantine's columns as `quarantined` fills them, and the load's id (dlt adds it, and `_dlt_id`, to those rows).
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("quarantine_id", pa.string()),
+        ("source", pa.string()),
+        ("resource", pa.string()),
+        ("reason", pa.string()),
+        ("rule", pa.string()),
+        ("record", pa.string()),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+        ("_dlt_load_id", pa.string()),
+    ]
+)
+
+
+def _hints() -> Any:
     # Its own key, so the resource's merge key (which a bad row may lack) never applies to the quarantine table.
-    hints = dlt.mark.make_hints(table_name=QUARANTINE_TABLE, write_disposition="append", primary_key="quarantine_id")
-    return dlt.mark.with_hints(row, hints, create_table_variant=True)
+    return dlt.mark.make_hints(table_name=QUARANTINE_TABLE, write_disposition="append", primary_key="quarantine_id")
+
+
+def quarantine_declaration() -> Any:
+    """The quarantine table without rows, for a resource whose bad rows the warehouse writes itself after the load
+    (ingestion/event_copy.py): dlt creates the table if it has to."""
+    return dlt.mark.with_hints(QUARANTINE_SCHEMA.empty_table(), _hints(), create_table_variant=True)
 
 
 def require(row: dict[str, Any], **types: type | tuple[type, ...]) -> str | None:

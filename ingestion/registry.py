@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ingestion.event_dedupe import deduplicate_events
+from ingestion.event_copy import copy_and_deduplicate
 from ingestion.hubspot import hubspot_source
+from ingestion.settings import WarehouseSettings
 from ingestion.stripe import stripe_source
 from ingestion.surveys import surveys_source
 from ingestion.usage import usage_source
@@ -26,7 +27,8 @@ class SourceSpec:
     dlt); `known_accounts` is the callable that lists account ids already in the warehouse, for sources that screen
     rows by account. `shape()` returns the same source built with placeholder settings, so Dagster can declare
     assets without secrets. `tables` are the raw tables the source writes (its resources, nested tables aside).
-    `after_load(pipeline)`, when set, runs after every successful load (its result goes into the run report).
+    `after_load(pipeline, known_accounts)`, when set, runs after every successful load (its result goes into the run
+    report; a `copied` count there is rows the step itself loaded).
     """
 
     name: str
@@ -34,7 +36,7 @@ class SourceSpec:
     build: Callable[[Callable[[], list[str] | None]], Any]
     shape: Callable[[], Any]
     tables: tuple[str, ...]
-    after_load: Callable[[Any], dict[str, Any]] | None = None
+    after_load: Callable[[Any, Callable[[], list[str] | None]], dict[str, Any]] | None = None
 
     @property
     def dataset(self) -> str:
@@ -72,10 +74,13 @@ SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec(
         name="usage",
         description="Segment track events from daily files, deduplicated by messageId.",
-        build=lambda known_accounts: usage_source(known_accounts=known_accounts()),
+        # DuckDB reads local Parquet files itself, after the load (ingestion/event_copy.py).
+        build=lambda known_accounts: usage_source(
+            known_accounts=known_accounts(), warehouse_reads_files=WarehouseSettings.read().target == "duckdb"
+        ),
         shape=lambda: usage_source(bucket_url="file:///placeholder"),
         tables=("events",),
-        after_load=deduplicate_events,
+        after_load=copy_and_deduplicate,
     ),
     SourceSpec(
         name="surveys",

@@ -1,22 +1,31 @@
 """Product usage: Segment-spec `track` events as daily-partitioned JSONL or Parquet files, from a local folder or
 any fsspec URL (s3://, gs://, az://).
 
-Files are picked up incrementally by modification time (a re-delivered or late file is read again). Events are
-appended, each row tagged with its load's id, and the copies of a `messageId` (a client's retry, a re-read file)
-are then removed day by day, only on the event days the load touched (ingestion/event_dedupe.py): exact, and
-without dlt's whole-table merge, whose window over every staged row took 17 GB at 99M events. Parquet goes through
-Arrow end to end (no Python rows, constant columns dictionary-encoded); JSONL is parsed line by line so one broken
-line is quarantined instead of failing its file.
+Files are picked up incrementally by modification time (a re-delivered or late file is read again), every row judged
+by the Segment rules for track calls (ingestion/event_rules.py): a row that breaks one is quarantined with the rule,
+never loaded. Two paths, the same rules:
+- **The warehouse reads the file** (a local Parquet file in the canonical types, when the warehouse is DuckDB): the
+  load carries only the file's name and row count in `_csops_event_files`; right after the load, DuckDB copies the
+  good rows straight from the file into `events` and the bad ones, if the counts show any, into the quarantine
+  (ingestion/event_copy.py). One pass over the data instead of three (Arrow here, dlt's Parquet file, DuckDB's
+  insert): measured by `csops bench` against DuckDB's own reader on the same files.
+- **Through Arrow** (JSONL, a remote bucket, other types, Postgres or the Spark lake): each batch is screened by an
+  in-process DuckDB and the good rows go to dlt as Arrow. JSONL is parsed line by line, so one broken line is
+  quarantined instead of failing its file.
+Either way rows are appended with their load's id and the copies of a `messageId` removed after the load, only on
+the event days the load touched (ingestion/event_copy.py), without dlt's whole-table merge (17 GB at 99M events).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,11 +33,13 @@ import pyarrow.parquet as pq
 from dlt.common.storages.load_package import load_package_state
 from dlt.sources.filesystem import FileItemDict, filesystem
 
-from ingestion.quarantine import quarantined
+from ingestion.event_rules import COLUMNS, KEY_COLUMNS, KNOWN_ACCOUNTS, file_problem, is_canonical, screened_select
+from ingestion.quarantine import quarantine_declaration, quarantined
+from ingestion.settings import WarehouseSettings
 
 SOURCE = "usage"
-REQUIRED = ("messageId", "timestamp", "groupId", "event")
-KEY_COLUMNS = ("messageId", "groupId", "userId", "anonymousId")
+FILES_TABLE = "_csops_event_files"  # the files whose rows the warehouse copies after the load (leading _: bookkeeping)
+VENDOR_COLUMNS = frozenset(vendor for vendor, _, _ in COLUMNS)
 TEXT_FIELDS = ("type", "event", *KEY_COLUMNS)
 CONSTANT_TEXT = pa.dictionary(pa.int32(), pa.string())  # one value per batch: stored once, not per row
 EVENT_SCHEMA = pa.schema(
@@ -46,13 +57,15 @@ EVENT_SCHEMA = pa.schema(
     ]
 )
 # What lands: the canonical schema with the key declared non-null (rows without it were quarantined) and the id of
-# the load that appended the row (what event_dedupe works from).
+# the load that appended the row (what the copy removal works from).
 LOAD_ID = "_dlt_load_id"
 LOADED_SCHEMA = EVENT_SCHEMA.set(0, pa.field("messageId", pa.string(), nullable=False)).append(
     pa.field(LOAD_ID, CONSTANT_TEXT)
 )
 BATCH_ROWS = 250_000
 BYTE_ORDER_MARK = "\ufeff"
+# The in-process DuckDB that screens events holds one Arrow batch at a time, or streams the files it scans.
+SCREEN_MEMORY_LIMIT = "1GB"
 
 
 class LineRejected(ValueError):
@@ -68,97 +81,60 @@ def _constant(value: str, rows: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array([value], pa.string()))
 
 
-def _conform(table: pa.Table, file_name: str) -> pa.Table:
-    """The file's columns in the canonical schema (missing optional columns as nulls, extra ones dropped)."""
-    columns = []
-    for field in EVENT_SCHEMA:
-        if field.name == "file_name":
-            columns.append(_constant(file_name, table.num_rows))
-        elif field.name in table.column_names:
-            column = table[field.name]
-            if field.name == "properties" and not pa.types.is_string(column.type):
-                column = pa.array([None if v is None else json.dumps(v) for v in column.to_pylist()], pa.string())
-            columns.append(pc.cast(column, field.type))
-        else:
-            columns.append(pa.nulls(table.num_rows, field.type))
-    return pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)
+def _present(schema: pa.Schema) -> dict[str, pa.DataType]:
+    return {field.name: field.type for field in schema if field.name in VENDOR_COLUMNS}
 
 
-def _blank(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """True where a text column is null or empty."""
-    return pc.fill_null(pc.equal(pc.utf8_length(column), 0), True)
+def _quarantine_all(table: pa.Table, rule: str, reason: str) -> Iterator[Any]:
+    for row in table.to_pylist():
+        yield quarantined(row, SOURCE, "events", reason, rule)
 
 
-def _row_rules(table: pa.Table, known_accounts: pa.Array | None) -> list[tuple[str, Any, Callable[[dict], str]]]:
-    """The Segment-spec rules for track calls, each as (rule, mask of rows breaking it, reason for such a row), in
-    the order a row's reason is chosen. JSON types are checked per line before (see _check_types); here every
-    format is checked column-wise on the canonical schema."""
-    properties = pc.utf8_trim_whitespace(table["properties"])
-    not_object = pc.invert(pc.and_(pc.starts_with(properties, "{"), pc.ends_with(properties, "}")))
-    rules = [
-        ("missing messageId", _blank(table["messageId"]), lambda row: "missing messageId"),
-        ("missing groupId", _blank(table["groupId"]), lambda row: "missing groupId"),
-        ("missing timestamp", pc.is_null(table["timestamp"]), lambda row: "missing timestamp"),
-        ("event not a non-empty string", _blank(table["event"]), lambda row: "event is missing or empty"),
-        (
-            "neither userId nor anonymousId",
-            pc.and_(_blank(table["userId"]), _blank(table["anonymousId"])),
-            lambda row: "neither userId nor anonymousId is set",
-        ),
-        ("not a track call", pc.fill_null(pc.not_equal(table["type"], "track"), False), _not_track),
-        (
-            "properties not an object",
-            pc.fill_null(not_object, False),
-            lambda row: f"properties is not a JSON object: {str(row['properties'])[:80]!r}",
-        ),
-    ]
-    if known_accounts is not None:
-        unknown = pc.fill_null(pc.invert(pc.is_in(table["groupId"], value_set=known_accounts)), True)
-        rules.append(("unknown account", unknown, lambda row: f"unknown account {row['groupId']!r}"))
-    return rules
+def _local_path(item: FileItemDict) -> str | None:
+    """The file's path on this machine, when the bucket is a local folder (what the warehouse can read itself)."""
+    protocol = item.fsspec.protocol
+    if "file" not in ((protocol,) if isinstance(protocol, str) else protocol):
+        return None
+    return str(Path(item.local_file_path).resolve())
 
 
-def _not_track(row: dict[str, Any]) -> str:
-    return f"type is {row['type']!r}, not 'track'"
+class Screener:
+    """Judges events by the Segment rules in an in-process DuckDB (the warehouse is never opened here)."""
 
+    def __init__(self, known_accounts: list[str] | None):
+        threads = WarehouseSettings.read().duckdb_threads
+        self.con = duckdb.connect(config={"threads": threads, "memory_limit": SCREEN_MEMORY_LIMIT})
+        self.known = known_accounts is not None
+        if known_accounts is not None:
+            accounts = pa.table({"account_id": pa.array(sorted(set(known_accounts)), pa.string())})
+            self.con.register(KNOWN_ACCOUNTS, accounts)
 
-def _screen(table: pa.Table, file_name: str, known_accounts: pa.Array | None) -> Iterator[Any]:
-    """Good rows as one Arrow table; rows breaking a Segment-spec rule or naming an unknown account, quarantined
-    with the first rule they break."""
-    missing = [name for name in REQUIRED if name not in table.column_names]
-    if missing:
-        extra = sorted(set(table.column_names) - {f.name for f in EVENT_SCHEMA})
-        reason = f"file lacks column(s) {', '.join(missing)}" + (
-            f" (has unexpected {', '.join(extra)})" if extra else ""
-        )
-        for row in table.to_pylist():
-            yield quarantined(row, SOURCE, "events", reason, "file lacks a required column")
-        return
-    changed = [
-        f"{name} is {table.schema.field(name).type}"
-        for name in KEY_COLUMNS
-        if name in table.column_names
-        and not pa.types.is_string(table.schema.field(name).type)
-        and not pa.types.is_large_string(table.schema.field(name).type)
-    ]
-    if changed:
-        reason = f"key column type changed ({'; '.join(changed)}; expected string)"
-        for row in table.to_pylist():
-            yield quarantined(row, SOURCE, "events", reason, "key column type changed")
-        return
-    table = _conform(table, file_name)
-    taken = pa.array([False] * table.num_rows)
-    for rule, mask, reason in _row_rules(table, known_accounts):
-        breaking = pc.and_(mask, pc.invert(taken))
-        if pc.any(breaking).as_py():
-            for row in table.filter(breaking).to_pylist():
-                yield quarantined(row, SOURCE, "events", reason(row), rule)
-            taken = pc.or_(taken, breaking)
-    if pc.any(taken).as_py():
-        table = table.filter(pc.invert(taken))
-    if table.num_rows:
-        load_id = _constant(load_package_state()["load_id"], table.num_rows)
-        yield table.append_column(LOADED_SCHEMA.field(LOAD_ID), load_id).cast(LOADED_SCHEMA)
+    def close(self) -> None:
+        self.con.close()
+
+    def screen(self, table: pa.Table, file_name: str) -> Iterator[Any]:
+        """Good rows of an Arrow batch as one Arrow table for dlt; bad rows quarantined with their rule."""
+        problem = file_problem(table.schema)
+        if problem:
+            yield from _quarantine_all(table, *problem)
+            return
+        self.con.register("batch", table)
+        try:
+            judged = self.con.sql(screened_select("batch", _present(table.schema), self.known)).to_arrow_table()
+        finally:
+            self.con.unregister("batch")
+        yield from self._quarantine(judged.filter(pc.is_valid(judged["rule"])), file_name)
+        good = judged.filter(pc.is_null(judged["rule"])).drop_columns(["rule", "reason"])
+        if good.num_rows:
+            good = good.append_column("file_name", _constant(file_name, good.num_rows))
+            load_id = _constant(load_package_state()["load_id"], good.num_rows)
+            yield good.append_column(LOADED_SCHEMA.field(LOAD_ID), load_id).cast(LOADED_SCHEMA)
+
+    @staticmethod
+    def _quarantine(bad: pa.Table, file_name: str) -> Iterator[Any]:
+        for row in bad.to_pylist():
+            reason, rule = row.pop("reason"), row.pop("rule")
+            yield quarantined({**row, "file_name": file_name}, SOURCE, "events", reason, rule)
 
 
 def _read_parquet(item: FileItemDict) -> Iterator[pa.Table]:
@@ -166,6 +142,24 @@ def _read_parquet(item: FileItemDict) -> Iterator[pa.Table]:
         parquet = pq.ParquetFile(handle)
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
             yield pa.Table.from_batches([batch])
+
+
+def _parquet_footer(item: FileItemDict) -> tuple[pa.Schema, int]:
+    """The file's schema and row count, from its footer (no row is read)."""
+    with item.open() as handle:
+        metadata = pq.read_metadata(handle)
+    return metadata.schema.to_arrow_schema(), metadata.num_rows
+
+
+def _for_the_warehouse(files: list[tuple[str, str, pa.Schema, int]]) -> Iterator[Any]:
+    """The `_csops_event_files` rows naming files the warehouse copies itself ((path, name, schema, rows) each), and
+    the two tables it copies into, declared without rows so that dlt creates them (ingestion/event_copy.py)."""
+    yield LOADED_SCHEMA.empty_table()
+    yield quarantine_declaration()
+    hints = dlt.mark.make_hints(table_name=FILES_TABLE, write_disposition="append", primary_key=[])
+    for path, name, schema, rows in files:
+        row = {"path": path, "file_name": name, "columns": ",".join(sorted(_present(schema))), "rows": rows}
+        yield dlt.mark.with_hints(row, hints, create_table_variant=True)
 
 
 def _read_jsonl(item: FileItemDict, bad_lines: list[tuple[int, str, LineRejected]]) -> Iterator[pa.Table]:
@@ -191,7 +185,7 @@ def _read_jsonl(item: FileItemDict, bad_lines: list[tuple[int, str, LineRejected
 
 def _parse_line(line: str) -> dict[str, Any]:
     """One JSONL line as a row with typed timestamps and `properties` as JSON text, or LineRejected when its JSON
-    types break the Segment spec (what survives this is checked column-wise in _screen)."""
+    types break the Segment spec (what survives this is judged by the rules in ingestion/event_rules.py)."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
@@ -232,34 +226,52 @@ def _table_from_rows(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 @dlt.transformer(name="events", primary_key="messageId", write_disposition="append")
-def read_events(items: Iterable[FileItemDict], known_accounts: list[str] | None = None) -> Iterator[Any]:
-    """Events of each listed file: Parquet via Arrow, JSONL line by line; bad rows quarantined. Appended: the
-    copies of a messageId are removed after the load (ingestion/event_dedupe.py)."""
-    accounts = pa.array(sorted(set(known_accounts)), pa.string()) if known_accounts is not None else None
-    for item in items:
-        name = item["relative_path"]
-        if name.endswith(".parquet"):
-            batches = _read_parquet(item)
+def read_events(
+    items: Iterable[FileItemDict], known_accounts: list[str] | None = None, warehouse_reads_files: bool = False
+) -> Iterator[Any]:
+    """Events of each listed file, judged by the Segment rules; bad rows quarantined. With `warehouse_reads_files`,
+    local Parquet files in the canonical types are only named, for the warehouse to copy and judge (see the module
+    docstring)."""
+    screener = Screener(known_accounts)
+    try:
+        for_warehouse: list[tuple[str, str, pa.Schema, int]] = []
+        for item in items:
+            name = item["relative_path"]
             bad_lines: list[tuple[int, str, LineRejected]] = []
-        elif name.endswith((".jsonl", ".json", ".ndjson")):
-            bad_lines = []
-            batches = _read_jsonl(item, bad_lines)
-        else:
-            continue
-        for table in batches:
-            yield from _screen(table, name, accounts)
-        for number, line, error in bad_lines:
-            record = {"file": name, "line": number, "text": line}
-            yield quarantined(record, SOURCE, "events", f"line {number} of {name}: {error}", error.rule)
+            if name.endswith(".parquet"):
+                path = _local_path(item) if warehouse_reads_files else None
+                if path:
+                    schema, rows = _parquet_footer(item)
+                    if file_problem(schema) is None and is_canonical(schema):
+                        for_warehouse.append((path, name, schema, rows))
+                        continue
+                batches = _read_parquet(item)
+            elif name.endswith((".jsonl", ".json", ".ndjson")):
+                batches = _read_jsonl(item, bad_lines)
+            else:
+                continue
+            for table in batches:
+                yield from screener.screen(table, name)
+            for number, line, error in bad_lines:
+                record = {"file": name, "line": number, "text": line}
+                yield quarantined(record, SOURCE, "events", f"line {number} of {name}: {error}", error.rule)
+        if for_warehouse:
+            yield from _for_the_warehouse(for_warehouse)
+    finally:
+        screener.close()
 
 
 @dlt.source(name="usage", section="usage")
 def usage_source(
-    bucket_url: str = dlt.config.value, known_accounts: list[str] | None = None, file_glob: str = "**/*"
+    bucket_url: str = dlt.config.value,
+    known_accounts: list[str] | None = None,
+    file_glob: str = "**/*",
+    warehouse_reads_files: bool = False,
 ) -> Any:
     """Usage events under `bucket_url` (a folder or fsspec URL). `known_accounts`, when given, quarantines events
-    whose groupId is not one of them."""
+    whose groupId is not one of them. `warehouse_reads_files`: the warehouse (DuckDB) copies local Parquet files
+    itself after the load (ingestion/event_copy.py)."""
     files = filesystem(
         bucket_url=bucket_url, file_glob=file_glob, incremental=dlt.sources.incremental("modification_date")
     )
-    return files | read_events(known_accounts=known_accounts)
+    return files | read_events(known_accounts=known_accounts, warehouse_reads_files=warehouse_reads_files)

@@ -10,6 +10,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion.pipeline import (
     after_load,
+    catch_up,
     load_pending,
     loader_file_format,
     make_pipeline,
@@ -58,6 +59,9 @@ def build_source_assets(name: str) -> Any:
         pending = load_pending(name, pipeline)
         if pending:
             context.log.info(f"{name}: loaded package(s) {', '.join(pending)} left pending by an earlier run")
+        caught_up = catch_up(name, pipeline, warehouse.warehouse_path)
+        if caught_up.get("loads"):
+            context.log.info(f"{name}: finished the after-load step of earlier load(s): {caught_up}")
         results = list(
             dlt.run(
                 context=context,
@@ -67,7 +71,7 @@ def build_source_assets(name: str) -> Any:
                 loader_file_format=loader_file_format(),
             )
         )
-        finished = after_load(name, pipeline)
+        finished = after_load(name, pipeline, warehouse.warehouse_path)
         load_info = pipeline.last_trace.last_load_info if pipeline.last_trace else None
         quarantine = quarantined_rows(name, warehouse.warehouse_path, list(load_info.loads_ids) if load_info else [])
         for result in results:
@@ -80,6 +84,12 @@ def build_source_assets(name: str) -> Any:
                     "dagster/table_name": f"{BY_NAME[name].dataset}.{resource}",
                     "quarantined_rows": quarantine.get(resource, 0),
                     **({"after_load": finished} if finished else {}),
+                    # rows the warehouse copied from the files this load named (ingestion/event_copy.py)
+                    **(
+                        {"copied_rows": finished["copied"]}
+                        if resource == BY_NAME[name].tables[0] and finished.get("copied")
+                        else {}
+                    ),
                 },
             )
 

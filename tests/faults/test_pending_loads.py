@@ -17,7 +17,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.errors import PendingPackageError
-from ingestion.pipeline import make_pipeline, run_source
+from ingestion.pipeline import loader_file_format, make_pipeline, make_source, run_source
 
 STARVED = "1MB"  # too little for DuckDB to insert the events: the load step fails, the package stays
 
@@ -109,5 +109,52 @@ def test_copies_of_an_event_in_a_later_load_are_removed(
     deliver(bucket, days[1])
     report = run_source("usage", warehouse)
     assert report.after_load["removed"] >= first[0]  # every re-read row was a copy
+    expected = distinct_ids(days[:2])
+    assert loaded(warehouse) == (expected, expected)
+
+
+def load_without_the_copy(warehouse: Path) -> str:
+    """dlt's load alone, as a run that died right after it leaves things: the files are named in the warehouse
+    (`_csops_event_files`) and the incremental state has moved past them, but not one of their rows is copied."""
+    pipeline = make_pipeline("usage", warehouse)
+    info = pipeline.run(make_source("usage", warehouse), loader_file_format=loader_file_format())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw_usage.events").fetchone()[0] == 0
+        assert con.execute("select count(*) from raw_usage._csops_event_files").fetchone()[0] > 0
+    return info.loads_ids[-1]
+
+
+def test_files_a_dead_run_named_but_never_copied_are_copied_by_the_next_run_before_new_ones(
+    events: tuple[Path, list[Path]], warehouse: Path
+) -> None:
+    bucket, days = events
+    deliver(bucket, days[0])
+    dead = load_without_the_copy(warehouse)
+    deliver(bucket, days[1])
+    report = run_source("usage", warehouse)
+    assert report.after_load["caught_up"]["loads"] == [dead]
+    expected = distinct_ids(days[:2])
+    assert loaded(warehouse) == (expected, expected)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stamped = con.execute("select count(*) from raw_usage.events where _dlt_load_id = ?", [dead]).fetchone()[0]
+    assert stamped == distinct_ids(days[:1])  # the dead run's rows carry its load id
+
+
+def test_a_copy_that_fails_again_stops_the_run_naming_the_file_and_the_fix_and_nothing_is_lost(
+    events: tuple[Path, list[Path]], warehouse: Path, tmp_path: Path
+) -> None:
+    bucket, days = events
+    deliver(bucket, days[0])
+    load_without_the_copy(warehouse)
+    moved = tmp_path / "moved"
+    shutil.move(bucket / days[0].name, moved)  # the vendor's file is gone before it was copied
+    deliver(bucket, days[1])
+    with pytest.raises(PendingPackageError) as failure:
+        run_source("usage", warehouse)
+    message = str(failure.value)
+    assert "events.parquet" in message and "CSOPS_DUCKDB_MEMORY_LIMIT" in message and "--full-refresh" in message
+    assert loaded(warehouse) == (0, 0)  # stopped before anything new was extracted
+    shutil.move(moved, bucket / days[0].name)  # put back, as the message says
+    run_source("usage", warehouse)
     expected = distinct_ids(days[:2])
     assert loaded(warehouse) == (expected, expected)

@@ -92,6 +92,26 @@ def test_advancing_equals_generating_at_the_later_day(tiny, tmp_path, first_toda
     assert old_events.items() <= after.items(), "advance rewrote event files of days already received"
 
 
+def test_a_longer_history_is_the_same_company_with_more_past(tiny, tmp_path):
+    """--history-days: the company is complete that many days after launch, events in proportion, so at its today it
+    has the reference company's daily volume with twice the past behind it (what the bench's flatness runs need)."""
+    longer = tmp_path / "longer"
+    generate(longer, 42, resolve_scale("tiny", history_days=1460), LAUNCH_DATE + timedelta(days=1460))
+    assert Manifest.read(longer).history_days == 1460
+
+    def volume(directory: Path) -> tuple[int, int]:
+        files = f"read_parquet('{directory}/events/**/*.parquet')"
+        with duckdb.connect() as con:
+            return con.execute(
+                f"select count(*), count(*) filter (where timestamp >= (select max(timestamp) from {files}) "
+                f"- interval 30 day) from {files}"
+            ).fetchone()
+
+    (reference_total, reference_month), (longer_total, longer_month) = volume(tiny), volume(longer)
+    assert 1.7 < longer_total / reference_total < 2.3
+    assert 0.8 < longer_month / reference_month < 1.25
+
+
 def test_today_outside_the_simulated_horizon_is_refused(tmp_path):
     with pytest.raises(ValueError, match="today must be between"):
         make_world(tmp_path / "early", today=LAUNCH_DATE + timedelta(days=10))

@@ -61,16 +61,23 @@ def check_today(today: date) -> None:
         )
 
 
-def resolve_scale(name: str, accounts: int | None = None, events: int | None = None) -> Scale:
-    """A named scale, optionally with its account or event count overridden."""
+def resolve_scale(
+    name: str, accounts: int | None = None, events: int | None = None, history_days: int | None = None
+) -> Scale:
+    """A named scale, optionally with its account or event count overridden. `history_days`: the company reaches
+    its accounts that many days after launch instead of the scale's 730, with its events in proportion (unless
+    given), so it has the same size and daily volume then, with a longer history behind it."""
     if name not in SCALES:
         raise ValueError(f"unknown sandbox scale {name!r}; choose one of {', '.join(SCALES)}")
     base = SCALES[name]
+    history = history_days if history_days is not None else base.history_days
+    if history < MIN_HISTORY_DAYS:
+        raise ValueError(f"history must be at least {MIN_HISTORY_DAYS} days, not {history}")
     return Scale(
         name=base.name,
         accounts=accounts if accounts is not None else base.accounts,
-        events=events if events is not None else base.events,
-        history_days=base.history_days,
+        events=events if events is not None else round(base.events * history / base.history_days),
+        history_days=history,
     )
 
 
@@ -88,6 +95,7 @@ class Manifest:
     typeform_form_id: str = TYPEFORM_FORM_ID
     stripe_api_version: str = STRIPE_ACCOUNT_API_VERSION
     tokens: dict[str, str] = field(default_factory=lambda: dict(SANDBOX_TOKENS))
+    history_days: int = 730  # days from launch until the company has `accounts` (Scale.history_days)
 
     @property
     def hubspot_portal_id(self) -> int:
@@ -101,7 +109,7 @@ class Manifest:
 
     @property
     def scale_spec(self) -> Scale:
-        return Scale(self.scale, self.accounts, self.events)
+        return Scale(self.scale, self.accounts, self.events, self.history_days)
 
     def write(self, directory: Path) -> None:
         data = asdict(self)

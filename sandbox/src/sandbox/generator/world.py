@@ -451,6 +451,7 @@ def generate(
         scale=scale.name,
         accounts=scale.accounts,
         events=scale.events,
+        history_days=scale.history_days,
         start_date=LAUNCH_DATE,
         today=today,
         horizon_end=HORIZON_END,
