@@ -202,6 +202,31 @@ def _remove_copies(client: Any, load_id: str, row_id: str) -> tuple[int, int, in
     return len(days), chunks, removed
 
 
+def _unfinished(client: Any, marker: str, schema_name: str) -> list[str]:
+    return [
+        row[0]
+        for row in client.execute_sql(
+            f"select load_id from {client.make_qualified_table_name('_dlt_loads')} where schema_name = %s "
+            f"and status = 0 and load_id not in (select load_id from {marker}) order by load_id",
+            schema_name,
+        )
+        or []
+    ]
+
+
+def give_up_unfinished_loads(pipeline: dlt.Pipeline) -> list[str]:
+    """Before a full re-read of the bucket: mark the loads whose files were never copied as done (with no rows
+    removed, NULL), so a file that vanished no longer stops every run; the re-read copies every file still there."""
+    with pipeline.sql_client() as client:
+        if not client.has_dataset() or not {"_dlt_loads", MARKER} <= _tables(client):
+            return []
+        marker = client.make_qualified_table_name(MARKER)
+        given_up = _unfinished(client, marker, pipeline.default_schema_name)
+        for load_id in given_up:
+            client.execute_sql(f"insert into {marker} values (%s, null, %s)", load_id, datetime.now(UTC))
+    return given_up
+
+
 def copy_and_deduplicate(
     pipeline: dlt.Pipeline, known_accounts: Callable[[], list[str] | None] = lambda: None
 ) -> dict[str, Any]:
@@ -219,15 +244,7 @@ def copy_and_deduplicate(
             f"create table if not exists {marker} "
             "(load_id varchar not null, removed_rows bigint, deduplicated_at timestamp with time zone)"
         )
-        todo = [
-            row[0]
-            for row in client.execute_sql(
-                f"select load_id from {client.make_qualified_table_name('_dlt_loads')} where schema_name = %s "
-                f"and status = 0 and load_id not in (select load_id from {marker}) order by load_id",
-                pipeline.default_schema_name,
-            )
-            or []
-        ]
+        todo = _unfinished(client, marker, pipeline.default_schema_name)
         if not todo:
             return dict(NOTHING)
         files: dict[str, list[NamedFile]] = {}

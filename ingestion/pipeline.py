@@ -240,6 +240,9 @@ def forget_cursors(name: str, warehouse: Path | None = None) -> list[str]:
         return []  # never loaded: the next load reads everything anyway
     drop = pipeline_drop(pipeline, drop_all=True, state_only=True)
     drop()
+    superseded = source_spec(name).on_full_refresh
+    if superseded is not None:
+        superseded(pipeline)  # e.g. the usage loads whose files were never copied: the re-read covers them
     return [path.split(".")[-1] for path in drop.info["resource_states"]]
 
 
@@ -273,24 +276,27 @@ def load_pending(name: str, pipeline: dlt.Pipeline) -> list[str]:
 
 def after_load(name: str, pipeline: dlt.Pipeline, warehouse: Path) -> dict[str, Any]:
     """The source's own step after a load (the usage events' copy from files and deduplication), if it declares
-    one. It also catches up loads an earlier run finished without it."""
+    one; it also finishes loads an earlier run left without it. A failure names the cause and the way out: what the
+    loads named stays in the warehouse, and the next run finishes it before extracting anything new."""
     step = source_spec(name).after_load
-    return step(pipeline, lambda: known_accounts(warehouse)) if step is not None else {}
+    if step is None:
+        return {}
+    try:
+        return step(pipeline, lambda: known_accounts(warehouse))
+    except Exception as error:
+        raise PendingPackageError(
+            f"{name}: the step after the load (copying the rows of the files it named, removing copies of events) "
+            f"failed: {root_cause(error)}. What the load named is kept; the next run finishes it before extracting "
+            "anything new, and stops there if it fails again. Fix the cause (for memory: CSOPS_DUCKDB_MEMORY_LIMIT, "
+            "CSOPS_DUCKDB_TEMP_DIRECTORY; for a file that moved: put it back, or give its rows up with "
+            f"`csops run --full-refresh {name}`, which reads again every file still in the bucket) and run again."
+        ) from error
 
 
 def catch_up(name: str, pipeline: dlt.Pipeline, warehouse: Path) -> dict[str, Any]:
     """Before anything new is extracted: the after-load step of loads an earlier run left without it (it died, or
-    the step failed). When it fails again, the run stops here naming the step and the fix; what those loads named
-    stays in the warehouse for the next try."""
-    try:
-        return after_load(name, pipeline, warehouse)
-    except Exception as error:
-        raise PendingPackageError(
-            f"{name}: the step after an earlier load (copying its files' rows, removing copies of events) failed "
-            f"again: {root_cause(error)}. Nothing new is extracted until it succeeds; what the loads named is kept. "
-            "Fix the cause (for memory: CSOPS_DUCKDB_MEMORY_LIMIT, CSOPS_DUCKDB_TEMP_DIRECTORY; for a file that "
-            "moved: put it back, or `csops run --full-refresh usage`) and run again."
-        ) from error
+    the step failed), so a failing step stops the run before new data piles up behind it."""
+    return after_load(name, pipeline, warehouse)
 
 
 def run_source(name: str, warehouse: Path | None = None, full_refresh: bool = False) -> SourceReport:

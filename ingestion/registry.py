@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ingestion.event_copy import copy_and_deduplicate
+from ingestion.event_copy import copy_and_deduplicate, give_up_unfinished_loads
 from ingestion.hubspot import hubspot_source
 from ingestion.settings import WarehouseSettings
 from ingestion.stripe import stripe_source
@@ -28,7 +28,8 @@ class SourceSpec:
     rows by account. `shape()` returns the same source built with placeholder settings, so Dagster can declare
     assets without secrets. `tables` are the raw tables the source writes (its resources, nested tables aside).
     `after_load(pipeline, known_accounts)`, when set, runs after every successful load (its result goes into the run
-    report; a `copied` count there is rows the step itself loaded).
+    report; a `copied` count there is rows the step itself loaded). `on_full_refresh(pipeline)`, when set, runs when
+    the source's cursors are forgotten (pipeline.forget_cursors), before the re-read.
     """
 
     name: str
@@ -37,6 +38,7 @@ class SourceSpec:
     shape: Callable[[], Any]
     tables: tuple[str, ...]
     after_load: Callable[[Any, Callable[[], list[str] | None]], dict[str, Any]] | None = None
+    on_full_refresh: Callable[[Any], Any] | None = None
 
     @property
     def dataset(self) -> str:
@@ -81,6 +83,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         shape=lambda: usage_source(bucket_url="file:///placeholder"),
         tables=("events",),
         after_load=copy_and_deduplicate,
+        on_full_refresh=give_up_unfinished_loads,
     ),
     SourceSpec(
         name="surveys",

@@ -158,3 +158,19 @@ def test_a_copy_that_fails_again_stops_the_run_naming_the_file_and_the_fix_and_n
     run_source("usage", warehouse)
     expected = distinct_ids(days[:2])
     assert loaded(warehouse) == (expected, expected)
+
+
+def test_the_rows_of_a_vanished_file_are_given_up_only_by_a_full_refresh_which_reads_what_is_left(
+    events: tuple[Path, list[Path]], warehouse: Path
+) -> None:
+    bucket, days = events
+    deliver(bucket, days[0])
+    load_without_the_copy(warehouse)
+    shutil.rmtree(bucket / days[0].name)  # deleted by the vendor before it was copied: those rows are gone
+    deliver(bucket, days[1])
+    with pytest.raises(PendingPackageError, match="--full-refresh usage"):
+        run_source("usage", warehouse)
+    run_source("usage", warehouse, full_refresh=True)
+    expected = distinct_ids(days[1:2])
+    assert loaded(warehouse) == (expected, expected)
+    run_source("usage", warehouse)  # and later nights run again
