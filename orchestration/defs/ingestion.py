@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy, MaterializeResult
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy, MaterializeResult, MetadataValue
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
@@ -74,8 +74,12 @@ def build_source_assets(name: str) -> Any:
         finished = after_load(name, pipeline, warehouse.warehouse_path)
         load_info = pipeline.last_trace.last_load_info if pipeline.last_trace else None
         quarantine = quarantined_rows(name, warehouse.warehouse_path, list(load_info.loads_ids) if load_info else [])
+        copied = int(finished.get("copied") or 0)  # rows the warehouse copied from files the load named
         for result in results:
             resource = result.asset_key.path[-1]
+            loaded = result.metadata.get("rows_loaded") if result.metadata else None
+            if copied and resource == BY_NAME[name].tables[0]:
+                loaded = MetadataValue.int((loaded.value if loaded else 0) + copied)
             yield MaterializeResult(
                 asset_key=result.asset_key,
                 metadata={
@@ -83,13 +87,8 @@ def build_source_assets(name: str) -> Any:
                     # dagster-dlt names the table after the dlt schema; the warehouse table is in the dataset.
                     "dagster/table_name": f"{BY_NAME[name].dataset}.{resource}",
                     "quarantined_rows": quarantine.get(resource, 0),
+                    **({"rows_loaded": loaded} if loaded else {}),
                     **({"after_load": finished} if finished else {}),
-                    # rows the warehouse copied from the files this load named (ingestion/event_copy.py)
-                    **(
-                        {"copied_rows": finished["copied"]}
-                        if resource == BY_NAME[name].tables[0] and finished.get("copied")
-                        else {}
-                    ),
                 },
             )
 
