@@ -157,7 +157,12 @@ class ScaleBench:
         self.finish(stage)
 
     def ingest(self, source: str, mode: str, server: SandboxServer) -> None:
-        stage = Stage(f"ingest {mode}: {source}", "ingest", mode, "rows loaded by dlt (nested tables included)")
+        stage = Stage(
+            f"ingest {mode}: {source}",
+            "ingest",
+            mode,
+            "rows loaded: by dlt (nested tables included) or copied by the warehouse from the files a load named",
+        )
         stage.details["source"] = source
         lake = self.lake if self.spark else None
         before = dataset_rows(self.warehouse, DATASETS[source], lake)
