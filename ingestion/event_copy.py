@@ -33,25 +33,27 @@ from datetime import time as clock_time
 from typing import Any
 
 import dlt
-import pyarrow as pa
 
-from ingestion.event_rules import COLUMNS, KNOWN_ACCOUNTS, screened_select
+from ingestion.event_rules import CANONICAL_SCHEMA, COLUMNS, KNOWN_ACCOUNTS, screened_select
 from ingestion.quarantine import QUARANTINE_TABLE
 from ingestion.usage import FILES_TABLE, SOURCE
 
 TABLE = "events"
 MARKER = "_csops_events_deduplicated_loads"  # leading underscore: bookkeeping, not a data table
 CHUNK_ROWS = 128_000_000  # new rows per statement (see _remove_copies): a bound on what one aggregate spills
-CANONICAL_TYPES = {"varchar": pa.string(), "timestamp with time zone": pa.timestamp("us", tz="UTC")}
-NOTHING: dict[str, Any] = {
-    "loads": [],
-    "copied": 0,
-    "quarantined": 0,
-    "days": 0,
-    "chunks": 0,
-    "removed": 0,
-    "seconds": {"copy": 0.0, "dedupe": 0.0, "checkpoint": 0.0},
-}
+
+
+def _nothing(loads: list[str] | None = None) -> dict[str, Any]:
+    """The step's result with nothing done yet (a fresh dict each time: callers add to it)."""
+    return {
+        "loads": loads or [],
+        "copied": 0,
+        "quarantined": 0,
+        "days": 0,
+        "chunks": 0,
+        "removed": 0,
+        "seconds": {"copy": 0.0, "dedupe": 0.0, "checkpoint": 0.0},
+    }
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def read_parquet_sql(paths: list[str]) -> str:
 def _copy_files(client: Any, load_id: str, files: list[NamedFile], known: bool) -> tuple[int, int]:
     """Insert the good rows of `files`, stamped with `load_id`, and, when fewer rows went in than the files hold,
     quarantine the others with the rule each broke; returns (rows copied, rows quarantined)."""
-    present = {vendor: CANONICAL_TYPES[kind] for vendor, _, kind in COLUMNS if any(vendor in f.columns for f in files)}
+    present = {field.name: field.type for field in CANONICAL_SCHEMA if any(field.name in f.columns for f in files)}
     by_root: dict[str, list[NamedFile]] = {}
     for file in files:
         by_root.setdefault(file.path.removesuffix(file.name), []).append(file)
@@ -235,10 +237,10 @@ def copy_and_deduplicate(
     accounts an event may name (None: any), as the source was given them."""
     with pipeline.sql_client() as client:
         if not client.has_dataset():
-            return dict(NOTHING)
+            return _nothing()
         tables = _tables(client)
         if "_dlt_loads" not in tables:
-            return dict(NOTHING)  # nothing loaded yet
+            return _nothing()  # nothing loaded yet
         marker = client.make_qualified_table_name(MARKER)
         client.execute_sql(
             f"create table if not exists {marker} "
@@ -246,7 +248,7 @@ def copy_and_deduplicate(
         )
         todo = _unfinished(client, marker, pipeline.default_schema_name)
         if not todo:
-            return dict(NOTHING)
+            return _nothing()
         files: dict[str, list[NamedFile]] = {}
         if FILES_TABLE in tables:
             marks = ", ".join(["%s"] * len(todo))
@@ -261,13 +263,13 @@ def copy_and_deduplicate(
             ):
                 files.setdefault(load_id, []).append(NamedFile(path, name, tuple(columns.split(",")), int(rows)))
         if TABLE not in tables:
-            return dict(NOTHING)
+            return _nothing()
         accounts = known_accounts() if files else None
         if accounts is not None:
             client.execute_sql(f"create or replace temp table {KNOWN_ACCOUNTS} (account_id varchar)")
             client.execute_sql(f"insert into {KNOWN_ACCOUNTS} select unnest(%s::varchar[])", sorted(set(accounts)))
         row_id = "ctid" if "postgres" in pipeline.destination.destination_type else "rowid"
-        done = {**NOTHING, "loads": todo, "seconds": dict(NOTHING["seconds"])}
+        done = _nothing(todo)
         for load_id in todo:
             started = time.perf_counter()
             # Two transactions: DuckDB deletes from rows committed far faster than from rows of the same

@@ -26,6 +26,9 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("receivedAt", "received_at", "timestamp with time zone"),
     ("properties", "properties", "varchar"),
 )
+# The same columns as Arrow types (what the Arrow path hands dlt, and what a canonical file holds).
+ARROW_TYPES = {"varchar": pa.string(), "timestamp with time zone": pa.timestamp("us", tz="UTC")}
+CANONICAL_SCHEMA = pa.schema([(vendor, ARROW_TYPES[kind]) for vendor, _, kind in COLUMNS])
 REQUIRED = ("messageId", "timestamp", "groupId", "event")
 KEY_COLUMNS = ("messageId", "groupId", "userId", "anonymousId")
 KNOWN_ACCOUNTS = "csops_known_accounts"  # the relation (one `account_id` column) the unknown-account rule reads

@@ -33,7 +33,15 @@ import pyarrow.parquet as pq
 from dlt.common.storages.load_package import load_package_state
 from dlt.sources.filesystem import FileItemDict, filesystem
 
-from ingestion.event_rules import COLUMNS, KEY_COLUMNS, KNOWN_ACCOUNTS, file_problem, is_canonical, screened_select
+from ingestion.event_rules import (
+    CANONICAL_SCHEMA,
+    COLUMNS,
+    KEY_COLUMNS,
+    KNOWN_ACCOUNTS,
+    file_problem,
+    is_canonical,
+    screened_select,
+)
 from ingestion.quarantine import quarantine_declaration, quarantined
 from ingestion.settings import WarehouseSettings
 
@@ -42,20 +50,7 @@ FILES_TABLE = "_csops_event_files"  # the files whose rows the warehouse copies 
 VENDOR_COLUMNS = frozenset(vendor for vendor, _, _ in COLUMNS)
 TEXT_FIELDS = ("type", "event", *KEY_COLUMNS)
 CONSTANT_TEXT = pa.dictionary(pa.int32(), pa.string())  # one value per batch: stored once, not per row
-EVENT_SCHEMA = pa.schema(
-    [
-        ("messageId", pa.string()),
-        ("type", pa.string()),
-        ("event", pa.string()),
-        ("userId", pa.string()),
-        ("anonymousId", pa.string()),
-        ("groupId", pa.string()),
-        ("timestamp", pa.timestamp("us", tz="UTC")),
-        ("receivedAt", pa.timestamp("us", tz="UTC")),
-        ("properties", pa.string()),
-        ("file_name", CONSTANT_TEXT),
-    ]
-)
+EVENT_SCHEMA = CANONICAL_SCHEMA.append(pa.field("file_name", CONSTANT_TEXT))
 # What lands: the canonical schema with the key declared non-null (rows without it were quarantined) and the id of
 # the load that appended the row (what the copy removal works from).
 LOAD_ID = "_dlt_load_id"
@@ -102,15 +97,24 @@ class Screener:
     """Judges events by the Segment rules in an in-process DuckDB (the warehouse is never opened here)."""
 
     def __init__(self, known_accounts: list[str] | None):
-        threads = WarehouseSettings.read().duckdb_threads
-        self.con = duckdb.connect(config={"threads": threads, "memory_limit": SCREEN_MEMORY_LIMIT})
+        self.known_accounts = known_accounts
         self.known = known_accounts is not None
-        if known_accounts is not None:
-            accounts = pa.table({"account_id": pa.array(sorted(set(known_accounts)), pa.string())})
-            self.con.register(KNOWN_ACCOUNTS, accounts)
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """Opened on the first batch: a load whose files all go to the warehouse never needs it."""
+        if self._con is None:
+            threads = WarehouseSettings.read().duckdb_threads
+            self._con = duckdb.connect(config={"threads": threads, "memory_limit": SCREEN_MEMORY_LIMIT})
+            if self.known_accounts is not None:
+                accounts = pa.array(sorted(set(self.known_accounts)), pa.string())
+                self._con.register(KNOWN_ACCOUNTS, pa.table({"account_id": accounts}))
+        return self._con
 
     def close(self) -> None:
-        self.con.close()
+        if self._con is not None:
+            self._con.close()
 
     def screen(self, table: pa.Table, file_name: str) -> Iterator[Any]:
         """Good rows of an Arrow batch as one Arrow table for dlt; bad rows quarantined with their rule."""
