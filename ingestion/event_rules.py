@@ -78,9 +78,12 @@ RULES: tuple[Rule, ...] = (
         f"'properties is not a JSON object: ' || {_quoted('left(properties, 80)')}",
     ),
 )
+# The accounts are joined in (a left join on a hash table of the known ids): a `NOT IN (subquery)` per row cost 9.6 s
+# more over 99M events (63.4 s against 53.8 s for the whole copy).
+_IS_KNOWN = "csops_is_known_account"
 UNKNOWN_ACCOUNT = Rule(
     "unknown account",
-    f'coalesce("groupId" not in (select account_id from {KNOWN_ACCOUNTS}), true)',
+    f"not {_IS_KNOWN}",
     "'unknown account ' || " + _quoted('"groupId"'),
 )
 
@@ -135,12 +138,19 @@ def screened_select(
 ) -> str:
     """SELECT over `relation` (a table name or a table function call) giving the canonical event columns (vendor
     names), the `carry` expressions as they are, then `rule` and `reason`. `present` maps the event columns the
-    relation has to their Arrow types. With `known_accounts`, a `groupId` not in KNOWN_ACCOUNTS breaks a rule too."""
+    relation has to their Arrow types. With `known_accounts`, a `groupId` not in KNOWN_ACCOUNTS (distinct ids) breaks a
+    rule too."""
     rules = (*RULES, UNKNOWN_ACCOUNT) if known_accounts else RULES
     columns = [_canonical(vendor, kind, present) for vendor, _, kind in COLUMNS]
+    source = relation
+    if known_accounts:
+        group_id = 'cast("groupId" as varchar)' if "groupId" in present else "cast(null as varchar)"
+        source = f"{relation} left join {KNOWN_ACCOUNTS} as csops_known on csops_known.account_id = {group_id}"
+        carry = (*carry, f"csops_known.account_id is not null as {_IS_KNOWN}")
     rule = " ".join(f"when {r.breaks} then '{r.name}'" for r in rules)
     reason = " ".join(f"when {r.breaks} then {r.reason}" for r in rules)
+    kept = f"* exclude ({_IS_KNOWN})" if known_accounts else "*"
     return (
-        f"with canonical as (select {', '.join([*columns, *carry])} from {relation}) "
-        f"select *, case {rule} end as rule, case {reason} end as reason from canonical"
+        f"with canonical as (select {', '.join([*columns, *carry])} from {source}) "
+        f"select {kept}, case {rule} end as rule, case {reason} end as reason from canonical"
     )

@@ -10,7 +10,7 @@ Per raw table, up to three validations, each on a small frame read from DuckDB w
 connection (never a whole large table):
 - `fields` (tables with a contract): the declared required fields exist and are not null (a share of nulls only where
   the contract allows one, `Field.null_share`), enum fields hold accepted values. The frame holds only those columns;
-  past MAX_FIELD_ROWS rows it is a reservoir sample.
+  past MAX_FIELD_ROWS rows it is a sample: of the latest load's rows and, by vectors, of the whole table.
 - `columns` (every table): no dlt variant column in the table or its nested tables (the column list is the frame).
 - `volume` (every table): the rows the latest load wrote against the median of the loads before it (VolumeRule).
 
@@ -132,11 +132,7 @@ def fields_validation(con: duckdb.DuckDBPyConnection, raw: RawTable, present: se
     if not read and not required:
         return None
     if read:
-        (rows,) = con.execute(f"select count(*) from {raw.relation}").fetchone()
-        sample = ""
-        if rows > MAX_FIELD_ROWS:
-            sample = f" using sample reservoir({MAX_FIELD_ROWS} rows) repeatable ({SAMPLE_SEED})"
-        frame = con.execute(f"select {', '.join(map(_quoted, read))} from {raw.relation}{sample}").df()
+        frame = con.execute(*_field_frame_query(con, raw, present, read)).df()
     else:  # every required field is gone: the column-set expectation below names them
         import pandas as pd
 
@@ -150,6 +146,33 @@ def fields_validation(con: duckdb.DuckDBPyConnection, raw: RawTable, present: se
     for f in enums:
         expectations.append(gxe.ExpectColumnValuesToBeInSet(column=f.name, value_set=sorted(f.accepted or ())))
     return Validation(f"{raw.relation}.fields", frame, expectations)
+
+
+def _field_frame_query(
+    con: duckdb.DuckDBPyConnection, raw: RawTable, present: set[str], read: list[str]
+) -> tuple[str, list[Any]]:
+    """The query for the `fields` frame: the whole table up to MAX_FIELD_ROWS rows; past that, half a uniform sample
+    of the latest load's rows (what tonight brought, every row equally likely) and half a sample of the whole table
+    by DuckDB vectors (older rows, changed by hand or by a migration), which reads only the vectors it keeps.
+    A reservoir over the whole table read all of it: 10.4 s of a 9-second-per-night suite at 99M events, growing
+    with the history."""
+    columns = ", ".join(map(_quoted, read))
+    (rows,) = con.execute(f"select count(*) from {raw.relation}").fetchone()
+    if rows <= MAX_FIELD_ROWS:
+        return f"select {columns} from {raw.relation}", []
+    if "_dlt_load_id" not in present:
+        reservoir = f"reservoir({MAX_FIELD_ROWS} rows) repeatable ({SAMPLE_SEED})"
+        return f"select {columns} from {raw.relation} using sample {reservoir}", []
+    half = MAX_FIELD_ROWS // 2
+    latest = con.execute(
+        f"select load_id from {raw.dataset}._dlt_loads where status = 0 order by inserted_at desc limit 1"
+    ).fetchone()
+    return (
+        f"select {columns} from (select {columns} from {raw.relation} where _dlt_load_id = ?) "
+        f"using sample reservoir({half} rows) repeatable ({SAMPLE_SEED}) "
+        f"union all select {columns} from {raw.relation} using sample {100.0 * half / rows:.6f}% (system)",
+        [latest[0] if latest else None],
+    )
 
 
 def columns_validation(columns: list[tuple[str, str]], raw: RawTable, gxe: Any) -> Validation:

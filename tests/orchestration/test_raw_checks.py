@@ -89,6 +89,25 @@ def test_null_account_ids_unknown_segments_and_a_variant_column_each_fail_by_nam
     assert "account_id" in html and "never be null" in html and "galactic" in html
 
 
+def test_past_the_sample_size_every_row_of_the_latest_load_can_be_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big table is sampled, but tonight's rows are sampled on their own: a load whose account ids are all NULL
+    fails with each of them counted, whatever the size of the history around it."""
+    import orchestration.raw_checks as raw_checks
+
+    monkeypatch.setattr(raw_checks, "MAX_FIELD_ROWS", 100)  # half of it (50) from the latest load: all 30 rows
+    rows = good_rows([100, 30, 25, 35, 30])
+    rows = [(i, None if load == LOADS[-1] else a, s, load) for i, a, s, load in rows]
+    result, _ = run(companies_warehouse(tmp_path / "w.duckdb", rows))
+    assert not result.passed
+    (failure,) = [f for f in result.failures if "not_be_null(account_id)" in f]
+    unexpected = int(failure.split("): ")[1].split(" unexpected")[0])
+    # The 30 of the latest load, plus those the whole-table half drew (the 220 rows are one DuckDB vector: all or
+    # none). A whole-table reservoir of 100 of the 220 rows would hold 30 of them with a chance below 1e-5.
+    assert unexpected in (30, 60), failure
+
+
 @pytest.mark.parametrize("dropped", [["account_id"], ["account_id", "cs_segment"]])
 def test_a_missing_required_column_fails_the_suite(tmp_path: Path, dropped: list[str]) -> None:
     path = tmp_path / "w.duckdb"
