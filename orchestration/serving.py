@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -29,9 +30,14 @@ MONEY_TYPE = "DECIMAL(18,2)"
 SCHEMA = "marts"
 
 
+# Marts with one row per account and day, whose older days rarely change: published day by day (see publish_duckdb).
+DAILY_MARTS = {"customer_health_daily": "health_date"}
+
+
 @dataclass
 class Published:
     rows: dict[str, int] = field(default_factory=dict)
+    how: dict[str, str] = field(default_factory=dict)  # per mart: new, replaced, or "N days" rewritten
     duckdb_file: Path | None = None
     parquet_dir: Path | None = None
     postgres_schema: str | None = None
@@ -63,6 +69,7 @@ def _select_list(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
 def _copy_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
     target = f"serving.{SCHEMA}.{_quote(table)}"
+    con.execute(f"comment on table {target} is null")  # a kept table may carry last night's
     (comment,) = con.execute(
         "select comment from duckdb_tables() where database_name = 'source' and schema_name = ? and table_name = ?",
         [SCHEMA, table],
@@ -112,10 +119,52 @@ def stage_spark_marts(spark_directory: Path, staged: Path) -> Path:
     return staged
 
 
+def _columns_of(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, str]]:
+    return [(row[0], row[1]) for row in con.execute(f"describe {query}").fetchall()]
+
+
+def _changed_days(con: duckdb.DuckDBPyConnection, served: str, query: str, day: str) -> list[Any]:
+    """The days whose rows differ between the serving table `served` and `query` (its new content): per day, the
+    row count and the sum of the rows' hashes, compared on both sides (0.5 s over 5.4M rows)."""
+    fingerprint = "select {day} as day, count(*) as n, sum(hash(r)) as h from {rows} as r group by 1"
+    return [
+        row[0]
+        for row in con.execute(
+            f"""with new as ({fingerprint.format(day=_quote(day), rows=f"({query})")}),
+            old as ({fingerprint.format(day=_quote(day), rows=served)})
+            select coalesce(new.day, old.day) from new full outer join old on new.day is not distinct from old.day
+            where new.n is distinct from old.n or new.h is distinct from old.h"""
+        ).fetchall()
+    ]
+
+
+def _publish_table(con: duckdb.DuckDBPyConnection, table: str, previous: set[str]) -> str:
+    """Write one mart into the attached serving copy; returns how ("new", "replaced", or "N days" rewritten)."""
+    target = f"serving.{SCHEMA}.{_quote(table)}"
+    query = f"select {_select_list(con, table)} from source.{SCHEMA}.{_quote(table)}"
+    day = DAILY_MARTS.get(table)
+    if day and table in previous and _columns_of(con, target) == _columns_of(con, query):
+        days = _changed_days(con, target, query, day)
+        if days:
+            con.execute("create or replace temp table csops_changed_days as select unnest(?) as day", [days])
+            where = f"{_quote(day)} in (select day from csops_changed_days)"
+            null_day = f" or {_quote(day)} is null" if None in days else ""
+            con.execute(f"delete from {target} where {where}{null_day}")
+            con.execute(f"insert into {target} select * from ({query}) where {where}{null_day}")
+        return f"{len(days)} days"
+    con.execute(f"drop table if exists {target}")
+    con.execute(f"create table {target} as {query}")
+    return "replaced" if table in previous else "new"
+
+
 def publish_duckdb(
     warehouse: Path, serving: Path, marts: Sequence[str] | None = None, parquet_dir: Path | None = None
 ) -> Published:
-    """Copy the marts into `serving` (DuckDB 1.x-readable) and, when asked, Parquet files; swap both in atomically."""
+    """Copy the marts into `serving` (DuckDB 1.x-readable) and, when asked, Parquet files; swap both in atomically.
+
+    The next copy starts from the current one: marts in DAILY_MARTS rewrite only the days whose rows changed (the
+    nightly build adds a day and re-scores a month: 5.4M rows at the large scale, all but 0.3M the same as last
+    night), every other mart is replaced whole."""
     serving.parent.mkdir(parents=True, exist_ok=True)
     next_file = serving.with_name(serving.name + ".next")
     next_file.unlink(missing_ok=True)
@@ -128,12 +177,26 @@ def publish_duckdb(
         con.execute("set threads = 2")
         con.execute("set memory_limit = '2GB'")
         con.execute(f"attach {_literal(str(warehouse))} as source (read_only)")
-        con.execute(f"attach {_literal(str(next_file))} as serving (storage_version {_literal(STORAGE_VERSION)})")
-        con.execute(f"create schema serving.{SCHEMA}")
-        for table in _marts_in(con, marts):
+        wanted = _marts_in(con, marts)
+        previous: set[str] = set()
+        if serving.exists():
+            shutil.copyfile(serving, next_file)  # keeps the file's storage version (a tag DuckDB writes to it)
+            con.execute(f"attach {_literal(str(next_file))} as serving")
+            previous = {
+                name
+                for (name,) in con.execute(
+                    "select table_name from duckdb_tables() where database_name = 'serving' and schema_name = ?",
+                    [SCHEMA],
+                ).fetchall()
+            }
+            for gone in sorted(previous - set(wanted)):
+                con.execute(f"drop table serving.{SCHEMA}.{_quote(gone)}")
+        else:
+            con.execute(f"attach {_literal(str(next_file))} as serving (storage_version {_literal(STORAGE_VERSION)})")
+            con.execute(f"create schema serving.{SCHEMA}")
+        for table in wanted:
             target = f"serving.{SCHEMA}.{_quote(table)}"
-            select = _select_list(con, table)
-            con.execute(f"create table {target} as select {select} from source.{SCHEMA}.{_quote(table)}")
+            published.how[table] = _publish_table(con, table, previous)
             _copy_comments(con, table)
             published.rows[table] = con.execute(f"select count(*) from {target}").fetchone()[0]
             if next_parquet is not None:

@@ -129,6 +129,52 @@ def test_the_serving_copy_and_parquet_are_replaced_whole_on_each_publish(warehou
     assert not serving.with_name("serving.duckdb.next").exists()
 
 
+def add_daily_mart(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "create table marts.customer_health_daily as select 'acc_' || (i % 7) as account_id, "
+            "date '2026-10-01' + (i // 7)::int as health_date, (i * 37 % 100)::double as health_score, "
+            "(i * 1.005)::double as mrr_usd from range(70) as t(i)"
+        )
+
+
+def served_rows(serving: Path, table: str) -> list[tuple]:
+    with duckdb.connect(str(serving), read_only=True) as con:
+        return sorted(con.execute(f"select * from marts.{table}").fetchall())
+
+
+def test_a_daily_mart_is_republished_by_the_days_that_changed_and_equals_a_fresh_copy(
+    warehouse: Path, tmp_path: Path, old_duckdb: Path
+):
+    add_daily_mart(warehouse)
+    serving = tmp_path / "serving.duckdb"
+    first = publish_duckdb(warehouse, serving)
+    assert first.how["customer_health_daily"] == "new" and first.rows["customer_health_daily"] == 70
+    with duckdb.connect(str(warehouse)) as con:  # a night: one day re-scored, one new day, one mart gone
+        con.execute("update marts.customer_health_daily set health_score = 1 where health_date = '2026-10-03'")
+        con.execute("insert into marts.customer_health_daily values ('acc_0', '2026-10-11', 50, 10.006)")
+        con.execute("drop table marts.mrr_summary")
+    second = publish_duckdb(warehouse, serving)
+    assert second.how == {"customer_360": "replaced", "customer_health_daily": "2 days"}
+    fresh = tmp_path / "fresh.duckdb"
+    publish_duckdb(warehouse, fresh)
+    for table in ("customer_360", "customer_health_daily"):
+        assert served_rows(serving, table) == served_rows(fresh, table)
+    assert served_rows(serving, "customer_health_daily")[0][3] == Decimal("0.00")  # money as DECIMAL still
+    assert publish_duckdb(warehouse, serving).how["customer_health_daily"] == "0 days"
+    seen = read_with_old_duckdb(
+        old_duckdb,
+        serving,
+        {
+            "tables": "select table_name from duckdb_tables() order by 1",
+            "day": "select count(*), min(health_score) from marts.customer_health_daily where health_date = "
+            "'2026-10-03'",
+        },
+    )
+    assert seen["tables"] == [["customer_360"], ["customer_health_daily"]]
+    assert seen["day"] == [["7", "1.0"]]
+
+
 def test_publishing_names_a_missing_mart_and_leaves_the_previous_copy(warehouse: Path, tmp_path: Path):
     serving = tmp_path / "serving.duckdb"
     publish_duckdb(warehouse, serving)

@@ -144,7 +144,8 @@ first_activity as (
 -- day x event join: the work grows with the events and the grid, not with their product.
 
 -- Feature breadth over 30 days: each use of a feature covers the days until its next use or 30 days, whichever is
--- first.
+-- first. Only uses that can cover a written day are read (30 days before the first one: a use's +1 and -1 both fall
+-- before it otherwise); the ranking is most of this model's work.
 feature_uses as (
 
     select
@@ -155,7 +156,7 @@ feature_uses as (
         ) as next_use_date
     from {{ ref('int_usage__feature_days') }} as feature_days
     cross join bounds
-    where feature_days.activity_date >= {{ dbt.dateadd('day', -30, 'bounds.first_read_day') }}
+    where feature_days.activity_date >= {{ dbt.dateadd('day', -60, 'bounds.first_scored_day') }}
 
 ),
 
