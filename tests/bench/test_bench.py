@@ -58,7 +58,7 @@ def test_every_stage_is_reported_with_a_positive_wall_time(bench: dict) -> None:
     expected = (
         ["generate sandbox"]
         + [f"ingest full: {s}" for s in SOURCE_NAMES]
-        + ["plain load: usage events (DuckDB)", "dbt build full", "publish serving copy full"]
+        + ["raw checks (GX) full", "plain load: usage events (DuckDB)", "dbt build full", "publish serving copy full"]
         + [f"plain SQL: {t.title}" for t in TRANSFORMATIONS]
         + ["advance 1 day"]
         + [f"ingest incremental: {s}" for s in SOURCE_NAMES]
