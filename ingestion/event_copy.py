@@ -176,7 +176,7 @@ def _load_spans(client: Any, events: str, load_id: str) -> tuple[int, list[tuple
         )
         or [(None, None, 0)]
     )[0]
-    if not rows:
+    if not rows or first is None:  # no rows, or none with a time (those break a rule and are never copied)
         return 0, []
     if rows <= CHUNK_ROWS:
         first_day, end = _utc_day(first), _utc_day(last) + timedelta(days=1)

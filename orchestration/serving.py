@@ -119,6 +119,22 @@ def stage_spark_marts(spark_directory: Path, staged: Path) -> Path:
     return staged
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.strip("v+").split("."))
+
+
+def _old_enough(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
+    """True when the serving file at `path` is in a storage format no newer than STORAGE_VERSION (a file written
+    otherwise, by hand or by an older csops, is replaced by a fresh copy instead of being built on)."""
+    con.execute(f"attach {_literal(str(path))} as previous (read_only)")
+    try:
+        (tags,) = con.execute("select tags from duckdb_databases() where database_name = 'previous'").fetchone()
+    finally:
+        con.execute("detach previous")
+    written = (tags or {}).get("storage_version")
+    return bool(written) and _version(written) <= _version(STORAGE_VERSION)
+
+
 def _columns_of(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in con.execute(f"describe {query}").fetchall()]
 
@@ -179,8 +195,8 @@ def publish_duckdb(
         con.execute(f"attach {_literal(str(warehouse))} as source (read_only)")
         wanted = _marts_in(con, marts)
         previous: set[str] = set()
-        if serving.exists():
-            shutil.copyfile(serving, next_file)  # keeps the file's storage version (a tag DuckDB writes to it)
+        if serving.exists() and _old_enough(con, serving):
+            shutil.copyfile(serving, next_file)  # keeps the file's storage version
             con.execute(f"attach {_literal(str(next_file))} as serving")
             previous = {
                 name

@@ -175,6 +175,17 @@ def test_a_daily_mart_is_republished_by_the_days_that_changed_and_equals_a_fresh
     assert seen["day"] == [["7", "1.0"]]
 
 
+def test_a_serving_file_in_a_newer_format_is_replaced_not_built_on(warehouse: Path, tmp_path: Path, old_duckdb: Path):
+    serving = tmp_path / "serving.duckdb"
+    with duckdb.connect(str(serving)) as con:  # DuckDB 2.x's own format: DuckDB 1.x drivers cannot open it
+        con.execute("create schema marts")
+        con.execute("create table marts.customer_360 as select 'acc_9' as account_id")
+    published = publish_duckdb(warehouse, serving)
+    assert published.how == {"customer_360": "new", "mrr_summary": "new"}
+    seen = read_with_old_duckdb(old_duckdb, serving, {"ids": "select account_id from marts.customer_360 order by 1"})
+    assert seen["ids"] == [["acc'3"], ["acc_1"], ["acc_2"]]
+
+
 def test_publishing_names_a_missing_mart_and_leaves_the_previous_copy(warehouse: Path, tmp_path: Path):
     serving = tmp_path / "serving.duckdb"
     publish_duckdb(warehouse, serving)
