@@ -38,6 +38,8 @@ def serving_marts(context: AssetExecutionContext, warehouse: WarehouseResource) 
         "parquet": str(warehouse.parquet_directory),
         "tables": len(published.rows),
         **{f"rows/{SCHEMA}.{table}": count for table, count in published.rows.items()},
+        # new / replaced, or for a daily mart the days rewritten (the rest kept from the last copy)
+        **{f"written/{SCHEMA}.{table}": how for table, how in published.how.items()},
     }
     if warehouse.serving_postgres_url:
         metadata["postgres_tables"] = publish_postgres(source, warehouse.serving_postgres_url, tables)
