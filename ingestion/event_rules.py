@@ -78,8 +78,8 @@ RULES: tuple[Rule, ...] = (
         f"'properties is not a JSON object: ' || {_quoted('left(properties, 80)')}",
     ),
 )
-# The accounts are joined in (a left join on a hash table of the known ids): a `NOT IN (subquery)` per row cost 9.6 s
-# more over 99M events (63.4 s against 53.8 s for the whole copy).
+# The accounts are joined in (a left join on a hash table of the known ids): with 10% of 99M events from unknown
+# accounts, a `NOT IN (subquery)` per row made the whole copy 63.4 s against 53.8 s (the same with none unknown).
 _IS_KNOWN = "csops_is_known_account"
 UNKNOWN_ACCOUNT = Rule(
     "unknown account",

@@ -122,8 +122,11 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def fields_validation(con: duckdb.DuckDBPyConnection, raw: RawTable, present: set[str], gxe: Any) -> Validation | None:
-    """Required fields present and not null, enum fields within their accepted values."""
+def fields_validation(
+    con: duckdb.DuckDBPyConnection, raw: RawTable, present: set[str], gxe: Any, latest_load: str | None = None
+) -> Validation | None:
+    """Required fields present and not null, enum fields within their accepted values. `latest_load` (the newest
+    completed load, as the volume validation found it) is sampled on its own past MAX_FIELD_ROWS rows."""
     if raw.contract is None:
         return None
     required = [f for f in raw.contract.fields if f.required]
@@ -132,7 +135,7 @@ def fields_validation(con: duckdb.DuckDBPyConnection, raw: RawTable, present: se
     if not read and not required:
         return None
     if read:
-        frame = con.execute(*_field_frame_query(con, raw, present, read)).df()
+        frame = con.execute(*_field_frame_query(con, raw, present, read, latest_load)).df()
     else:  # every required field is gone: the column-set expectation below names them
         import pandas as pd
 
@@ -149,7 +152,7 @@ def fields_validation(con: duckdb.DuckDBPyConnection, raw: RawTable, present: se
 
 
 def _field_frame_query(
-    con: duckdb.DuckDBPyConnection, raw: RawTable, present: set[str], read: list[str]
+    con: duckdb.DuckDBPyConnection, raw: RawTable, present: set[str], read: list[str], latest_load: str | None
 ) -> tuple[str, list[Any]]:
     """The query for the `fields` frame: the whole table up to MAX_FIELD_ROWS rows; past that, half a uniform sample
     of the latest load's rows (what tonight brought, every row equally likely) and half a sample of the whole table
@@ -160,18 +163,15 @@ def _field_frame_query(
     (rows,) = con.execute(f"select count(*) from {raw.relation}").fetchone()
     if rows <= MAX_FIELD_ROWS:
         return f"select {columns} from {raw.relation}", []
-    if "_dlt_load_id" not in present:
+    if latest_load is None:  # no load to tell apart (no _dlt_load_id column, nothing completed)
         reservoir = f"reservoir({MAX_FIELD_ROWS} rows) repeatable ({SAMPLE_SEED})"
         return f"select {columns} from {raw.relation} using sample {reservoir}", []
     half = MAX_FIELD_ROWS // 2
-    latest = con.execute(
-        f"select load_id from {raw.dataset}._dlt_loads where status = 0 order by inserted_at desc limit 1"
-    ).fetchone()
     return (
         f"select {columns} from (select {columns} from {raw.relation} where _dlt_load_id = ?) "
         f"using sample reservoir({half} rows) repeatable ({SAMPLE_SEED}) "
         f"union all select {columns} from {raw.relation} using sample {100.0 * half / rows:.6f}% (system)",
-        [latest[0] if latest else None],
+        [latest_load],
     )
 
 
@@ -343,7 +343,7 @@ def check_source(
                 results[raw.table] = TableResult(raw.relation, True, facts={"note": "no rows loaded yet: no table"})
                 continue
             volume, facts = volume_validation(con, raw, present, rule, gxe)
-            fields = fields_validation(con, raw, present, gxe)
+            fields = fields_validation(con, raw, present, gxe, facts.get("latest_load_id"))
             validations = [v for v in (fields, columns_validation(columns, raw, gxe), volume) if v is not None]
             failures = [line for validation in validations for line in suites.run(validation)]
             facts["expectations"] = sum(len(v.expectations) for v in validations)

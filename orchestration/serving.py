@@ -123,16 +123,28 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.strip("v+").split("."))
 
 
-def _old_enough(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
-    """True when the serving file at `path` is in a storage format no newer than STORAGE_VERSION (a file written
-    otherwise, by hand or by an older csops, is replaced by a fresh copy instead of being built on)."""
-    con.execute(f"attach {_literal(str(path))} as previous (read_only)")
-    try:
-        (tags,) = con.execute("select tags from duckdb_databases() where database_name = 'previous'").fetchone()
-    finally:
-        con.execute("detach previous")
-    written = (tags or {}).get("storage_version")
-    return bool(written) and _version(written) <= _version(STORAGE_VERSION)
+def _start_from_last_copy(con: duckdb.DuckDBPyConnection, serving: Path, next_file: Path) -> set[str]:
+    """Attach `next_file` as `serving`: a copy of the last serving file when DuckDB 1.x opens it (its marts, returned,
+    are then built on), else a new file in STORAGE_VERSION (a file written otherwise, by hand or by an older csops,
+    is not built on)."""
+    if serving.exists():
+        shutil.copyfile(serving, next_file)  # keeps the file's storage version
+        con.execute(f"attach {_literal(str(next_file))} as serving")
+        (tags,) = con.execute("select tags from duckdb_databases() where database_name = 'serving'").fetchone()
+        written = (tags or {}).get("storage_version")
+        if written and _version(written) <= _version(STORAGE_VERSION):
+            return {
+                name
+                for (name,) in con.execute(
+                    "select table_name from duckdb_tables() where database_name = 'serving' and schema_name = ?",
+                    [SCHEMA],
+                ).fetchall()
+            }
+        con.execute("detach serving")
+        next_file.unlink()
+    con.execute(f"attach {_literal(str(next_file))} as serving (storage_version {_literal(STORAGE_VERSION)})")
+    con.execute(f"create schema serving.{SCHEMA}")
+    return set()
 
 
 def _columns_of(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, str]]:
@@ -163,10 +175,9 @@ def _publish_table(con: duckdb.DuckDBPyConnection, table: str, previous: set[str
         days = _changed_days(con, target, query, day)
         if days:
             con.execute("create or replace temp table csops_changed_days as select unnest(?) as day", [days])
-            where = f"{_quote(day)} in (select day from csops_changed_days)"
-            null_day = f" or {_quote(day)} is null" if None in days else ""
-            con.execute(f"delete from {target} where {where}{null_day}")
-            con.execute(f"insert into {target} select * from ({query}) where {where}{null_day}")
+            changed = f"exists (select 1 from csops_changed_days as c where c.day is not distinct from {_quote(day)})"
+            con.execute(f"delete from {target} where {changed}")
+            con.execute(f"insert into {target} select * from ({query}) where {changed}")
         return f"{len(days)} days"
     con.execute(f"drop table if exists {target}")
     con.execute(f"create table {target} as {query}")
@@ -194,22 +205,9 @@ def publish_duckdb(
         con.execute("set memory_limit = '2GB'")
         con.execute(f"attach {_literal(str(warehouse))} as source (read_only)")
         wanted = _marts_in(con, marts)
-        previous: set[str] = set()
-        if serving.exists() and _old_enough(con, serving):
-            shutil.copyfile(serving, next_file)  # keeps the file's storage version
-            con.execute(f"attach {_literal(str(next_file))} as serving")
-            previous = {
-                name
-                for (name,) in con.execute(
-                    "select table_name from duckdb_tables() where database_name = 'serving' and schema_name = ?",
-                    [SCHEMA],
-                ).fetchall()
-            }
-            for gone in sorted(previous - set(wanted)):
-                con.execute(f"drop table serving.{SCHEMA}.{_quote(gone)}")
-        else:
-            con.execute(f"attach {_literal(str(next_file))} as serving (storage_version {_literal(STORAGE_VERSION)})")
-            con.execute(f"create schema serving.{SCHEMA}")
+        previous = _start_from_last_copy(con, serving, next_file)
+        for gone in sorted(previous - set(wanted)):
+            con.execute(f"drop table serving.{SCHEMA}.{_quote(gone)}")
         for table in wanted:
             target = f"serving.{SCHEMA}.{_quote(table)}"
             published.how[table] = _publish_table(con, table, previous)
