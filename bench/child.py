@@ -20,6 +20,7 @@ def ingest(source: str) -> dict[str, Any]:
     # This process loads one source; its clients may be named for the vendor (surveys: typeform).
     requests = sum(stats.requests for stats in REQUEST_STATS.values())
     waits = sum(stats.throttle_wait_s for stats in REQUEST_STATS.values())
+    responses = sum(stats.response_wait_s for stats in REQUEST_STATS.values())
     by_limit = {f"{name} {rule}".strip(): n for name, st in REQUEST_STATS.items() for rule, n in st.by_path.items()}
     return {
         "rows": report.loaded,
@@ -32,6 +33,7 @@ def ingest(source: str) -> dict[str, Any]:
         "pending_loaded": report.pending_loaded,
         "requests": requests,
         "throttle_wait_s": waits,
+        "response_wait_s": responses,
         "requests_by_limit": by_limit,
     }
 

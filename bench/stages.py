@@ -186,6 +186,7 @@ class ScaleBench:
                     "pending_loaded": outcome["pending_loaded"],
                     "requests": outcome["requests"],
                     "throttle_wait_s": outcome["throttle_wait_s"],
+                    "response_wait_s": outcome.get("response_wait_s", 0.0),
                     "requests_by_limit": outcome["requests_by_limit"],
                 }
             )
@@ -228,11 +229,14 @@ class ScaleBench:
         argv += ["--target-path", str(self.dbt_target), "--log-path", str(self.root / "dbt_logs")]
         # As the nightly builds (orchestration/defs/transformation.py): unit tests check logic on fixtures, in CI.
         argv += ["--exclude-resource-type", "unit_test"]
-        if mode == "incremental":  # the nightly build tests only the window it rewrote (dbt var test_window_days)
-            argv += ["--vars", "{test_window_days: 31}"]
+        env = self.env()
+        if mode == "incremental":
+            # The nightly build tests only the window it rewrote, told the way Dagster tells it (the environment:
+            # orchestration/resources.py); `--vars` on the command line would make dbt parse the project again.
+            env["CSOPS_TEST_WINDOW_DAYS"] = "31"
         results_file = self.dbt_target / "run_results.json"
         results_file.unlink(missing_ok=True)  # never read the previous build's results as this one's
-        self.run_stage(stage, argv, self.env())
+        self.run_stage(stage, argv, env)
         if results_file.exists():
             shutil.copyfile(results_file, self.root / f"run_results-{mode}.json")
             run = self._dbt_results(mode)

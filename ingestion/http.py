@@ -61,11 +61,13 @@ class LastItemCursorPaginator(BasePaginator):
 
 @dataclass
 class RequestStats:
-    """What a source's HTTP client did in this process: requests sent (attempts, retries included) and seconds
-    spent waiting for its client-side rate limits, so a benchmark can tell waiting from working."""
+    """What a source's HTTP client did in this process: requests sent (attempts, retries included), seconds spent
+    waiting for its client-side rate limits and seconds waiting for the vendor's answers (from sending a request to
+    its response, network included), so a benchmark can tell waiting from working."""
 
     requests: int = 0
     throttle_wait_s: float = 0.0
+    response_wait_s: float = 0.0
     by_path: dict[str, int] = field(default_factory=dict)  # requests per rate-limit kind ("" = no limiter)
 
 
@@ -118,6 +120,7 @@ def vendor_client(
             stats.requests += 1
             stats.throttle_wait_s += waited
             stats.by_path[kind] = stats.by_path.get(kind, 0) + 1
+        sent = time.monotonic()
         try:
             response = send(request, **kwargs)
         except HTTPError as error:  # dlt's hooks raise inside send, before the response comes back
@@ -126,6 +129,9 @@ def vendor_client(
                     limiter.observe(error.response)
                 check_auth(error.response)
             raise
+        finally:
+            with STATS_LOCK:
+                stats.response_wait_s += time.monotonic() - sent
         if limiter is not None:
             limiter.observe(response)
         check_auth(response)

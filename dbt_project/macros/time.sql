@@ -19,8 +19,11 @@
 {#- The day the marts describe: CSOPS_AS_OF_DATE when set (the sandbox's today, a backfill; the Dagster graph always
     sets it), else the as-of date the last build recorded in the warehouse (so a plain `dbt build` in dbt_project/
     describes the same day as the graph's last run), else today (UTC).
-    Everything before this date's midnight is history; the as-of day itself has not happened yet. -#}
+    Everything before this date's midnight is history; the as-of day itself has not happened yet.
+    While dbt parses, nothing is read: the date only shapes SQL compiled at run time, and an env_var() read at parse
+    time would make every nightly run (a new date) re-parse each model that calls this macro. -#}
 {% macro as_of_date() -%}
+    {%- if not execute -%}{{ return('current_date') }}{%- endif -%}
     {%- set value = env_var('CSOPS_AS_OF_DATE', '') or recorded_as_of_date() -%}
     {%- if value -%}cast('{{ value }}' as date){%- else -%}current_date{%- endif -%}
 {%- endmacro %}

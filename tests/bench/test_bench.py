@@ -72,6 +72,16 @@ def test_every_stage_is_reported_with_a_positive_wall_time(bench: dict) -> None:
     # The nightly publish starts from the first night's copy: the daily mart is rewritten by the days that changed.
     (nightly_publish,) = [s for s in report["stages"] if s["name"] == "publish serving copy"]
     assert nightly_publish["details"]["how"]["customer_health_daily"].endswith(" days")
+    # Time waiting for the vendors' answers is told apart: the HTTP sources waited some of their own work time for
+    # it; the usage source reads files and sent no request.
+    for source in SOURCE_NAMES:
+        details = stage(report, f"ingest incremental: {source}")["details"]
+        if source == "usage":
+            assert details["requests"] == 0 and details["response_wait_s"] == 0
+        else:
+            assert details["requests"] > 0, source
+            assert 0 < details["response_wait_s"] < details["work_s"], source
+    assert "of which waiting for the vendors' (sandbox's) answers" in bench["result"].output
     machine = report["machine"]
     assert machine["cores"] >= 1 and machine["memory_gib"] > 0 and len(machine["load_avg_start"]) == 3
     assert all(machine["versions"][p] for p in ("duckdb", "dbt-core", "dlt", "dagster"))

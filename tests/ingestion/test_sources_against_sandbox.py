@@ -3,6 +3,7 @@ fault tolerant; bad rows quarantined with a reason while the good rows load."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -339,3 +340,43 @@ def test_injected_file_faults_are_quarantined_exactly_as_the_sandbox_recorded(
             .fetchall()
         ]
         assert any("unknown account 'acc_999999'" in r for r in reasons)
+
+
+def test_an_unknown_account_is_quarantined_alike_whether_the_warehouse_or_the_source_reads_the_file(
+    served: tuple[Path, str], warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parquet files are copied by the warehouse, which checks the accounts after copying; JSONL lines are judged in
+    the loading process with the accounts joined in. The same unknown-account event must land in the quarantine the
+    same way from both (rule, reason, the record's fields), and nowhere in the events."""
+    sandbox, _ = served
+    ingest(["hubspot", "stripe"], warehouse=warehouse)  # the CRM and billing name the known accounts
+    events = sandbox / "events"
+    folder = events / "received_date=9999-01-02"
+    folder.mkdir()
+    good = pq.read_table(sorted(events.glob("received_date=*/events.parquet"))[-1]).slice(0, 2)
+    stray = good.set_column(
+        good.schema.get_field_index("messageId"), "messageId", pa.array(["m-stray-parquet", "m-known-parquet"])
+    )
+    stray = stray.set_column(
+        stray.schema.get_field_index("groupId"), "groupId", pa.array(["acc_999998", good["groupId"][1].as_py()])
+    )
+    pq.write_table(stray, folder / "events.parquet")
+    (folder / "lines.jsonl").write_text(
+        '{"messageId": "m-stray-jsonl", "type": "track", "event": "Report Created", "userId": "u1",'
+        ' "groupId": "acc_999998", "timestamp": "2026-10-30T10:00:00Z", "properties": {"feature_area": "reports"}}\n'
+    )
+    report = run_source("usage", warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select rule, reason, record from raw_usage.quarantine where reason like '%acc_999998%' order by record"
+        ).fetchall()
+        stray_events = con.execute(
+            "select count(*) from raw_usage.events where group_id = 'acc_999998' or message_id like 'm-stray-%'"
+        ).fetchone()[0]
+    assert stray_events == 0
+    assert count(warehouse, "raw_usage.events", "message_id = 'm-known-parquet'") == 1
+    assert [(rule, reason) for rule, reason, _ in rows] == [("unknown account", "unknown account 'acc_999998'")] * 2
+    records = [json.loads(record) for _, _, record in rows]
+    assert {r["messageId"] for r in records} == {"m-stray-parquet", "m-stray-jsonl"}
+    assert all(r["groupId"] == "acc_999998" and r["event"] for r in records)
+    assert report.quarantined >= 2
