@@ -186,7 +186,7 @@ class ScaleBench:
                     "pending_loaded": outcome["pending_loaded"],
                     "requests": outcome["requests"],
                     "throttle_wait_s": outcome["throttle_wait_s"],
-                    "response_wait_s": outcome.get("response_wait_s", 0.0),
+                    "response_wait_s": outcome["response_wait_s"],
                     "requests_by_limit": outcome["requests_by_limit"],
                 }
             )
