@@ -79,20 +79,24 @@ def warehouse_resource() -> Any:
     CSOPS_TARGET, the DuckDB limits...): on the spark target its connections read the lake and Spark's marts."""
     from orchestration.resources import warehouse_from_env
 
-    return warehouse_from_env().process_config_and_initialize()
+    return warehouse_from_env(resolved=True)
 
 
 def checks(warehouse: str) -> dict[str, Any]:
     """The blocking Great Expectations suites on every raw table, as the nightly graph runs them."""
     from ingestion.registry import SOURCE_NAMES
-    from orchestration.raw_checks import VolumeRule, check_source
+    from orchestration.raw_checks import VolumeRule, check_sources
 
     resource = warehouse_resource()
-    failed, tables = [], 0
-    for source in SOURCE_NAMES:
-        results, _ = check_source(source, resource.connect, Path(warehouse).parent, VolumeRule.from_env())
-        tables += len(results)
-        failed += [f"{r.relation}: {'; '.join(r.failures)}" for r in results.values() if not r.passed]
+    selection = dict.fromkeys(SOURCE_NAMES)  # every table of every source, in one step as the nightly graph runs them
+    results, _ = check_sources(selection, resource.connect, Path(warehouse).parent, VolumeRule.from_env())
+    tables = sum(len(by_table) for by_table in results.values())
+    failed = [
+        f"{r.relation}: {'; '.join(r.failures)}"
+        for by_table in results.values()
+        for r in by_table.values()
+        if not r.passed
+    ]
     return {"rows": tables, "failed": failed}
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -320,6 +320,23 @@ class RawSuites:
         return Path(next(iter(urls.values())).removeprefix("file://"))
 
 
+def check_sources(
+    selection: Mapping[str, Iterable[str] | None],
+    connect: Callable[[], duckdb.DuckDBPyConnection],
+    project_dir: Path,
+    rule: VolumeRule,
+) -> tuple[dict[str, dict[str, TableResult]], Path]:
+    """Validate the raw tables of each source in `selection` (source -> its tables, None = all) and publish the Data
+    Docs once: results per source and table, and the docs' index page. One GX context and one render serve every
+    source (each costs about a second); `connect` opens the warehouse read-only with the resource's limits."""
+    suites = RawSuites(project_dir)
+    results: dict[str, dict[str, TableResult]] = {}
+    with connect() as con:
+        for source, tables in selection.items():
+            results[source] = _check_tables(suites, con, source, set(tables) if tables is not None else None, rule)
+    return results, suites.build_docs()
+
+
 def check_source(
     source: str,
     connect: Callable[[], duckdb.DuckDBPyConnection],
@@ -327,26 +344,29 @@ def check_source(
     rule: VolumeRule,
     tables: Iterable[str] | None = None,
 ) -> tuple[dict[str, TableResult], Path]:
-    """Validate the raw tables of `source` (all, or `tables`) and publish the Data Docs: results per table and the
-    docs' index page. `connect` opens the warehouse read-only with the resource's limits."""
-    suites = RawSuites(project_dir)
+    """`check_sources` for one source (all its tables, or `tables`)."""
+    results, docs = check_sources({source: tables}, connect, project_dir, rule)
+    return results[source], docs
+
+
+def _check_tables(
+    suites: RawSuites, con: duckdb.DuckDBPyConnection, source: str, wanted: set[str] | None, rule: VolumeRule
+) -> dict[str, TableResult]:
     gxe = suites.expectations
-    wanted = set(tables) if tables is not None else None
     results: dict[str, TableResult] = {}
-    with connect() as con:
-        for raw in raw_tables(source):
-            if wanted is not None and raw.table not in wanted:
-                continue
-            columns = _columns(con, raw.dataset, raw.table)
-            present = {column for table, column in columns if table == raw.table}
-            if not present:
-                results[raw.table] = TableResult(raw.relation, True, facts={"note": "no rows loaded yet: no table"})
-                continue
-            volume, facts = volume_validation(con, raw, present, rule, gxe)
-            fields = fields_validation(con, raw, present, gxe, facts.get("latest_load_id"))
-            validations = [v for v in (fields, columns_validation(columns, raw, gxe), volume) if v is not None]
-            failures = [line for validation in validations for line in suites.run(validation)]
-            facts["expectations"] = sum(len(v.expectations) for v in validations)
-            facts["rows_validated"] = len(fields.frame) if fields else 0
-            results[raw.table] = TableResult(raw.relation, not failures, failures, facts)
-    return results, suites.build_docs()
+    for raw in raw_tables(source):
+        if wanted is not None and raw.table not in wanted:
+            continue
+        columns = _columns(con, raw.dataset, raw.table)
+        present = {column for table, column in columns if table == raw.table}
+        if not present:
+            results[raw.table] = TableResult(raw.relation, True, facts={"note": "no rows loaded yet: no table"})
+            continue
+        volume, facts = volume_validation(con, raw, present, rule, gxe)
+        fields = fields_validation(con, raw, present, gxe, facts.get("latest_load_id"))
+        validations = [v for v in (fields, columns_validation(columns, raw, gxe), volume) if v is not None]
+        failures = [line for validation in validations for line in suites.run(validation)]
+        facts["expectations"] = sum(len(v.expectations) for v in validations)
+        facts["rows_validated"] = len(fields.frame) if fields else 0
+        results[raw.table] = TableResult(raw.relation, not failures, failures, facts)
+    return results

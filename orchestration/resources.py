@@ -215,11 +215,19 @@ def attach_lake(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]:
     return found
 
 
-def warehouse_from_env() -> WarehouseResource:
+def warehouse_from_env(resolved: bool = False) -> WarehouseResource:
     """The resource with an `EnvVar` for every variable set (and not empty) now; the rest keep their defaults.
-    Dagster resolves the EnvVars when a run starts."""
+    Dagster resolves the EnvVars when a run starts. `resolved`: the values themselves, for steps run outside Dagster
+    (the bench's), where resolving EnvVars would start a Dagster instance (0.6 s) and setup_for_execution is not run,
+    so the target is checked here."""
     bound: dict[str, Any] = {}
     for field, name in ENV_VARS.items():
-        if os.environ.get(name):
-            bound[field] = EnvVar.int(name) if field in ("threads", "test_window_days") else EnvVar(name)
-    return WarehouseResource(**bound)
+        if value := os.environ.get(name):
+            number = field in ("threads", "test_window_days")
+            bound[field] = (
+                (int(value) if number else value) if resolved else EnvVar.int(name) if number else EnvVar(name)
+            )
+    resource = WarehouseResource(**bound)
+    if resolved and resource.target not in TARGETS:
+        raise ValueError(f"CSOPS_TARGET must be one of {', '.join(TARGETS)}, not {resource.target!r}")
+    return resource

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from ingestion.contracts import contract
-from orchestration.raw_checks import VolumeRule, check_source
+from orchestration.raw_checks import VolumeRule, check_source, check_sources
 from orchestration.resources import WarehouseResource
 
 LOADS = ["1000.1", "1001.1", "1002.1", "1003.1", "1004.1"]
@@ -87,6 +87,29 @@ def test_null_account_ids_unknown_segments_and_a_variant_column_each_fail_by_nam
     assert len(pages) == 1
     html = pages[0].read_text()
     assert "account_id" in html and "never be null" in html and "galactic" in html
+
+
+def test_several_sources_are_checked_in_one_pass_and_each_failure_stays_with_its_table(tmp_path: Path) -> None:
+    """The nightly step checks every source with one GX context and one Data Docs render: each source gets a result
+    for each table asked for (all of them when None), and a broken table fails alone."""
+    from ingestion.registry import BY_NAME
+
+    rows = good_rows([100, 30, 25, 35, 30])
+    rows = [(i, None if n == 0 else a, s, load) for n, (i, a, s, load) in enumerate(rows)]
+    warehouse = companies_warehouse(tmp_path / "w.duckdb", rows)
+    results, docs = check_sources(
+        {"hubspot": {"companies"}, "stripe": None}, warehouse.connect, warehouse.gx_project_directory, VolumeRule()
+    )
+    assert set(results) == {"hubspot", "stripe"}
+    assert set(results["hubspot"]) == {"companies"}
+    assert not results["hubspot"]["companies"].passed
+    assert (
+        "expect_column_values_to_not_be_null(account_id): 1 unexpected" in results["hubspot"]["companies"].failures[0]
+    )
+    # Stripe has loaded nothing in this warehouse: every one of its tables is reported, none fails.
+    assert set(results["stripe"]) == set(BY_NAME["stripe"].tables)
+    assert all(r.passed and r.facts["note"].startswith("no rows loaded yet") for r in results["stripe"].values())
+    assert docs.exists() and "raw_hubspot.companies.fields" in docs.read_text()
 
 
 def test_past_the_sample_size_every_row_of_the_latest_load_can_be_judged(

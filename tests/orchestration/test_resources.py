@@ -39,11 +39,18 @@ def test_the_warehouse_resource_is_configured_by_env_vars_for_what_the_environme
         "temp_directory": str(tmp_path / "w.duckdb.tmp"),
     }
     assert resolved.serving_warehouse == tmp_path / "serving.duckdb"
+    # Outside Dagster (the bench's steps) the same values without a Dagster instance to resolve them.
+    direct = warehouse_from_env(resolved=True)
+    assert (direct.path, direct.threads) == (str(tmp_path / "w.duckdb"), 1)
+    assert direct.duckdb_config() == resolved.duckdb_config()
 
 
-def test_an_unknown_target_is_refused_with_the_variable_to_fix() -> None:
+def test_an_unknown_target_is_refused_with_the_variable_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Exception, match="CSOPS_TARGET must be one of duckdb, postgres, spark, not 'snowflake'"):
         WarehouseResource(target="snowflake").process_config_and_initialize()
+    monkeypatch.setenv("CSOPS_TARGET", "snowflake")
+    with pytest.raises(ValueError, match="CSOPS_TARGET must be one of duckdb, postgres, spark, not 'snowflake'"):
+        warehouse_from_env(resolved=True)
 
 
 def test_every_duckdb_connection_gets_the_limits(tmp_path: Path) -> None:
