@@ -90,6 +90,9 @@ class WarehouseResource(ConfigurableResource):
     )
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.check_target()
+
+    def check_target(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"CSOPS_TARGET must be one of {', '.join(TARGETS)}, not {self.target!r}")
 
@@ -222,12 +225,15 @@ def warehouse_from_env(resolved: bool = False) -> WarehouseResource:
     so the target is checked here."""
     bound: dict[str, Any] = {}
     for field, name in ENV_VARS.items():
-        if value := os.environ.get(name):
-            number = field in ("threads", "test_window_days")
-            bound[field] = (
-                (int(value) if number else value) if resolved else EnvVar.int(name) if number else EnvVar(name)
-            )
+        value = os.environ.get(name)
+        if not value:
+            continue
+        number = field in ("threads", "test_window_days")
+        if resolved:
+            bound[field] = int(value) if number else value
+        else:
+            bound[field] = EnvVar.int(name) if number else EnvVar(name)
     resource = WarehouseResource(**bound)
-    if resolved and resource.target not in TARGETS:
-        raise ValueError(f"CSOPS_TARGET must be one of {', '.join(TARGETS)}, not {resource.target!r}")
+    if resolved:
+        resource.check_target()
     return resource
