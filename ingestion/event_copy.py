@@ -15,9 +15,9 @@ not dlt's merge: it deduplicates the whole staged load with one `ROW_NUMBER() OV
 then merges it into the whole table; at 99M events that window alone grew past 17 GB. Here an aggregate finds the
 messages seen more than once (on DuckDB by a 64-bit hash of the id: smaller groups, and a collision only adds a
 candidate; it spills to disk under DuckDB's memory limit) and only their rows are ranked, by the id itself, so the
-window holds the copies, not the table. One statement covers at most CHUNK_ROWS new rows' days: over 99M events one
-statement took 17.5 s where 26 statements of 4M rows took 44.6 s (each delete scans the table). A nightly load (a
-few days) costs the same at any history length.
+window holds the copies, not the table. The load's event days are searched in spans of whole days holding about
+CHUNK_ROWS new rows each (every copy of a message falls in one), and what all spans found goes in one delete. A
+nightly load (a few days) is one span and costs the same at any history length.
 
 Each load is copied (one statement), then deduplicated and marked in `_csops_events_deduplicated_loads` (one
 transaction): a run that died before this step or in it is caught up by the next run, and running it again leaves
@@ -27,10 +27,11 @@ the table as it was (rows copied twice are copies like any other).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
+from itertools import pairwise
 from typing import Any
 
 import dlt
@@ -41,7 +42,7 @@ from ingestion.usage import FILES_TABLE, SOURCE
 
 TABLE = "events"
 MARKER = "_csops_events_deduplicated_loads"  # leading underscore: bookkeeping, not a data table
-CHUNK_ROWS = 128_000_000  # new rows per statement (see _remove_copies): a bound on what one aggregate spills
+CHUNK_ROWS = 4_000_000  # new rows per span searched for copies (see _remove_copies)
 
 
 def _nothing(loads: list[str] | None = None) -> dict[str, Any]:
@@ -67,21 +68,12 @@ class NamedFile:
     rows: int  # from its footer
 
 
-def _day_chunks(days: list[tuple[date, int]], limit: int = CHUNK_ROWS) -> Iterator[tuple[date, date]]:
-    """Consecutive runs of event days ([first, end) with end exclusive) holding at most `limit` new rows each (a
-    single day above the limit is a chunk of its own); a gap between days starts a new chunk."""
-    start: date | None = None
-    end: date | None = None
-    rows = 0
-    for day, count in days:
-        if start is not None and end is not None and (day != end or rows + count > limit):
-            yield start, end
-            start = None
-        if start is None:
-            start, rows = day, 0
-        end, rows = day + timedelta(days=1), rows + count
-    if start is not None and end is not None:
-        yield start, end
+def _day_spans(first: date, end: date, chunks: int) -> list[tuple[date, date]]:
+    """[first, end) cut into `chunks` runs of whole days as equal as days allow (fewer when there are fewer days)."""
+    days = (end - first).days
+    chunks = max(1, min(chunks, days))
+    bounds = [first + timedelta(days=days * i // chunks) for i in range(chunks + 1)]
+    return list(pairwise(bounds))
 
 
 def _midnight(day: date) -> datetime:
@@ -167,9 +159,9 @@ def _columns(client: Any, table: str) -> set[str]:
 
 
 def _load_spans(client: Any, events: str, load_id: str) -> tuple[int, list[tuple[date, date]]]:
-    """(the event days `load_id` spans, the [first, end) day ranges to deduplicate, each of at most CHUNK_ROWS
-    new rows). A load that fits one statement is bounded by its min and max time, which DuckDB answers from
-    statistics where it can (counting 99M rows per day took 4.1 s); a larger one is cut at day boundaries."""
+    """(the event days `load_id` spans, the [first, end) day ranges to look for copies in, one per CHUNK_ROWS new
+    rows, of equal length in days). The load's bounds come from its min and max time, which DuckDB answers from
+    statistics where it can (counting 99M rows per day took 4.1 s)."""
     first, last, rows = (
         client.execute_sql(
             f'select min("timestamp"), max("timestamp"), count(*) from {events} where _dlt_load_id = %s', load_id
@@ -178,19 +170,8 @@ def _load_spans(client: Any, events: str, load_id: str) -> tuple[int, list[tuple
     )[0]
     if not rows or first is None:  # no rows, or none with a time (those break a rule and are never copied)
         return 0, []
-    if rows <= CHUNK_ROWS:
-        first_day, end = _utc_day(first), _utc_day(last) + timedelta(days=1)
-        return (end - first_day).days, [(first_day, end)]
-    days = [
-        (day if isinstance(day, date) else date.fromisoformat(str(day)), int(count))
-        for day, count in client.execute_sql(
-            f"""select cast("timestamp" at time zone 'UTC' as date) as event_day, count(*)
-            from {events} where _dlt_load_id = %s group by 1 order by 1""",
-            load_id,
-        )
-        or []
-    ]
-    return (days[-1][0] - days[0][0]).days + 1, list(_day_chunks(days))
+    first_day, end = _utc_day(first), _utc_day(last) + timedelta(days=1)
+    return (end - first_day).days, _day_spans(first_day, end, -(-int(rows) // CHUNK_ROWS))
 
 
 def _utc_day(moment: datetime) -> date:
@@ -198,38 +179,44 @@ def _utc_day(moment: datetime) -> date:
 
 
 def _remove_copies(client: Any, load_id: str, row_id: str, key: str) -> tuple[int, int, int]:
-    """Remove the later copies of every message on the event days of `load_id`; (days spanned, statements, rows
-    removed).
+    """Remove the later copies of every message on the event days of `load_id`; (days spanned, statements that
+    looked for copies, rows removed).
     `key` groups the messages first: a cheap hash of the id where the database has one (any collision only adds a
     candidate: the copies are then told apart by the id itself)."""
     events = client.make_qualified_table_name(TABLE)
     days, spans = _load_spans(client, events, load_id)
-    removed, chunks = 0, 0
+    if not spans:
+        return days, 0, 0
+    # The copies are found span by span, then deleted in one statement (each delete scans the table: 26 deletes of
+    # 4M rows' days took 44.6 s over 99M events, where one took 17.5 s). Within a span, an aggregate finds the keys
+    # seen more than once and only those rows are ranked by the id: copies are rare (a fraction of a percent). Spans
+    # of a few million rows keep the key's collisions rare too: over 106M events in one span, DuckDB's hash put
+    # 3.7M keys more than once where 0.3M messages had copies, and the ranking then read 7.5M rows instead of 0.6M.
+    found = "csops_event_copies"
+    client.execute_sql(f"drop table if exists {found}")
+    client.execute_sql(f"create temp table {found} as select {row_id} as row_id from {events} where false")
+    bounds = '"timestamp" >= %s and "timestamp" < %s'
     for first, end in spans:
-        # Copies are rare (a fraction of a percent): find the keys seen more than once with an aggregate, then rank
-        # only those rows by the id. Over 99M events: 12.7 s grouping on DuckDB's 64-bit hash (3.2M keys seen twice
-        # or more, of which 2.9M collisions) against 16.9 s on the id.
-        bounds = '"timestamp" >= %s and "timestamp" < %s'
-        result = client.execute_sql(
-            f"""delete from {events} where {row_id} in (
-                select {row_id} from (
-                    select
-                        {row_id},
-                        row_number() over (
-                            partition by message_id order by received_at nulls last, _dlt_load_id, file_name
-                        ) as copy_number
-                    from {events}
-                    where {bounds} and {key} in (
-                        select {key} from {events} where {bounds} group by 1 having count(*) > 1
-                    )
-                ) as ranked
-                where copy_number > 1
-            )""",
+        client.execute_sql(
+            f"""insert into {found} select row_id from (
+                select
+                    {row_id} as row_id,
+                    row_number() over (
+                        partition by message_id order by received_at nulls last, _dlt_load_id, file_name
+                    ) as copy_number
+                from {events}
+                where {bounds} and {key} in (
+                    select {key} from {events} where {bounds} group by 1 having count(*) > 1
+                )
+            ) as ranked
+            where copy_number > 1""",
             *(_midnight(first), _midnight(end)) * 2,
         )
-        removed += int(result[0][0]) if result and result[0] and result[0][0] is not None else 0
-        chunks += 1
-    return days, chunks, removed
+    # Counted here: Postgres' DELETE returns no row count through dlt's client (the spans are disjoint: no row twice).
+    removed = int(client.execute_sql(f"select count(*) from {found}")[0][0])
+    client.execute_sql(f"delete from {events} where {row_id} in (select row_id from {found})")
+    client.execute_sql(f"drop table {found}")
+    return days, len(spans), removed
 
 
 def _unfinished(client: Any, marker: str, schema_name: str) -> list[str]:

@@ -1,28 +1,29 @@
 """Removing the copies of a message after a usage load (ingestion/event_copy.py) groups the messages by a cheap key
 first (DuckDB's 64-bit hash of the id): a key shared by different messages must only add candidates, never remove a
-message that has no copy. Here the key is made to collide on purpose, on a real dlt DuckDB client."""
+message that has no copy. Here the key is made to collide on purpose, on a real dlt DuckDB client; and the load's
+days are searched in several spans, on DuckDB and on Postgres (where rows are told apart by `ctid`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dlt
 import pytest
 
-from ingestion.event_copy import _remove_copies
+from ingestion import event_copy
+from ingestion.event_copy import _day_spans, _remove_copies
+from tests.support import postgres_available, require_service
 
 LOAD = "1800000000.1"
 SENT = datetime(2026, 10, 30, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture()
-def client(tmp_path: Path):
+def _events_client(destination, dataset: str, pipelines: Path):
+    """A real dlt SQL client over a fresh dataset holding an `events` table with the six rows below."""
     pipeline = dlt.pipeline(
-        pipeline_name="event_copies",
-        destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
-        dataset_name="raw_usage",
-        pipelines_dir=str(tmp_path / "pipelines"),
+        pipeline_name="event_copies", destination=destination, dataset_name=dataset, pipelines_dir=str(pipelines)
     )
     with pipeline.sql_client() as sql:
         sql.create_dataset()
@@ -43,7 +44,24 @@ def client(tmp_path: Path):
             sql.execute_sql(
                 f"insert into {events} values (%s, %s, %s, %s, %s)", message_id, sent, received, file_name, LOAD
             )
-        yield sql
+        try:
+            yield sql
+        finally:
+            sql.drop_dataset()
+
+
+@pytest.fixture()
+def client(tmp_path: Path):
+    yield from _events_client(dlt.destinations.duckdb(str(tmp_path / "w.duckdb")), "raw_usage", tmp_path / "pipelines")
+
+
+@pytest.fixture()
+def postgres_client(tmp_path: Path):
+    require_service(postgres_available(), "PostgreSQL on 127.0.0.1:5432")
+    destination = dlt.destinations.postgres(
+        "postgresql://postgres:trust@127.0.0.1:5432/test"
+    )  # trust auth: any password
+    yield from _events_client(destination, f"raw_usage_copies_{uuid.uuid4().hex[:8]}", tmp_path / "pipelines")
 
 
 def remaining(client) -> list[tuple[str, datetime]]:
@@ -60,3 +78,27 @@ def test_only_the_later_copies_go_whatever_the_grouping_key(client, key: str) ->
     kept = remaining(client)
     assert [message_id for message_id, _ in kept] == ["m-01", "m-02", "m-03", "m-04"]
     assert dict(kept)["m-02"] == SENT + timedelta(seconds=1)  # the first copy received is kept
+
+
+def test_the_days_are_cut_into_equal_runs_of_whole_days() -> None:
+    first = date(2026, 10, 1)
+    day = [first + timedelta(days=n) for n in range(11)]
+    assert _day_spans(first, day[10], 3) == [(day[0], day[3]), (day[3], day[6]), (day[6], day[10])]
+    assert _day_spans(first, day[2], 5) == [(day[0], day[1]), (day[1], day[2])]  # never less than a day
+    assert _day_spans(first, day[10], 1) == [(day[0], day[10])]
+
+
+@pytest.mark.parametrize("database", ["duckdb", "postgres"])
+def test_copies_found_span_by_span_are_removed_together(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, database: str
+) -> None:
+    """Six rows at two rows per span: the four days are searched in three spans; a message's copies share an event
+    day, so they always fall in one span, and the later ones go in one delete."""
+    sql = request.getfixturevalue("client" if database == "duckdb" else "postgres_client")
+    monkeypatch.setattr(event_copy, "CHUNK_ROWS", 2)
+    row_id, key = ("rowid", "hash(message_id)") if database == "duckdb" else ("ctid", "message_id")
+    days, statements, removed = _remove_copies(sql, LOAD, row_id, key)
+    assert (days, statements, removed) == (4, 3, 2)
+    kept = remaining(sql)
+    assert [message_id for message_id, _ in kept] == ["m-01", "m-02", "m-03", "m-04"]
+    assert dict(kept)["m-02"] == SENT + timedelta(seconds=1)
