@@ -15,8 +15,8 @@ not dlt's merge: it deduplicates the whole staged load with one `ROW_NUMBER() OV
 then merges it into the whole table; at 99M events that window alone grew past 17 GB. Here an aggregate finds the
 messages seen more than once (on DuckDB by a 64-bit hash of the id: smaller groups, and a collision only adds a
 candidate; it spills to disk under DuckDB's memory limit) and only their rows are ranked, by the id itself, so the
-window holds the copies, not the table. The load's event days are searched in spans of whole days holding about
-CHUNK_ROWS new rows each (every copy of a message falls in one), and what all spans found goes in one delete. A
+window holds the copies, not the table. The load's event days are searched in spans of whole days (every copy of a
+message falls in one), as many as CHUNK_ROWS goes into its new rows, and what all spans found goes in one delete. A
 nightly load (a few days) is one span and costs the same at any history length.
 
 Each load is copied (one statement), then deduplicated and marked in `_csops_events_deduplicated_loads` (one
