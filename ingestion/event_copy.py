@@ -178,6 +178,12 @@ def _utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
 
 
+def row_identity(destination_type: str) -> tuple[str, str]:
+    """(what addresses a row, the cheap key messages are grouped by first) on this dlt destination: Postgres has
+    `ctid` and no 64-bit hash of text, DuckDB has `rowid` and `hash()`."""
+    return ("ctid", "message_id") if "postgres" in destination_type else ("rowid", "hash(message_id)")
+
+
 def _remove_copies(client: Any, load_id: str, row_id: str, key: str) -> tuple[int, int, int]:
     """Remove the later copies of every message on the event days of `load_id`; (days spanned, statements that
     looked for copies, rows removed).
@@ -283,8 +289,7 @@ def copy_and_deduplicate(
         if accounts is not None:
             client.execute_sql(f"create or replace temp table {KNOWN_ACCOUNTS} (account_id varchar)")
             client.execute_sql(f"insert into {KNOWN_ACCOUNTS} select unnest(%s::varchar[])", sorted(set(accounts)))
-        postgres = "postgres" in pipeline.destination.destination_type
-        row_id, key = ("ctid", "message_id") if postgres else ("rowid", "hash(message_id)")
+        row_id, key = row_identity(pipeline.destination.destination_type)
         done = _nothing(todo)
         for load_id in todo:
             started = time.perf_counter()

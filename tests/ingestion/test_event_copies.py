@@ -13,7 +13,8 @@ import dlt
 import pytest
 
 from ingestion import event_copy
-from ingestion.event_copy import _day_spans, _remove_copies
+from ingestion.event_copy import _day_spans, _remove_copies, row_identity
+from ingestion.pipeline import destination
 from tests.support import postgres_available, require_service
 
 LOAD = "1800000000.1"
@@ -56,12 +57,12 @@ def client(tmp_path: Path):
 
 
 @pytest.fixture()
-def postgres_client(tmp_path: Path):
+def postgres_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The warehouse's own Postgres destination (CSOPS_PG_*; by default the local server's `test` database)."""
     require_service(postgres_available(), "PostgreSQL on 127.0.0.1:5432")
-    destination = dlt.destinations.postgres(
-        "postgresql://postgres:trust@127.0.0.1:5432/test"
-    )  # trust auth: any password
-    yield from _events_client(destination, f"raw_usage_copies_{uuid.uuid4().hex[:8]}", tmp_path / "pipelines")
+    monkeypatch.setenv("CSOPS_TARGET", "postgres")
+    dataset = f"raw_usage_copies_{uuid.uuid4().hex[:8]}"
+    yield from _events_client(destination(tmp_path / "w.duckdb"), dataset, tmp_path / "pipelines")
 
 
 def remaining(client) -> list[tuple[str, datetime]]:
@@ -96,8 +97,7 @@ def test_copies_found_span_by_span_are_removed_together(
     day, so they always fall in one span, and the later ones go in one delete."""
     sql = request.getfixturevalue("client" if database == "duckdb" else "postgres_client")
     monkeypatch.setattr(event_copy, "CHUNK_ROWS", 2)
-    row_id, key = ("rowid", "hash(message_id)") if database == "duckdb" else ("ctid", "message_id")
-    days, statements, removed = _remove_copies(sql, LOAD, row_id, key)
+    days, statements, removed = _remove_copies(sql, LOAD, *row_identity(database))
     assert (days, statements, removed) == (4, 3, 2)
     kept = remaining(sql)
     assert [message_id for message_id, _ in kept] == ["m-01", "m-02", "m-03", "m-04"]
