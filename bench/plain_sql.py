@@ -40,18 +40,38 @@ class Transformation:
         return SQL[self.name].format(as_of=as_of.isoformat(), fx_seed=str(FX_SEED), zero_decimal=ZERO_DECIMAL)
 
 
-# int_usage__account_daily on a full build (stg_usage__events is a view, inlined by DuckDB in both cases).
+# stg_usage__first_copies + int_usage__account_daily on a full build (the stg views are inlined by DuckDB in both
+# cases): the events of each day minus the later copies of a message (its first copy received kept), found the way a
+# hand-written query would: the (day, message) pairs seen more than once, then only their rows ranked.
 USAGE_ACCOUNT_DAILY = """
 create or replace table usage_account_daily as
+with
+received as (
+    select *, cast("timestamp" at time zone 'UTC' as date) as activity_date
+    from wh.raw_usage.events
+    where group_id is not null
+),
+repeated as (
+    select activity_date, message_id from received group by all having count(*) > 1
+),
+events as (
+    select * from received anti join repeated using (activity_date, message_id)
+    union all
+    (
+        select * from received semi join repeated using (activity_date, message_id)
+        qualify row_number() over (
+            partition by activity_date, message_id order by received_at nulls last, _dlt_load_id, file_name
+        ) = 1
+    )
+)
 select
     group_id as account_id,
-    cast("timestamp" at time zone 'UTC' as date) as activity_date,
+    activity_date,
     count(*) as events,
     count(distinct user_id) as active_users,
     count(distinct event) as features_used,
     max(received_at at time zone 'UTC') as last_received_at
-from wh.raw_usage.events
-where group_id is not null
+from events
 group by all
 """
 
@@ -181,7 +201,7 @@ TRANSFORMATIONS = (
     Transformation(
         name="usage_account_daily",
         title="usage per account x day",
-        models=("int_usage__account_daily",),
+        models=("stg_usage__first_copies", "int_usage__account_daily"),
         dbt_table="intermediate.int_usage__account_daily",
         keys=("account_id", "activity_date"),
         exact=("events", "active_users", "features_used", "last_received_at"),

@@ -231,7 +231,8 @@ def load_lines(stages: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"usage full load: {usage['wall_s']:.1f}s, DuckDB read -> table {plain['wall_s']:.1f}s on the same files: "
             f"speed {plain['wall_s'] / usage['wall_s']:.2f}x DuckDB's (goal >= 0.7); peak {_num(usage['peak_mb'])} "
-            f"MB vs {_num(plain['peak_mb'])} MB; copies removed {usage['details'].get('after_load', {}).get('removed')}"
+            f"MB vs {_num(plain['peak_mb'])} MB; rows copied {usage['details'].get('after_load', {}).get('copied')} "
+            "(copies of an event included: dbt removes them)"
         )
         steps = usage["details"].get("step_seconds") or {}
         if steps:

@@ -275,7 +275,7 @@ def load_pending(name: str, pipeline: dlt.Pipeline) -> list[str]:
 
 
 def after_load(name: str, pipeline: dlt.Pipeline, warehouse: Path) -> dict[str, Any]:
-    """The source's own step after a load (the usage events' copy from files and deduplication), if it declares
+    """The source's own step after a load (the usage events' copy from the files the load named), if it declares
     one; it also finishes loads an earlier run left without it. A failure names the cause and the way out: what the
     loads named stays in the warehouse, and the next run finishes it before extracting anything new."""
     step = source_spec(name).after_load

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ingestion.event_copy import copy_and_deduplicate, give_up_unfinished_loads
+from ingestion.event_copy import copy_named_files, give_up_unfinished_loads
 from ingestion.hubspot import hubspot_source
 from ingestion.settings import WarehouseSettings
 from ingestion.stripe import stripe_source
@@ -75,14 +75,14 @@ SOURCES: tuple[SourceSpec, ...] = (
     ),
     SourceSpec(
         name="usage",
-        description="Segment track events from daily files, deduplicated by messageId.",
+        description="Segment track events from daily files, appended as received (dbt removes a messageId's copies).",
         # DuckDB reads local Parquet files itself, after the load (ingestion/event_copy.py).
         build=lambda known_accounts: usage_source(
             known_accounts=known_accounts(), warehouse_reads_files=WarehouseSettings.read().target == "duckdb"
         ),
         shape=lambda: usage_source(bucket_url="file:///placeholder"),
         tables=("events",),
-        after_load=copy_and_deduplicate,
+        after_load=copy_named_files,
         on_full_refresh=give_up_unfinished_loads,
     ),
     SourceSpec(

@@ -42,3 +42,21 @@
 {% macro spark__utc_to_timestamptz(column) -%}
     {{ column }}
 {%- endmacro %}
+
+{#- A cheap key to group message ids by before comparing the ids themselves (stg_usage__first_copies): a 64-bit hash
+    where the database has one (a collision only adds a candidate), else the id. -#}
+{% macro message_key(column) -%}
+    {{ return(adapter.dispatch('message_key', 'csops')(column)) }}
+{%- endmacro %}
+
+{% macro default__message_key(column) -%}
+    {{ column }}
+{%- endmacro %}
+
+{% macro duckdb__message_key(column) -%}
+    hash({{ column }})
+{%- endmacro %}
+
+{% macro spark__message_key(column) -%}
+    xxhash64({{ column }})
+{%- endmacro %}

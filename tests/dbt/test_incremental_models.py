@@ -50,6 +50,9 @@ def test_a_nightly_incremental_build_equals_a_full_rebuild(
     for table in INCREMENTAL_TABLES:
         columns = "account_id, activity_date, events" + (", event_name" if "feature" in table else "")
         assert rows(warehouse, f"select {columns} from {table}") == rows(rebuilt, f"select {columns} from {table}")
+    copies = "select occurred_on, message_id, copies, received_at, load_id from staging.stg_usage__first_copies"
+    found = rows(warehouse, copies)
+    assert any(row[1] for row in found) and found == rows(rebuilt, copies)  # the copies, found night by night
     new_days = f"health_date >= date '{first_day.isoformat()}'"  # earlier days stay as they were scored
     health = (
         "select account_id, health_date, health_score, health_status, health_change_30d, top_driver_1 "

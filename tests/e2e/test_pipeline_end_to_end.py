@@ -63,15 +63,30 @@ def test_every_object_the_vendors_serve_is_loaded_once(pipeline_run: dict, raw_t
     assert query(pipeline_run["warehouse"], f"select count(*) from {raw_table}")[0][0] == expected
 
 
-def test_usage_events_are_loaded_once_each_despite_duplicates_in_the_files(pipeline_run: dict) -> None:
-    events_dir = pipeline_run["sandbox"] / "events"
+def test_usage_events_count_once_each_despite_duplicates_in_the_files(pipeline_run: dict) -> None:
+    """The raw table keeps every row received; stg_usage__events keeps one per message, the first copy received."""
+    files = f"read_parquet('{pipeline_run['sandbox'] / 'events'}/*/*.parquet')"
     with duckdb.connect() as con:
-        in_files, distinct = con.execute(
-            f"select count(*), count(distinct messageId) from read_parquet('{events_dir}/*/*.parquet')"
-        ).fetchone()
+        in_files, distinct = con.execute(f"select count(*), count(distinct messageId) from {files}").fetchone()
     assert in_files > distinct  # the sandbox really sent duplicates
-    loaded = query(pipeline_run["warehouse"], "select count(*), count(distinct message_id) from raw_usage.events")[0]
-    assert loaded == (distinct, distinct)
+    raw = query(pipeline_run["warehouse"], "select count(*), count(distinct message_id) from raw_usage.events")[0]
+    assert raw == (in_files, distinct)
+    staged = query(
+        pipeline_run["warehouse"],
+        f"""
+        with first_received as (
+            select messageId as message_id, min(receivedAt) at time zone 'UTC' as received_at
+            from {files} group by messageId
+        )
+        select
+            count(*),
+            count(distinct events.message_id),
+            count(*) filter (where events.received_at is distinct from first_received.received_at)
+        from staging.stg_usage__events as events
+        left join first_received using (message_id)
+        """,
+    )[0]
+    assert staged == (distinct, distinct, 0)
 
 
 def test_mrr_and_every_movement_equal_the_simulated_truth(pipeline_run: dict) -> None:

@@ -35,10 +35,12 @@ def deliver(bucket: Path, day: Path) -> None:
     shutil.copytree(day, bucket / day.name)
 
 
-def distinct_ids(folders: list[Path]) -> int:
+def received(folders: list[Path]) -> tuple[int, int]:
+    """(rows, distinct messageIds) in these folders' files: the raw table keeps every row received, copies of an
+    event included (dbt removes those), and must hold each exactly once."""
     files = ", ".join(f"'{f}'" for folder in folders for f in folder.glob("*.parquet"))
     with duckdb.connect() as con:
-        return con.execute(f"select count(distinct messageId) from read_parquet([{files}])").fetchone()[0]
+        return con.execute(f"select count(*), count(distinct messageId) from read_parquet([{files}])").fetchone()
 
 
 def loaded(warehouse: Path) -> tuple[int, int]:
@@ -65,8 +67,7 @@ def test_a_package_left_pending_loads_first_and_the_new_night_still_comes_in(
     monkeypatch.delenv("CSOPS_DUCKDB_MEMORY_LIMIT")
     report = run_source("usage", warehouse)
     assert report.pending_loaded == [package]
-    expected = distinct_ids(days[:2])
-    assert loaded(warehouse) == (expected, expected)  # both nights, each event once
+    assert loaded(warehouse) == received(days[:2])  # both nights, each row once
     assert make_pipeline("usage", warehouse).list_normalized_load_packages() == []
 
 
@@ -90,27 +91,45 @@ def test_a_pending_package_that_fails_again_stops_the_run_naming_it_and_the_fix(
     # ... so the next run extracts that night's files again, with the new one: nothing extracted was lost.
     monkeypatch.delenv("CSOPS_DUCKDB_MEMORY_LIMIT")
     run_source("usage", warehouse)
-    expected = distinct_ids(days[:2])
-    assert loaded(warehouse) == (expected, expected)
+    assert loaded(warehouse) == received(days[:2])
 
 
-def test_copies_of_an_event_in_a_later_load_are_removed(
+def test_a_re_delivered_file_is_read_again_and_its_rows_kept_as_copies(
     events: tuple[Path, list[Path]], warehouse: Path, tmp_path: Path
 ) -> None:
-    """A re-delivered file (new modification time) is read again; its events are already loaded."""
+    """A re-delivered file (new modification time) is read again: its events land a second time, as copies that dbt
+    removes (stg_usage__events), and the load copies each file of the night once."""
     bucket, days = events
     deliver(bucket, days[0])
     run_source("usage", warehouse)
-    first = loaded(warehouse)
     again = bucket / days[0].name
     for file in again.glob("*.parquet"):
         file.touch()
         os.utime(file, (file.stat().st_mtime + 60, file.stat().st_mtime + 60))
     deliver(bucket, days[1])
     report = run_source("usage", warehouse)
-    assert report.after_load["removed"] >= first[0]  # every re-read row was a copy
-    expected = distinct_ids(days[:2])
-    assert loaded(warehouse) == (expected, expected)
+    (first_rows, _), (both_rows, both_ids) = received(days[:1]), received(days[:2])
+    assert report.after_load["copied"] == both_rows  # tonight: the re-delivered file and the new night
+    assert loaded(warehouse) == (first_rows + both_rows, both_ids)
+
+
+def test_a_warehouse_deduplicated_at_load_by_an_earlier_version_copies_no_load_again(
+    events: tuple[Path, list[Path]], warehouse: Path
+) -> None:
+    """Loads an earlier version marked done (in `_csops_events_deduplicated_loads`) stay done."""
+    bucket, days = events
+    deliver(bucket, days[0])
+    run_source("usage", warehouse)
+    with duckdb.connect(str(warehouse)) as con:  # the earlier marker, as that version left it
+        con.execute(
+            "create table raw_usage._csops_events_deduplicated_loads as select load_id, 0 as removed_rows, "
+            "copied_at as deduplicated_at from raw_usage._csops_event_copied_loads"
+        )
+        con.execute("drop table raw_usage._csops_event_copied_loads")
+    deliver(bucket, days[1])
+    report = run_source("usage", warehouse)
+    assert report.after_load["copied"] == received(days[1:2])[0]
+    assert loaded(warehouse) == received(days[:2])
 
 
 def load_without_the_copy(warehouse: Path) -> str:
@@ -133,11 +152,10 @@ def test_files_a_dead_run_named_but_never_copied_are_copied_by_the_next_run_befo
     deliver(bucket, days[1])
     report = run_source("usage", warehouse)
     assert report.after_load["caught_up"]["loads"] == [dead]
-    expected = distinct_ids(days[:2])
-    assert loaded(warehouse) == (expected, expected)
+    assert loaded(warehouse) == received(days[:2])
     with duckdb.connect(str(warehouse), read_only=True) as con:
         stamped = con.execute("select count(*) from raw_usage.events where _dlt_load_id = ?", [dead]).fetchone()[0]
-    assert stamped == distinct_ids(days[:1])  # the dead run's rows carry its load id
+    assert stamped == received(days[:1])[0]  # the dead run's rows carry its load id
 
 
 def test_a_copy_that_fails_again_stops_the_run_naming_the_file_and_the_fix_and_nothing_is_lost(
@@ -156,8 +174,7 @@ def test_a_copy_that_fails_again_stops_the_run_naming_the_file_and_the_fix_and_n
     assert loaded(warehouse) == (0, 0)  # stopped before anything new was extracted
     shutil.move(moved, bucket / days[0].name)  # put back, as the message says
     run_source("usage", warehouse)
-    expected = distinct_ids(days[:2])
-    assert loaded(warehouse) == (expected, expected)
+    assert loaded(warehouse) == received(days[:2])
 
 
 def test_the_rows_of_a_vanished_file_are_given_up_only_by_a_full_refresh_which_reads_what_is_left(
@@ -171,6 +188,5 @@ def test_the_rows_of_a_vanished_file_are_given_up_only_by_a_full_refresh_which_r
     with pytest.raises(PendingPackageError, match="--full-refresh usage"):
         run_source("usage", warehouse)
     run_source("usage", warehouse, full_refresh=True)
-    expected = distinct_ids(days[1:2])
-    assert loaded(warehouse) == (expected, expected)
+    assert loaded(warehouse) == received(days[1:2])
     run_source("usage", warehouse)  # and later nights run again

@@ -328,10 +328,14 @@ def test_injected_file_faults_are_quarantined_exactly_as_the_sandbox_recorded(
     if kind == "duplicate_events":
         events_dir = sandbox / "events"
         with duckdb.connect() as con:
-            distinct = con.execute(
-                f"select count(distinct messageId) from read_parquet('{events_dir}/*/*.parquet')"
-            ).fetchone()[0]
-        assert count(warehouse, "raw_usage.events") == distinct
+            in_files, distinct = con.execute(
+                f"select count(*), count(distinct messageId) from read_parquet('{events_dir}/*/*.parquet')"
+            ).fetchone()
+        assert in_files > distinct
+        # Every row received is kept, copies included (dbt removes them: stg_usage__events), each once.
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            loaded = con.execute("select count(*), count(distinct message_id) from raw_usage.events").fetchone()
+        assert loaded == (in_files - quarantined, distinct)
     if kind == "malformed_events":
         reasons = [
             r[0]

@@ -21,10 +21,11 @@ pytestmark = pytest.mark.postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
-SELECTION = ["dlt/usage/events", "seeds/*", "staging/stg_usage__events"]
-# The selection: the usage events, their staging model, and every seed of the dbt project.
+STAGED = {"staging/stg_usage__received_events", "staging/stg_usage__first_copies", "staging/stg_usage__events"}
+SELECTION = ["dlt/usage/events", "seeds/*", *sorted(STAGED)]
+# The selection: the usage events, their staging models, and every seed of the dbt project.
 SEEDS = {f"seeds/{csv.stem}" for csv in (Path(__file__).resolve().parents[2] / "dbt_project" / "seeds").glob("*.csv")}
-EXPECTED = {"dlt/usage/events", "staging/stg_usage__events", *SEEDS}
+EXPECTED = {"dlt/usage/events", *STAGED, *SEEDS}
 
 # Dagster's own tables, read without Dagster.
 RUN_STATUS = "select status from runs where run_id = :id"

@@ -1,28 +1,56 @@
+{#- Product usage events, one row per message: the rows received minus the later copies of a message (its first
+    copy received is kept). The copies come from stg_usage__first_copies, a table of a fraction of a percent of the
+    events, so reading a range of days here costs a scan of those days and a join with a small table.
+    A view on every engine: on Spark too, where staging is otherwise a table (it reads two tables there, not the
+    lake), so the events are stored once. -#}
+{{ config(materialized='view') }}
+
 with
 
-events as (
+received as (
 
-    select * from {{ source('usage', 'events') }}
+    select * from {{ ref('stg_usage__received_events') }}
 
 ),
 
-renamed as (
+first_copies as (
+
+    select * from {{ ref('stg_usage__first_copies') }}
+    where message_id is not null
+
+),
+
+received_once as (
+
+    select received.*
+    from received
+    left join first_copies
+        on
+            received.occurred_on = first_copies.occurred_on
+            and received.message_id = first_copies.message_id
+    where first_copies.message_id is null
+
+),
+
+kept_copies as (
 
     select
         message_id,
-        group_id as account_id,
+        account_id,
         user_id,
-        event as event_name,
-        {{ to_utc(adapter.quote('timestamp')) }} as occurred_at,
-        cast({{ to_utc(adapter.quote('timestamp')) }} as date) as occurred_on,
-        {{ adapter.quote('timestamp') }} as occurred_at_tz,
-        {{ to_utc('received_at') }} as received_at,
+        event_name,
+        occurred_at,
+        occurred_on,
+        occurred_at_tz,
+        received_at,
         properties,
-        file_name
+        file_name,
+        load_id
 
-    from events
-    where group_id is not null
+    from first_copies
 
 )
 
-select * from renamed
+select * from received_once
+union all
+select * from kept_copies
