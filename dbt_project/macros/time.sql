@@ -76,3 +76,19 @@
 {% macro spark__to_utc(column) -%}
     cast({{ column }} as timestamp)
 {%- endmacro %}
+
+{#- A time-zone-aware column (as dlt loads timestamps) as UTC without time zone, like to_utc. On DuckDB from its
+    microseconds since the epoch, which it stores: the same values, without the ICU time-zone conversion behind
+    `at time zone` (over 99M events 0.4 s against 5.7 s; the UTC day 0.6 s against 6.3 s). Only for columns known to
+    carry a time zone (to_utc also takes text). -#}
+{% macro tz_to_utc(column) -%}
+    {{ return(adapter.dispatch('tz_to_utc', 'csops')(column)) }}
+{%- endmacro %}
+
+{% macro default__tz_to_utc(column) -%}
+    {{ to_utc(column) }}
+{%- endmacro %}
+
+{% macro duckdb__tz_to_utc(column) -%}
+    make_timestamp(epoch_us({{ column }}))
+{%- endmacro %}

@@ -14,17 +14,13 @@
     **incremental_by_day('occurred_on')
 ) }}
 
+{#- Each step reads the received events itself: one `received` CTE used three times would be materialized by
+    DuckDB, all columns of every row (100M rows: most of the time and past the memory limit). -#}
+{%- set new_days -%}
+    {%- if is_incremental() %}{{ new_event_days(this) }}{% endif -%}
+{%- endset %}
+
 with
-
-received as (
-
-    select * from {{ ref('stg_usage__received_events') }}
-
-    {% if is_incremental() %}
-        {{ new_event_days(this) }}
-    {% endif %}
-
-),
 
 days as (
 
@@ -32,7 +28,8 @@ days as (
         occurred_on,
         max(received_at) as last_received_at
 
-    from received
+    from {{ ref('stg_usage__received_events') }}
+    {{ new_days }}
     group by occurred_on
 
 ),
@@ -43,9 +40,17 @@ repeated_keys as (
         occurred_on,
         {{ message_key('message_id') }} as message_key
 
-    from received
+    from {{ ref('stg_usage__received_events') }}
+    {{ new_days }}
     group by occurred_on, {{ message_key('message_id') }}
     having count(*) > 1
+
+),
+
+received as (
+
+    select * from {{ ref('stg_usage__received_events') }}
+    {{ new_days }}
 
 ),
 

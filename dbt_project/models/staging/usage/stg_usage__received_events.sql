@@ -15,10 +15,10 @@ renamed as (
         group_id as account_id,
         user_id,
         event as event_name,
-        {{ to_utc(adapter.quote('timestamp')) }} as occurred_at,
-        cast({{ to_utc(adapter.quote('timestamp')) }} as date) as occurred_on,
+        {{ tz_to_utc(adapter.quote('timestamp')) }} as occurred_at,
+        cast({{ tz_to_utc(adapter.quote('timestamp')) }} as date) as occurred_on,
         {{ adapter.quote('timestamp') }} as occurred_at_tz,
-        {{ to_utc('received_at') }} as received_at,
+        {{ tz_to_utc('received_at') }} as received_at,
         properties,
         file_name,
         _dlt_load_id as load_id
