@@ -153,25 +153,27 @@ def give_up_unfinished_loads(pipeline: dlt.Pipeline) -> list[str]:
     """Before a full re-read of the bucket: mark the loads whose files were never copied as done (with no rows
     copied, NULL), so a file that vanished no longer stops every run; the re-read copies every file still there."""
     with pipeline.sql_client() as client:
-        if not client.has_dataset() or "_dlt_loads" not in _tables(client):
+        tables = _tables(client) if client.has_dataset() else set()
+        if "_dlt_loads" not in tables:
             return []
-        marker = _marker(client)
+        marker = _marker(client, tables)
         given_up = _unfinished(client, marker, pipeline.default_schema_name)
         for load_id in given_up:
             client.execute_sql(f"insert into {marker} values (%s, null, %s)", load_id, datetime.now(UTC))
     return given_up
 
 
-def _marker(client: Any) -> str:
-    """The table of loads done, created on first use (with the loads of the earlier marker, when there is one)."""
+def _marker(client: Any, tables: set[str]) -> str:
+    """The table of loads done, created on first use (with the loads of the earlier marker, when there is one);
+    `tables`: the dataset's tables, as the caller just read them."""
     marker = client.make_qualified_table_name(MARKER)
-    if MARKER not in _tables(client):
+    if MARKER not in tables:
         with client.begin_transaction():
             client.execute_sql(
                 f"create table {marker} "
                 "(load_id varchar not null, copied_rows bigint, copied_at timestamp with time zone)"
             )
-            if EARLIER_MARKER in _tables(client):
+            if EARLIER_MARKER in tables:
                 client.execute_sql(
                     f"insert into {marker} select load_id, null, deduplicated_at "
                     f"from {client.make_qualified_table_name(EARLIER_MARKER)}"
@@ -191,7 +193,7 @@ def copy_named_files(
         tables = _tables(client)
         if "_dlt_loads" not in tables:
             return _nothing()  # nothing loaded yet
-        marker = _marker(client)
+        marker = _marker(client, tables)
         todo = _unfinished(client, marker, pipeline.default_schema_name)
         if not todo:
             return _nothing()
