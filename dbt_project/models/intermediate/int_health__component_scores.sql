@@ -384,6 +384,118 @@ response_days as (
 
 ),
 
+-- The dated signals of an account and day in one row: one join into the grid, not one per signal (six joins of
+-- the grid were half of this model's work at the large scale).
+day_signals as (
+
+    select
+        account_id,
+        day,
+        sum(feature_delta) as feature_delta,
+        sum(open_ticket_delta) as open_ticket_delta,
+        sum(high_priority_created) as high_priority_created,
+        sum(champions_known_delta) as champions_known_delta,
+        sum(champions_present_delta) as champions_present_delta,
+        max(champion_left_on) as champion_left_on,
+        max(failed_on) as failed_on,
+        max(has_open_failure) as has_open_failure,
+        max(touched_on) as touched_on,
+        max(responded_on) as responded_on
+    from (
+        select
+            account_id,
+            day,
+            feature_delta,
+            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
+            cast(null as {{ dbt.type_int() }}) as high_priority_created,
+            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
+            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
+            cast(null as date) as champion_left_on,
+            cast(null as date) as failed_on,
+            cast(null as {{ dbt.type_int() }}) as has_open_failure,
+            cast(null as date) as touched_on,
+            cast(null as date) as responded_on
+        from feature_delta_days
+        union all
+        select
+            account_id,
+            day,
+            cast(null as {{ dbt.type_int() }}) as feature_delta,
+            open_ticket_delta,
+            high_priority_created,
+            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
+            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
+            cast(null as date) as champion_left_on,
+            cast(null as date) as failed_on,
+            cast(null as {{ dbt.type_int() }}) as has_open_failure,
+            cast(null as date) as touched_on,
+            cast(null as date) as responded_on
+        from ticket_delta_days
+        union all
+        select
+            account_id,
+            day,
+            cast(null as {{ dbt.type_int() }}) as feature_delta,
+            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
+            cast(null as {{ dbt.type_int() }}) as high_priority_created,
+            champions_known_delta,
+            champions_present_delta,
+            champion_left_on,
+            cast(null as date) as failed_on,
+            cast(null as {{ dbt.type_int() }}) as has_open_failure,
+            cast(null as date) as touched_on,
+            cast(null as date) as responded_on
+        from champion_delta_days
+        union all
+        select
+            account_id,
+            day,
+            cast(null as {{ dbt.type_int() }}) as feature_delta,
+            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
+            cast(null as {{ dbt.type_int() }}) as high_priority_created,
+            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
+            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
+            cast(null as date) as champion_left_on,
+            failed_on,
+            has_open_failure,
+            cast(null as date) as touched_on,
+            cast(null as date) as responded_on
+        from failure_days
+        union all
+        select
+            account_id,
+            day,
+            cast(null as {{ dbt.type_int() }}) as feature_delta,
+            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
+            cast(null as {{ dbt.type_int() }}) as high_priority_created,
+            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
+            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
+            cast(null as date) as champion_left_on,
+            cast(null as date) as failed_on,
+            cast(null as {{ dbt.type_int() }}) as has_open_failure,
+            touched_on,
+            cast(null as date) as responded_on
+        from touch_days
+        union all
+        select
+            account_id,
+            day,
+            cast(null as {{ dbt.type_int() }}) as feature_delta,
+            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
+            cast(null as {{ dbt.type_int() }}) as high_priority_created,
+            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
+            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
+            cast(null as date) as champion_left_on,
+            cast(null as date) as failed_on,
+            cast(null as {{ dbt.type_int() }}) as has_open_failure,
+            cast(null as date) as touched_on,
+            responded_on
+        from response_days
+    ) as signals_of_day
+    group by account_id, day
+
+),
+
 running as (
 
     select
@@ -412,34 +524,34 @@ running as (
         max(grid.mrr_usd) over (
             partition by grid.account_id order by grid.day rows between 90 preceding and 1 preceding
         ) as mrr_usd_90d_high,
-        sum(coalesce(features.feature_delta, 0)) over (
+        sum(coalesce(day_signals.feature_delta, 0)) over (
             partition by grid.account_id order by grid.day rows between unbounded preceding and current row
         ) as features_30d,
-        sum(coalesce(ticket_deltas.open_ticket_delta, 0)) over (
+        sum(coalesce(day_signals.open_ticket_delta, 0)) over (
             partition by grid.account_id order by grid.day rows between unbounded preceding and current row
         ) as open_tickets,
-        sum(coalesce(ticket_deltas.high_priority_created, 0)) over (
+        sum(coalesce(day_signals.high_priority_created, 0)) over (
             partition by grid.account_id order by grid.day rows between 29 preceding and current row
         ) as high_priority_tickets_30d,
-        sum(coalesce(champion_deltas.champions_known_delta, 0)) over (
+        sum(coalesce(day_signals.champions_known_delta, 0)) over (
             partition by grid.account_id order by grid.day rows between unbounded preceding and current row
         ) as champions_known,
-        sum(coalesce(champion_deltas.champions_present_delta, 0)) over (
+        sum(coalesce(day_signals.champions_present_delta, 0)) over (
             partition by grid.account_id order by grid.day rows between unbounded preceding and current row
         ) as champions_present_count,
-        max(coalesce(failure_days.has_open_failure, 0)) over (
+        max(coalesce(day_signals.has_open_failure, 0)) over (
             partition by grid.account_id order by grid.day rows between 59 preceding and current row
         ) as open_failures,
-        max(champion_deltas.champion_left_on) over (
+        max(day_signals.champion_left_on) over (
             partition by grid.account_id order by grid.day rows between unbounded preceding and current row
         ) as champion_left_on,
-        max(failure_days.failed_on) over (
+        max(day_signals.failed_on) over (
             partition by grid.account_id order by grid.day rows between 59 preceding and current row
         ) as last_failed_on,
-        max(touch_days.touched_on) over (
+        max(day_signals.touched_on) over (
             partition by grid.account_id order by grid.day rows between unbounded preceding and current row
         ) as last_touched_on,
-        max(response_days.responded_on) over (
+        max(day_signals.responded_on) over (
             partition by grid.account_id order by grid.day rows between unbounded preceding and current row
         ) as last_responded_on
 
@@ -448,18 +560,8 @@ running as (
         on grid.account_id = usage_daily.account_id and grid.day = usage_daily.activity_date
     left join first_activity
         on grid.account_id = first_activity.account_id
-    left join feature_delta_days as features
-        on grid.account_id = features.account_id and grid.day = features.day
-    left join ticket_delta_days as ticket_deltas
-        on grid.account_id = ticket_deltas.account_id and grid.day = ticket_deltas.day
-    left join champion_delta_days as champion_deltas
-        on grid.account_id = champion_deltas.account_id and grid.day = champion_deltas.day
-    left join failure_days
-        on grid.account_id = failure_days.account_id and grid.day = failure_days.day
-    left join touch_days
-        on grid.account_id = touch_days.account_id and grid.day = touch_days.day
-    left join response_days
-        on grid.account_id = response_days.account_id and grid.day = response_days.day
+    left join day_signals
+        on grid.account_id = day_signals.account_id and grid.day = day_signals.day
 
 ),
 
