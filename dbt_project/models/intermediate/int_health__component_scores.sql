@@ -21,6 +21,28 @@
 
 {%- set touch_anchor = "coalesce(signals.last_touched_on, cast(accounts.billing_created_at as date))" %}
 
+{#- The dated signals, each aggregated per account and day by its own CTE below, and the columns they fill. -#}
+{%- set signal_columns = {
+    'feature_delta': dbt.type_int(),
+    'open_ticket_delta': dbt.type_int(),
+    'high_priority_created': dbt.type_int(),
+    'champions_known_delta': dbt.type_int(),
+    'champions_present_delta': dbt.type_int(),
+    'champion_left_on': 'date',
+    'failed_on': 'date',
+    'has_open_failure': dbt.type_int(),
+    'touched_on': 'date',
+    'responded_on': 'date',
+} %}
+{%- set signal_sources = {
+    'feature_delta_days': ['feature_delta'],
+    'ticket_delta_days': ['open_ticket_delta', 'high_priority_created'],
+    'champion_delta_days': ['champions_known_delta', 'champions_present_delta', 'champion_left_on'],
+    'failure_days': ['failed_on', 'has_open_failure'],
+    'touch_days': ['touched_on'],
+    'response_days': ['responded_on'],
+} %}
+
 with
 
 parameters as (
@@ -401,97 +423,21 @@ day_signals as (
         max(has_open_failure) as has_open_failure,
         max(touched_on) as touched_on,
         max(responded_on) as responded_on
+    -- noqa: disable=LT02
     from (
-        select
-            account_id,
-            day,
-            feature_delta,
-            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
-            cast(null as {{ dbt.type_int() }}) as high_priority_created,
-            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
-            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
-            cast(null as date) as champion_left_on,
-            cast(null as date) as failed_on,
-            cast(null as {{ dbt.type_int() }}) as has_open_failure,
-            cast(null as date) as touched_on,
-            cast(null as date) as responded_on
-        from feature_delta_days
-        union all
-        select
-            account_id,
-            day,
-            cast(null as {{ dbt.type_int() }}) as feature_delta,
-            open_ticket_delta,
-            high_priority_created,
-            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
-            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
-            cast(null as date) as champion_left_on,
-            cast(null as date) as failed_on,
-            cast(null as {{ dbt.type_int() }}) as has_open_failure,
-            cast(null as date) as touched_on,
-            cast(null as date) as responded_on
-        from ticket_delta_days
-        union all
-        select
-            account_id,
-            day,
-            cast(null as {{ dbt.type_int() }}) as feature_delta,
-            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
-            cast(null as {{ dbt.type_int() }}) as high_priority_created,
-            champions_known_delta,
-            champions_present_delta,
-            champion_left_on,
-            cast(null as date) as failed_on,
-            cast(null as {{ dbt.type_int() }}) as has_open_failure,
-            cast(null as date) as touched_on,
-            cast(null as date) as responded_on
-        from champion_delta_days
-        union all
-        select
-            account_id,
-            day,
-            cast(null as {{ dbt.type_int() }}) as feature_delta,
-            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
-            cast(null as {{ dbt.type_int() }}) as high_priority_created,
-            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
-            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
-            cast(null as date) as champion_left_on,
-            failed_on,
-            has_open_failure,
-            cast(null as date) as touched_on,
-            cast(null as date) as responded_on
-        from failure_days
-        union all
-        select
-            account_id,
-            day,
-            cast(null as {{ dbt.type_int() }}) as feature_delta,
-            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
-            cast(null as {{ dbt.type_int() }}) as high_priority_created,
-            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
-            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
-            cast(null as date) as champion_left_on,
-            cast(null as date) as failed_on,
-            cast(null as {{ dbt.type_int() }}) as has_open_failure,
-            touched_on,
-            cast(null as date) as responded_on
-        from touch_days
-        union all
-        select
-            account_id,
-            day,
-            cast(null as {{ dbt.type_int() }}) as feature_delta,
-            cast(null as {{ dbt.type_int() }}) as open_ticket_delta,
-            cast(null as {{ dbt.type_int() }}) as high_priority_created,
-            cast(null as {{ dbt.type_int() }}) as champions_known_delta,
-            cast(null as {{ dbt.type_int() }}) as champions_present_delta,
-            cast(null as date) as champion_left_on,
-            cast(null as date) as failed_on,
-            cast(null as {{ dbt.type_int() }}) as has_open_failure,
-            cast(null as date) as touched_on,
-            responded_on
-        from response_days
+        {%- for source, columns in signal_sources.items() %}
+            select
+                account_id,
+                day,
+                {%- for column, column_type in signal_columns.items() %}
+                    {{ column if column in columns else "cast(null as " ~ column_type ~ ") as " ~ column }}
+                    {{- "," if not loop.last }}
+                {%- endfor %}
+            from {{ source }}
+            {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
     ) as signals_of_day
+    -- noqa: enable=LT02
     group by account_id, day
 
 ),
