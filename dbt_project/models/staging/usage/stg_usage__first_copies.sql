@@ -7,7 +7,6 @@
     An aggregate finds the (day, key) pairs seen more than once, on a cheap key where the database has one
     (message_key: a collision only adds a candidate); only their rows are ranked by the id itself, so the window holds
     the copies, not the table (dlt's merge ranked all 99M staged rows and grew past 17 GB). -#}
--- depends_on: {{ source('usage', 'events') }} (new_event_days reads the raw receipt times)
 {{ config(
     materialized='incremental',
     unique_key=['occurred_on'],
