@@ -23,7 +23,8 @@ MARTS = mart_relations(json.loads(DBT_PROJECT.manifest_path.read_text()))
     deps=[AssetKey(["marts", name]) for name in sorted(MARTS)],
     pool=WAREHOUSE_POOL,
     description="Read-only copies of the marts for BI tools, each swapped in atomically: data/serving.duckdb "
-    "(readable by DuckDB 1.x drivers, dbt's comments kept, money as DECIMAL), Parquet files per mart, and "
+    "(readable by DuckDB 1.x drivers, dbt's comments kept, money as DECIMAL), Parquet files per mart (per "
+    "month for customer_health_daily), and "
     "optionally a Postgres schema (CSOPS_SERVING_POSTGRES_URL).",
     kinds={"duckdb"},
 )

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import uuid
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -173,6 +174,68 @@ def test_a_daily_mart_is_republished_by_the_days_that_changed_and_equals_a_fresh
     )
     assert seen["tables"] == [["customer_360"], ["customer_health_daily"]]
     assert seen["day"] == [["7", "1.0"]]
+
+
+def parquet_months(parquet: Path) -> dict[str, int]:
+    """The month folders of the daily mart's Parquet, each with the inode of its file (the same inode: not written)."""
+    folder = parquet / "customer_health_daily"
+    return {
+        month.name: (month / "data_0.parquet").stat().st_ino for month in sorted(folder.iterdir()) if month.is_dir()
+    }
+
+
+def parquet_rows(parquet: Path) -> list[tuple]:
+    """The daily mart's rows as a Parquet reader sees them, each checked to sit in its own month's folder."""
+    files = str(parquet / "customer_health_daily" / "*" / "*.parquet")
+    with duckdb.connect() as con:
+        misplaced = con.execute(
+            f"select count(*) from read_parquet('{files}', hive_partitioning = true) "
+            "where health_month is distinct from date_trunc('month', health_date)::date"
+        ).fetchone()[0]
+        assert misplaced == 0
+        return sorted(con.execute(f"select * exclude (health_month) from read_parquet('{files}')").fetchall())
+
+
+def test_a_daily_mart_is_one_parquet_folder_per_month_and_a_night_writes_only_the_months_that_changed(
+    warehouse: Path, tmp_path: Path
+):
+    with duckdb.connect(str(warehouse)) as con:  # 5 accounts x 80 days, 2026-08-20 to 2026-11-07
+        con.execute(
+            "create table marts.customer_health_daily as select 'acc_' || (i % 5) as account_id, "
+            "date '2026-08-20' + (i // 5)::int as health_date, (i * 37 % 100)::double as health_score, "
+            "(i * 1.005)::double as mrr_usd from range(400) as t(i)"
+        )
+    serving, parquet = tmp_path / "serving.duckdb", tmp_path / "marts_parquet"
+    first = publish_duckdb(warehouse, serving, parquet_dir=parquet)
+    assert first.how["customer_health_daily"] == "new, 4 months to Parquet"
+    before = parquet_months(parquet)
+    assert list(before) == [f"health_month=2026-{m}-01" for m in ("08", "09", "10", "11")]
+    assert parquet_rows(parquet) == served_rows(serving, "customer_health_daily")
+    assert len(parquet_rows(parquet)) == 400
+
+    with duckdb.connect(str(warehouse)) as con:  # a night: a day of September re-scored, a new day in November
+        con.execute("update marts.customer_health_daily set health_score = 1 where health_date = '2026-09-15'")
+        con.execute("insert into marts.customer_health_daily values ('acc_0', '2026-11-08', 50, 10.006)")
+    second = publish_duckdb(warehouse, serving, parquet_dir=parquet)
+    assert second.how["customer_health_daily"] == "2 days, 2 months to Parquet"
+    after = parquet_months(parquet)
+    assert list(after) == list(before)
+    unchanged = [month for month in after if after[month] == before[month]]
+    assert unchanged == ["health_month=2026-08-01", "health_month=2026-10-01"]  # hard-linked from last night
+    assert parquet_rows(parquet) == served_rows(serving, "customer_health_daily")
+    assert ("acc_0", date(2026, 11, 8), 50.0, Decimal("10.01")) in parquet_rows(parquet)  # money as DECIMAL
+    fresh = tmp_path / "fresh"
+    publish_duckdb(warehouse, fresh / "serving.duckdb", parquet_dir=fresh / "marts_parquet")
+    assert parquet_rows(parquet) == parquet_rows(fresh / "marts_parquet")
+    assert publish_duckdb(warehouse, serving, parquet_dir=parquet).how["customer_health_daily"] == (
+        "0 days, 0 months to Parquet"
+    )
+
+    with duckdb.connect(str(warehouse)) as con:  # a new column: every month is written again, with it
+        con.execute("alter table marts.customer_health_daily add column seats integer default 3")
+    third = publish_duckdb(warehouse, serving, parquet_dir=parquet)
+    assert third.how["customer_health_daily"] == "replaced, 4 months to Parquet"
+    assert {row[4] for row in parquet_rows(parquet)} == {3}
 
 
 def test_a_serving_file_in_a_newer_format_is_replaced_not_built_on(warehouse: Path, tmp_path: Path, old_duckdb: Path):
