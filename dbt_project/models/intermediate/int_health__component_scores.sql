@@ -2,8 +2,9 @@
     drivers). Component rules: DECISIONLOG "Health score"; every number comes from seeds/health_parameters.csv.
 
     Incremental: a run scores the days after the last scored day and re-scores the 30 before (a full refresh
-    scores the last `health_history_days`), reading 120 days before them for the trailing windows. Only days the
-    account is a customer (paying or in trial). -#}
+    scores the last `health_history_days`), reading 60 days before them for the trailing windows (120 for the
+    90-day MRR high, which is computed over the customer days alone). Only days the account is a customer (paying
+    or in trial). -#}
 {{ config(
     materialized='incremental',
     unique_key=['account_id', 'day'],
@@ -55,8 +56,11 @@ bounds as (
 
     select
         cast({{ window_start }} as date) as first_scored_day,
-        -- 30 re-scored days plus the longest trailing window (the 90-day MRR high) before the first new day.
-        cast({{ dbt.dateadd('day', -120, window_start) }} as date) as first_read_day,
+        -- 30 re-scored days plus the longest trailing window of the grid (60 days: a failed payment) before the
+        -- first new day.
+        cast({{ dbt.dateadd('day', -89, window_start) }} as date) as first_read_day,
+        -- The customer days reach 90 days further back than the re-scored ones, for the 90-day MRR high.
+        cast({{ dbt.dateadd('day', -120, window_start) }} as date) as first_mrr_day,
         cast({{ dbt.dateadd('day', -1, as_of_date()) }} as date) as last_day
 
 ),
@@ -69,7 +73,7 @@ days as (
     ) as spine
     cross join bounds
     where
-        cast(spine.date_day as date) >= bounds.first_read_day
+        cast(spine.date_day as date) >= bounds.first_mrr_day
         and cast(spine.date_day as date) <= bounds.last_day
 
 ),
@@ -87,7 +91,7 @@ accounts as (
 ),
 
 -- Days each account is a customer (a line in force, trial included), with its seats and MRR that day.
-customer_days as (
+customer_days_mrr as (
 
     select
         lines.account_id,
@@ -105,16 +109,63 @@ customer_days as (
 
 ),
 
+-- The highest MRR of the 90 days before each customer day (for downgrades), the days that are not customer days
+-- counting as 0: a window over the customer days alone (a range of day numbers), so the dense grid below need not
+-- reach 90 days back (that was a third of the grid, carrying every other window too).
+customer_day_numbers as (
+
+    select
+        account_id,
+        day,
+        seats,
+        mrr_usd,
+        {{ dbt.datediff("cast('2015-01-01' as date)", 'day', 'day') }} as day_number  -- noqa: LT05
+    from customer_days_mrr
+
+),
+
+customer_mrr_windows as (
+
+    select
+        account_id,
+        day,
+        seats,
+        mrr_usd,
+        count(*) over (
+            partition by account_id order by day_number range between 90 preceding and 1 preceding
+        ) as customer_days_90d,
+        max(coalesce(mrr_usd, 0)) over (
+            partition by account_id order by day_number range between 90 preceding and 1 preceding
+        ) as customer_mrr_usd_90d_high
+    from customer_day_numbers
+
+),
+
+customer_days as (
+
+    select
+        account_id,
+        day,
+        seats,
+        mrr_usd,
+        case
+            when customer_days_90d < 90 then greatest(coalesce(customer_mrr_usd_90d_high, 0), 0)
+            else customer_mrr_usd_90d_high
+        end as mrr_usd_90d_high
+    from customer_mrr_windows
+
+),
+
 -- Each account that is a customer on a day this run (re-)scores (also those that left since, so each day's peer
 -- benchmark is computed over the same customers as a full rebuild would), with the days it needs: from 90 days
--- before its first customer day read (the longest trailing window) to its last customer day.
+-- before its first customer day read (the longest trailing window of the grid) to its last customer day.
 account_spans as (
 
     select
         customer_days.account_id,
         max(bounds.first_scored_day) as first_scored_day,
         greatest(
-            cast({{ dbt.dateadd('day', -90, 'min(customer_days.day)') }} as date), max(bounds.first_read_day)
+            cast({{ dbt.dateadd('day', -59, 'min(customer_days.day)') }} as date), max(bounds.first_read_day)
         ) as first_day,
         max(customer_days.day) as last_day
     from customer_days
@@ -132,7 +183,8 @@ grid as (
         days.day,
         customer_days.account_id is not null as is_customer,
         coalesce(customer_days.seats, 0) as seats,
-        coalesce(customer_days.mrr_usd, 0) as mrr_usd
+        coalesce(customer_days.mrr_usd, 0) as mrr_usd,
+        customer_days.mrr_usd_90d_high
 
     from account_spans
     inner join days
@@ -450,6 +502,7 @@ running as (
         grid.is_customer,
         grid.seats,
         grid.mrr_usd,
+        grid.mrr_usd_90d_high,
         coalesce(usage_daily.active_users, 0) as active_users,
         first_activity.first_activity_date,
         avg(coalesce(usage_daily.active_users, 0)) over (
@@ -467,9 +520,6 @@ running as (
         sum(case when grid.is_customer then 1 else 0 end) over (
             partition by grid.account_id order by grid.day rows between 55 preceding and 28 preceding
         ) as customer_days_prior_28d,
-        max(grid.mrr_usd) over (
-            partition by grid.account_id order by grid.day rows between 90 preceding and 1 preceding
-        ) as mrr_usd_90d_high,
         sum(coalesce(day_signals.feature_delta, 0)) over (
             partition by grid.account_id order by grid.day rows between unbounded preceding and current row
         ) as features_30d,
