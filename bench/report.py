@@ -251,10 +251,13 @@ def load_lines(stages: list[dict[str, Any]]) -> list[str]:
         waits = sum(s["details"].get("throttle_wait_s", 0.0) for s in nightly)
         # The vendors' answers: here the sandbox server's work, on the same two cores, stands in for the vendors'.
         responses = sum(s["details"].get("response_wait_s", 0.0) for s in nightly)
+        # CPU seconds of the same work move with the machine's speed that hour (other tenants of the host): they
+        # tell a slower machine from slower code when two runs are compared.
+        cpu = sum(s["cpu_s"] or 0.0 for s in nightly)
         lines.append(
             f"nightly (+{ADVANCE_DAYS} day: ingest, checks, dbt build, publish, sync dry run): {wall:.1f}s wall, "
             f"of which rate-limit waits {waits:.1f}s; ours {wall - waits:.1f}s (goal <= 60), of which waiting for "
-            f"the vendors' (sandbox's) answers {responses:.1f}s; peak "
+            f"the vendors' (sandbox's) answers {responses:.1f}s; {cpu:.1f} CPU-s; peak "
             f"{_num(max((s['peak_mb'] or 0) for s in nightly))} MB"
         )
     return lines
