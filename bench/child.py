@@ -107,7 +107,12 @@ def publish(warehouse: str) -> dict[str, Any]:
     path = Path(warehouse)
     source = warehouse_resource().marts_database()  # on spark, staged from Spark's tables as the nightly does
     published = publish_duckdb(source, path.with_name("serving.duckdb"), parquet_dir=path.with_name("marts_parquet"))
-    return {"rows": sum(published.rows.values()), "marts": len(published.rows), "how": published.how}
+    return {
+        "rows": sum(published.rows.values()),
+        "marts": len(published.rows),
+        "how": published.how,
+        "parquet_months": published.parquet_months,
+    }
 
 
 STEPS: dict[str, Callable[..., dict[str, Any]]] = {

@@ -50,6 +50,7 @@ MONTHS_FILE = "_csops_months.json"  # beside a daily mart's month folders; reade
 class Published:
     rows: dict[str, int] = field(default_factory=dict)
     how: dict[str, str] = field(default_factory=dict)  # per mart: new, replaced, or "N days" rewritten
+    parquet_months: dict[str, int] = field(default_factory=dict)  # per daily mart: Parquet months written (not linked)
     duckdb_file: Path | None = None
     parquet_dir: Path | None = None
     postgres_schema: str | None = None
@@ -298,8 +299,9 @@ def publish_duckdb(
             published.rows[table] = con.execute(f"select count(*) from {target}").fetchone()[0]
             if next_parquet is not None and table in DAILY_MARTS:
                 last = last_parquet / table if last_parquet else None
-                months = _write_daily_parquet(con, table, DAILY_MARTS[table], next_parquet / table, last)
-                published.how[table] += f", {months} months to Parquet"
+                published.parquet_months[table] = _write_daily_parquet(
+                    con, table, DAILY_MARTS[table], next_parquet / table, last
+                )
             elif next_parquet is not None:
                 out = next_parquet / f"{table}.parquet"
                 con.execute(f"copy {target} to {_literal(str(out))} (format parquet)")

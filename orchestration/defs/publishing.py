@@ -41,6 +41,8 @@ def serving_marts(context: AssetExecutionContext, warehouse: WarehouseResource) 
         **{f"rows/{SCHEMA}.{table}": count for table, count in published.rows.items()},
         # new / replaced, or for a daily mart the days rewritten (the rest kept from the last copy)
         **{f"written/{SCHEMA}.{table}": how for table, how in published.how.items()},
+        # a daily mart's Parquet: the months written tonight (the others are hard links to last night's files)
+        **{f"parquet_months_written/{SCHEMA}.{table}": n for table, n in published.parquet_months.items()},
     }
     if warehouse.serving_postgres_url:
         metadata["postgres_tables"] = publish_postgres(source, warehouse.serving_postgres_url, tables)

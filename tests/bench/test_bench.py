@@ -72,6 +72,8 @@ def test_every_stage_is_reported_with_a_positive_wall_time(bench: dict) -> None:
     # The nightly publish starts from the first night's copy: the daily mart is rewritten by the days that changed.
     (nightly_publish,) = [s for s in report["stages"] if s["name"] == "publish serving copy"]
     assert nightly_publish["details"]["how"]["customer_health_daily"].endswith(" days")
+    # ... and its Parquet by the months those days fall in (a 1-day night: not the two years of months).
+    assert 0 < nightly_publish["details"]["parquet_months"]["customer_health_daily"] <= 3
     # Time waiting for the vendors' answers is told apart: the HTTP sources waited some of their own work time for
     # it; the usage source reads files and sent no request.
     for source in SOURCE_NAMES:

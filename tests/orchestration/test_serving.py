@@ -207,7 +207,7 @@ def test_a_daily_mart_is_one_parquet_folder_per_month_and_a_night_writes_only_th
         )
     serving, parquet = tmp_path / "serving.duckdb", tmp_path / "marts_parquet"
     first = publish_duckdb(warehouse, serving, parquet_dir=parquet)
-    assert first.how["customer_health_daily"] == "new, 4 months to Parquet"
+    assert first.how["customer_health_daily"] == "new" and first.parquet_months == {"customer_health_daily": 4}
     before = parquet_months(parquet)
     assert list(before) == [f"health_month=2026-{m}-01" for m in ("08", "09", "10", "11")]
     assert parquet_rows(parquet) == served_rows(serving, "customer_health_daily")
@@ -217,7 +217,7 @@ def test_a_daily_mart_is_one_parquet_folder_per_month_and_a_night_writes_only_th
         con.execute("update marts.customer_health_daily set health_score = 1 where health_date = '2026-09-15'")
         con.execute("insert into marts.customer_health_daily values ('acc_0', '2026-11-08', 50, 10.006)")
     second = publish_duckdb(warehouse, serving, parquet_dir=parquet)
-    assert second.how["customer_health_daily"] == "2 days, 2 months to Parquet"
+    assert second.how["customer_health_daily"] == "2 days" and second.parquet_months == {"customer_health_daily": 2}
     after = parquet_months(parquet)
     assert list(after) == list(before)
     unchanged = [month for month in after if after[month] == before[month]]
@@ -227,14 +227,13 @@ def test_a_daily_mart_is_one_parquet_folder_per_month_and_a_night_writes_only_th
     fresh = tmp_path / "fresh"
     publish_duckdb(warehouse, fresh / "serving.duckdb", parquet_dir=fresh / "marts_parquet")
     assert parquet_rows(parquet) == parquet_rows(fresh / "marts_parquet")
-    assert publish_duckdb(warehouse, serving, parquet_dir=parquet).how["customer_health_daily"] == (
-        "0 days, 0 months to Parquet"
-    )
+    quiet = publish_duckdb(warehouse, serving, parquet_dir=parquet)
+    assert quiet.how["customer_health_daily"] == "0 days" and quiet.parquet_months == {"customer_health_daily": 0}
 
     with duckdb.connect(str(warehouse)) as con:  # a new column: every month is written again, with it
         con.execute("alter table marts.customer_health_daily add column seats integer default 3")
     third = publish_duckdb(warehouse, serving, parquet_dir=parquet)
-    assert third.how["customer_health_daily"] == "replaced, 4 months to Parquet"
+    assert third.how["customer_health_daily"] == "replaced" and third.parquet_months == {"customer_health_daily": 4}
     assert {row[4] for row in parquet_rows(parquet)} == {3}
 
 
