@@ -164,13 +164,15 @@ def _columns_of(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, s
     return [(row[0], row[1]) for row in con.execute(f"describe {query}").fetchall()]
 
 
+def _day_fingerprints(rows: str, day: str) -> str:
+    """SQL: per day of `rows` (a table or a parenthesized query), the row count and the sum of the rows' hashes."""
+    return f"select {_quote(day)} as day, count(*) as n, sum(hash(r)) as h from {rows} as r group by 1"
+
+
 def _fingerprint_days(con: duckdb.DuckDBPyConnection, query: str, day: str) -> None:
-    """Per day of `query` (a daily mart's new content), the row count and the sum of the rows' hashes, kept in the
-    temporary table csops_new_days: what the serving copy and the Parquet months are compared with."""
-    con.execute(
-        f"create or replace temp table csops_new_days as select {_quote(day)} as day, count(*) as n, "
-        f"sum(hash(r)) as h from ({query}) as r group by 1"
-    )
+    """The day fingerprints of `query` (a daily mart's new content), kept in the temporary table csops_new_days:
+    what the serving copy and the Parquet months are compared with."""
+    con.execute(f"create or replace temp table csops_new_days as {_day_fingerprints(f'({query})', day)}")
 
 
 def _changed_days(con: duckdb.DuckDBPyConnection, served: str, day: str) -> list[Any]:
@@ -178,9 +180,7 @@ def _changed_days(con: duckdb.DuckDBPyConnection, served: str, day: str) -> list
     return [
         row[0]
         for row in con.execute(
-            f"""with old as (
-                select {_quote(day)} as day, count(*) as n, sum(hash(r)) as h from {served} as r group by 1
-            )
+            f"""with old as ({_day_fingerprints(served, day)})
             select coalesce(new.day, old.day) from csops_new_days as new full outer join old
                 on new.day is not distinct from old.day
             where new.n is distinct from old.n or new.h is distinct from old.h"""
@@ -234,13 +234,10 @@ def _write_daily_parquet(
     month_of = f"cast(date_trunc('month', {_quote(daily.day)}) as date)"
     written = [month for month in months if month not in kept]
     if written:
-        con.execute(
-            "create or replace temp table csops_kept_months as select cast(unnest(?) as date) as month",
-            [sorted(kept) or [None]],
-        )
+        con.execute("create or replace temp table csops_kept_months as select unnest(?::date[]) as month", [list(kept)])
         con.execute(
             f"copy (select *, {month_of} as {_quote(daily.month)} from {target} "
-            f"where not coalesce({month_of} in (select month from csops_kept_months), false)) "
+            f"where not exists (select 1 from csops_kept_months as k where k.month = {month_of})) "
             f"to {_literal(str(folder))} (format parquet, partition_by ({_quote(daily.month)}))"
         )
     for month, files in kept.items():

@@ -157,7 +157,7 @@ customer_days as (
 ),
 
 -- Each account that is a customer on a day this run (re-)scores (also those that left since, so each day's peer
--- benchmark is computed over the same customers as a full rebuild would), with the days it needs: from 90 days
+-- benchmark is computed over the same customers as a full rebuild would), with the days it needs: from 60 days
 -- before its first customer day read (the longest trailing window of the grid) to its last customer day.
 account_spans as (
 
