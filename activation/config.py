@@ -14,7 +14,8 @@
 - CSOPS_SYNC_SPREAD_REVIEWS (true): spread the first periodic review of each account over its cadence (by a stable
   hash of the account id) instead of creating every review on the first night.
 - CSOPS_SYNC_LIST_NAME ("At-risk accounts (nightly)"): the MANUAL company list mirrored from at_risk_accounts.
-- CSOPS_DBT_TARGET_DIR (dbt_project/target): where the preflight reads dbt's run_results.json / manifest.json.
+- CSOPS_DBT_TARGET_DIR (dbt_project/target): dbt's target folder, where the Dagster dbt builds write (one folder
+  each) and the preflight reads the newest run_results.json / manifest.json.
 
 Parsed by pydantic-settings (ingestion/settings.py): a bad value is one ConfigError line naming the variable. Secrets
 are held here and in the HTTP session only; `SyncConfig.__repr__` masks the token.

@@ -11,6 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEFAULT_TODAY = date(2026, 11, 1)  # a fixed simulated today: the same world on every run, so runs compare
 ADVANCE_DAYS = 1
+NIGHTLY_RUN = "nightly run (Dagster, in process)"  # the stage that runs a night as the product does: one Dagster run
+CRM_PUSH = "activation/crm_sync"  # the asset that run leaves out: the sync dry run stage measures the push
 REPORT_VERSION = 1
 # Disk a scale needs per configured event, with room: sandbox files, dlt's packages, warehouse and dbt's tables took
 # about 170 bytes per event at the small scale with Parquet event files (JSONL files add about 250).

@@ -177,13 +177,14 @@ class WarehouseResource(ConfigurableResource):
         }
 
     @contextmanager
-    def dbt_environment(self) -> Iterator[None]:
-        """`dbt_env()` in the environment while a dbt invocation starts, restored afterwards.
+    def dbt_environment(self, **extra: str) -> Iterator[None]:
+        """`dbt_env()` (and `extra`) in the environment while a dbt invocation starts, restored afterwards.
 
         DbtCliResource.cli() takes its subprocess's environment from os.environ and has no parameter for it; the
         change lasts only while the subprocess is spawned, so nothing else in the process sees it."""
-        previous = {name: os.environ.get(name) for name in self.dbt_env()}
-        os.environ.update(self.dbt_env())
+        values = {**self.dbt_env(), **extra}
+        previous = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
         try:
             yield
         finally:

@@ -20,8 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # the sandbox (`csops dev`, `csops run --sandbox`) .env never supplies a source's endpoint or key.
 load_env_file(REPO_ROOT / ".env")
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-# dbt from the same environment as Dagster, whether or not the virtualenv is on PATH.
-DBT_EXECUTABLE = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
+# dbt from the same environment as Dagster (its version is the installed dbt-core's: orchestration/dbt_resource.py),
+# whether or not the virtualenv is on PATH; another dbt on PATH only when this environment has none.
+_OWN_DBT = Path(sys.executable).with_name("dbt")
+DBT_EXECUTABLE = str(_OWN_DBT) if _OWN_DBT.exists() else (shutil.which("dbt") or "dbt")
 WAREHOUSE_POOL = "warehouse"  # DuckDB has one writer: every asset that writes it runs in this pool (limit 1)
 
 
@@ -40,6 +42,9 @@ class Settings(CsopsSettings):
     marts_freshness_hours: int = Field(30, gt=0, validation_alias="CSOPS_MARTS_FRESHNESS_HOURS")
     volume_factor: float = Field(10.0, gt=1, validation_alias="CSOPS_VOLUME_FACTOR")
     volume_loads: int = Field(7, ge=1, validation_alias="CSOPS_VOLUME_LOADS")
+    # dbt's target folder: the manifest the dbt assets are defined from, one folder per Dagster dbt invocation, and
+    # the run results the CRM push's preflight reads (activation/config.py reads the same variable).
+    dbt_target_dir: Path = Field(DBT_PROJECT_DIR / "target", validation_alias="CSOPS_DBT_TARGET_DIR")
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets: models, seeds and snapshots in groups by layer, dbt tests as asset checks
 (error-severity tests are blocking), row counts and key figures as materialization metadata."""
 
+import os
 import shutil
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
@@ -12,7 +13,8 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy, MetadataValue, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.resources import WarehouseResource
+from orchestration.dbt_resource import DbtResource
+from orchestration.resources import WarehouseResource, warehouse_from_env
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, WAREHOUSE_POOL, Settings
 
 
@@ -27,17 +29,25 @@ def manifest_is_stale(project: DbtProject) -> bool:
     return any(path.is_file() and path.stat().st_mtime > written for path in sources)
 
 
-DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+DBT_TARGET_DIR = Settings.from_env().dbt_target_dir.resolve()
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DBT_TARGET_DIR)
+# dagster-dbt puts each invocation's folder under dbt's DBT_TARGET_PATH and seeds it with the partial-parse state
+# found there: set while a dbt invocation starts, with the warehouse's dbt environment.
+TARGET_ENV = {"DBT_TARGET_PATH": str(DBT_TARGET_DIR)}
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 # Parse only when the project changed since the manifest was written: `dagster dev`'s "Reload definitions" picks
 # up an edited model, and the processes that load this module for each run and step (the run worker, one per step
 # under the multiprocess executor) reuse the manifest instead of re-parsing concurrently into the same target/.
 # (DbtProject.prepare_if_dev() would parse unconditionally in every one of them under `dagster dev`.) With this
-# environment's dbt: dagster-dbt's own preparer looks `dbt` up on PATH, where the virtualenv need not be.
+# environment's dbt: dagster-dbt's own preparer looks `dbt` up on PATH, where the virtualenv need not be. In the
+# warehouse's dbt environment, as the builds run: dbt parses the whole project again when the profile it renders
+# (warehouse path, DuckDB limits) differs from the one the saved parse was made with.
 if manifest_is_stale(DBT_PROJECT):
-    DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE).cli(
-        ["parse", "--quiet"], target_path=DBT_PROJECT.target_path
-    ).wait()
+    with warehouse_from_env(resolved=True).dbt_environment(**TARGET_ENV):
+        DbtResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE).cli(
+            ["parse", "--quiet"], target_path=DBT_PROJECT.target_path
+        ).wait()
 
 OWNERS = ["team:analytics-engineering"]
 KEEP_INVOCATIONS = 5
@@ -182,7 +192,7 @@ def warehouse_facts(warehouse: WarehouseResource, tables: list[str]) -> dict[str
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
     # dbt's unit tests check the models' logic on fixtures, not the night's data: they run in CI (make test), and
     # dbt's guidance is to leave them out of production builds. The data tests run here, as asset checks.
-    with warehouse.dbt_environment():
+    with warehouse.dbt_environment(**TARGET_ENV):
         invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
     outputs: list[Output] = []
     for event in invocation.stream():
@@ -206,7 +216,23 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
         table = relations.get(output.output_name)
         extra = facts.get(table.split(".")[-1], {}) if table else {}
         yield output.with_metadata({**(output.metadata or {}), **extra}) if extra else output
-    prune_invocation_folders(DBT_PROJECT.project_dir / "target", keep=KEEP_INVOCATIONS)
+    keep_parse_state(invocation.target_path, DBT_TARGET_DIR)
+    prune_invocation_folders(DBT_TARGET_DIR, keep=KEEP_INVOCATIONS)
+
+
+def keep_parse_state(invocation_target: Path, target: Path) -> Path | None:
+    """The partial-parse state this build left becomes the one the next build starts from (dagster-dbt copies the
+    target folder's into each invocation's folder). Otherwise that stays the state of the last `dbt parse`, and once
+    the environment changed (another warehouse path, other DuckDB limits) every night would parse the whole project
+    again: ~10 s here. Replaced atomically: a build starting meanwhile copies the old state or the new one."""
+    made = invocation_target / PARTIAL_PARSE
+    if not made.is_file():
+        return None
+    kept = target / PARTIAL_PARSE
+    staging = target / f".{PARTIAL_PARSE}.{os.getpid()}"
+    shutil.copyfile(made, staging)
+    os.replace(staging, kept)
+    return kept
 
 
 def prune_invocation_folders(target: Path, keep: int) -> list[Path]:

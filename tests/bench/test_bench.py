@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from bench.config import CRM_PUSH, NIGHTLY_RUN
 from bench.plain_sql import TRANSFORMATIONS, compare
 from bench.warehouse import count_events
 from csops.cli import main
@@ -60,7 +61,7 @@ def test_every_stage_is_reported_with_a_positive_wall_time(bench: dict) -> None:
         + [f"ingest full: {s}" for s in SOURCE_NAMES]
         + ["raw checks (GX) full", "plain load: usage events (DuckDB)", "dbt build full", "publish serving copy full"]
         + [f"plain SQL: {t.title}" for t in TRANSFORMATIONS]
-        + ["advance 1 day"]
+        + ["advance 1 day (for the nightly run)", NIGHTLY_RUN, "advance 1 day"]
         + [f"ingest incremental: {s}" for s in SOURCE_NAMES]
         + ["raw checks (GX)", "dbt build incremental", "publish serving copy", "CRM sync dry run"]
     )
@@ -103,17 +104,20 @@ def test_ingested_rows_are_what_the_warehouse_holds(bench: dict) -> None:
         held = {t: query(warehouse, f'select count(*) from raw_{source}."{t}"')[0][0] for (t,) in tables}
         assert reported == held, source
         full = stage(report, f"ingest full: {source}")
+        night = stage(report, NIGHTLY_RUN)["details"]["new_rows"][source]
         incremental = stage(report, f"ingest incremental: {source}")
-        assert full["details"]["new_rows"] + incremental["details"]["new_rows"] == sum(held.values())
+        assert full["details"]["new_rows"] + night + incremental["details"]["new_rows"] == sum(held.values())
         assert full["rows"] >= full["details"]["new_rows"] > 0  # a full load lands rows (duplicates merged)
 
 
 def test_event_counts_are_the_files_and_the_loaded_events(bench: dict) -> None:
     report, root = bench["report"], bench["root"]
     events = root / "sandbox" / "events"
-    assert Manifest.read(root / "sandbox").today == date.fromordinal(TODAY.toordinal() + 1)
-    assert stage(report, "generate sandbox")["rows"] + stage(report, "advance 1 day")["rows"] == count_events(events)
-    assert stage(report, "advance 1 day")["rows"] == count_events(events, since=TODAY)
+    assert Manifest.read(root / "sandbox").today == date.fromordinal(TODAY.toordinal() + 2)
+    first, second = stage(report, "advance 1 day (for the nightly run)")["rows"], stage(report, "advance 1 day")["rows"]
+    assert stage(report, "generate sandbox")["rows"] + first + second == count_events(events)
+    assert first + second == count_events(events, since=TODAY)
+    assert second == count_events(events, since=date.fromordinal(TODAY.toordinal() + 1))
     with duckdb.connect() as con:
         received_before_advance = con.execute(
             f"select count(*) from read_parquet('{events}/*/*.parquet', hive_partitioning = true) "
@@ -123,6 +127,29 @@ def test_event_counts_are_the_files_and_the_loaded_events(bench: dict) -> None:
     # The raw table keeps every row received, copies of an event included (dbt removes them), bad rows apart.
     assert full_usage["details"]["warehouse_rows"] == received_before_advance - full_usage["details"]["quarantined"]
     assert full_usage["rows"] + full_usage["details"]["quarantined"] == stage(report, "generate sandbox")["rows"]
+
+
+def test_the_nightly_run_is_one_dagster_run_of_the_whole_graph_but_the_crm_push(bench: dict) -> None:
+    """The night as the product runs it: every asset of the definitions materialized in one run but the CRM push
+    (measured apart as the sync dry run), its day in the marts, its rate-limit waits reported apart."""
+    from orchestration.definitions import defs
+
+    report, root = bench["report"], bench["root"]
+    run = stage(report, NIGHTLY_RUN)
+    graph = {key.to_user_string() for key in defs().resolve_asset_graph().get_all_asset_keys()}
+    assert CRM_PUSH in graph
+    assert set(run["details"]["materialized"]) == graph - {CRM_PUSH}
+    assert run["details"]["success"] and not run["details"]["failed_checks"]
+    assert {"dbt_models", "gx_raw_tables", "serving__marts"} <= set(run["details"]["step_seconds"])
+    assert run["details"]["requests"] > 0 and 0 <= run["details"]["throttle_wait_s"] < run["wall_s"]
+    # Its dbt build reused the parse of the bench's builds (same project, same profile): no whole-project parse.
+    logs = list((root / "dbt_target").glob("dbt_models-*/dbt.log"))
+    assert len(logs) == 1 and "Partial parsing enabled" in logs[0].read_text()
+    assert "Unable to do partial parsing" not in logs[0].read_text()
+    # It loaded the events of the day advanced for it (what every raw table holds is checked below, all nights summed).
+    advanced = stage(report, "advance 1 day (for the nightly run)")["rows"]
+    assert 0 < run["details"]["new_rows"]["usage"] <= advanced
+    assert "nightly as the product runs it" in bench["result"].output
 
 
 def test_dbt_rows_are_what_the_warehouse_holds(bench: dict) -> None:

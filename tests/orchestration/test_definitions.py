@@ -34,6 +34,8 @@ from dagster import (
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dagster.components.definitions import LazyDefinitions
 
+from orchestration.settings import WAREHOUSE_POOL
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GROUPS = {"ingestion", "staging", "intermediate", "marts", "activation"}
 LAYERS = ("staging", "intermediate", "marts")
@@ -278,6 +280,18 @@ def test_nightly_runs_carry_the_tag_dagster_yaml_limits_to_one_at_a_time(defs: D
     limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
     tags = defs.resolve_job_def("nightly_refresh").tags
     assert any(tags.get(limit["key"]) == limit["value"] and limit["limit"] == 1 for limit in limits)
+
+
+def test_the_nightly_runs_its_steps_in_one_process_since_the_warehouse_pool_runs_them_one_at_a_time(
+    defs: Definitions,
+) -> None:
+    """A process per step would load the definitions once per step for no parallelism: every step of the nightly
+    is in the warehouse pool, which dagster.yaml limits to one step at a time."""
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    job = defs.resolve_job_def("nightly_refresh")
+    assert {node.definition.pool for node in job.nodes} == {WAREHOUSE_POOL}
+    assert job.executor_def.name == "in_process"
 
 
 def test_the_nightly_schedule_refreshes_everything_and_runs_by_default(defs: Definitions, graph: AssetGraph) -> None:
