@@ -1,12 +1,14 @@
 """dagster-dbt's dbt resource, less two things each of its invocations does that csops does not use.
 
-- `dbt --version` in a subprocess, to learn the version of the dbt it runs: csops runs this environment's own dbt
-  (orchestration.settings.DBT_EXECUTABLE), whose version is the installed dbt-core's.
+- `dbt --version` in a subprocess, to learn the version of the dbt it runs (that command also asks PyPI for the
+  latest release): csops runs this environment's own dbt (orchestration.settings.DBT_EXECUTABLE), whose version is
+  the installed dbt-core's.
 - A dbt adapter built in the Dagster process (dbt's project, profile and macros loaded there): dagster-dbt uses it
   only for `fetch_row_counts()` / `fetch_column_metadata()`; csops reads row counts and key figures from the
   warehouse itself (orchestration/defs/transformation.py, `warehouse_facts`).
 
-Together about 7 s of every night's dbt step on this machine (measured in the bench's nightly run).
+Measured in the bench's night run as one Dagster run, at the tiny scale: 7.1 s passed before dbt started; the dbt
+step as a whole went from 42.7 to 26.6 s.
 """
 
 from __future__ import annotations
