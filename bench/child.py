@@ -12,15 +12,23 @@ from pathlib import Path
 from typing import Any
 
 
+def request_totals() -> dict[str, Any]:
+    """The vendor requests this process sent, summed over its HTTP clients (a source's clients may be named for the
+    vendor, surveys: typeform): requests, client-side rate-limit waits, waits for the answers."""
+    from ingestion.http import REQUEST_STATS
+
+    return {
+        "requests": sum(stats.requests for stats in REQUEST_STATS.values()),
+        "throttle_wait_s": sum(stats.throttle_wait_s for stats in REQUEST_STATS.values()),
+        "response_wait_s": sum(stats.response_wait_s for stats in REQUEST_STATS.values()),
+    }
+
+
 def ingest(source: str) -> dict[str, Any]:
     from ingestion.http import REQUEST_STATS
     from ingestion.pipeline import run_source
 
     report = run_source(source)
-    # This process loads one source; its clients may be named for the vendor (surveys: typeform).
-    requests = sum(stats.requests for stats in REQUEST_STATS.values())
-    waits = sum(stats.throttle_wait_s for stats in REQUEST_STATS.values())
-    responses = sum(stats.response_wait_s for stats in REQUEST_STATS.values())
     by_limit = {f"{name} {rule}".strip(): n for name, st in REQUEST_STATS.items() for rule, n in st.by_path.items()}
     return {
         "rows": report.loaded,
@@ -31,9 +39,7 @@ def ingest(source: str) -> dict[str, Any]:
         "step_seconds": report.step_seconds,
         "after_load": report.after_load,
         "pending_loaded": report.pending_loaded,
-        "requests": requests,
-        "throttle_wait_s": waits,
-        "response_wait_s": responses,
+        **request_totals(),
         "requests_by_limit": by_limit,
     }
 
@@ -118,7 +124,6 @@ def publish(warehouse: str) -> dict[str, Any]:
 def nightly_run(exclude: list[str]) -> dict[str, Any]:
     """The night as the product runs it: one Dagster run of the graph in this process (what `csops run` does, and the
     nightly job's in-process executor), every asset but `exclude`."""
-    from ingestion.http import REQUEST_STATS
     from orchestration.run import run_graph
 
     outcome = run_graph(quiet=True, progress=print, exclude=exclude)
@@ -130,9 +135,7 @@ def nightly_run(exclude: list[str]) -> dict[str, Any]:
         "step_seconds": outcome.step_seconds,
         "failed_steps": outcome.failed_steps,
         "failed_checks": outcome.failed_checks,
-        "requests": sum(stats.requests for stats in REQUEST_STATS.values()),
-        "throttle_wait_s": sum(stats.throttle_wait_s for stats in REQUEST_STATS.values()),
-        "response_wait_s": sum(stats.response_wait_s for stats in REQUEST_STATS.values()),
+        **request_totals(),
     }
 
 

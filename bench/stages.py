@@ -405,18 +405,22 @@ class ScaleBench:
         self.finish(stage)
 
     def nightly_run(self, server: SandboxServer) -> None:
-        """The next night as the product runs it: one Dagster run of the graph in one process (`csops run`; the
+        """A night as the product runs it: one Dagster run of the graph in one process (`csops run`; the
         nightly job's executor is in-process too), so dlt, GX, Dagster and the definitions are loaded once, not once
-        per stage as above. The CRM push is left out: the sync dry run above stands for it."""
+        per stage as in the next night. The CRM push is left out: the next night's sync dry run stands for it."""
         stage = Stage(NIGHTLY_RUN, "nightly_run", "nightly", "assets materialized")
         result = self.results / "nightly-run.json"
-        before = {source: sum(dataset_rows(self.warehouse, DATASETS[source]).values()) for source in SOURCE_NAMES}
+
+        def raw_rows() -> dict[str, int]:
+            return {source: sum(dataset_rows(self.warehouse, DATASETS[source]).values()) for source in SOURCE_NAMES}
+
+        before = raw_rows()
         self.run_stage(stage, child_argv("nightly_run", {"exclude": [CRM_PUSH]}, result), self.env(server))
         if stage.status == "ok":
             outcome = json.loads(result.read_text())
             stage.rows = outcome["rows"]
             stage.details.update(outcome)
-            after = {source: sum(dataset_rows(self.warehouse, DATASETS[source]).values()) for source in SOURCE_NAMES}
+            after = raw_rows()
             stage.details["new_rows"] = {source: after[source] - before[source] for source in SOURCE_NAMES}
             if not outcome["success"]:
                 stage.status = "failed"

@@ -131,7 +131,8 @@ def test_event_counts_are_the_files_and_the_loaded_events(bench: dict) -> None:
 
 def test_the_nightly_run_is_one_dagster_run_of_the_whole_graph_but_the_crm_push(bench: dict) -> None:
     """The night as the product runs it: every asset of the definitions materialized in one run but the CRM push
-    (measured apart as the sync dry run), its day in the marts, its rate-limit waits reported apart."""
+    (measured apart as the sync dry run), its dbt build reusing the parse, the day's events loaded, its rate-limit
+    waits reported apart."""
     from orchestration.definitions import defs
 
     report, root = bench["report"], bench["root"]
