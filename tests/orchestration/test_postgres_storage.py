@@ -71,9 +71,11 @@ def dagster_database() -> Iterator[str]:
 def postgres_instance(
     dagster_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[DagsterInstance]:
-    """A DAGSTER_HOME whose dagster.yaml is the project's, with the documented Postgres storage switched on."""
+    """A DAGSTER_HOME whose dagster.yaml is the project's, with the documented Postgres storage switched on (in place
+    of the local event log)."""
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     assert "storage" not in config, "local storage stays the default: the Postgres block ships commented out"
+    config.pop("event_log_storage")  # as the block's comment says: the Postgres storage takes its place
     config["storage"] = documented_postgres_storage()
     home = tmp_path / "dagster_home"
     home.mkdir()
