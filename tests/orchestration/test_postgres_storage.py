@@ -121,7 +121,7 @@ def test_the_documented_postgres_storage_records_runs_materializations_and_check
     events = instance.get_latest_materialization_event(AssetKey(["dlt", "usage", "events"]))
     assert events is not None and events.run_id == outcome.run_id
     assert events.asset_materialization.metadata["quarantined_rows"].value == 0
-    staged = instance.get_latest_materialization_event(AssetKey(["staging", "stg_usage__events"]))
+    staged = instance.get_latest_materialization_event(AssetKey(["staging", "stg_usage__first_copies"]))
     assert staged is not None and staged.asset_materialization.metadata["dagster/row_count"].value > 0
     checks = instance.get_records_for_run(outcome.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
     evaluated = {record.event_log_entry.dagster_event.event_specific_data.check_name for record in checks}
