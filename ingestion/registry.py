@@ -29,7 +29,9 @@ class SourceSpec:
     assets without secrets. `tables` are the raw tables the source writes (its resources, nested tables aside).
     `after_load(pipeline, known_accounts)`, when set, runs after every successful load (its result goes into the run
     report; a `copied` count there is rows the step itself loaded). `on_full_refresh(pipeline)`, when set, runs when
-    the source's cursors are forgotten (pipeline.forget_cursors), before the re-read.
+    the source's cursors are forgotten (pipeline.forget_cursors), before the re-read. `wave_tables` are tables whose
+    rows arrive in waves (a survey sent to every customer on one day, then quiet nights): the raw volume check judges
+    a drop there but never a spike, which every wave would be (orchestration/raw_checks.py).
     """
 
     name: str
@@ -39,6 +41,7 @@ class SourceSpec:
     tables: tuple[str, ...]
     after_load: Callable[[Any, Callable[[], list[str] | None]], dict[str, Any]] | None = None
     on_full_refresh: Callable[[Any], Any] | None = None
+    wave_tables: tuple[str, ...] = ()
 
     @property
     def dataset(self) -> str:
@@ -93,6 +96,8 @@ SOURCES: tuple[SourceSpec, ...] = (
             typeform_form_id="placeholder", typeform_token="placeholder", csv_url="file:///placeholder"
         ),
         tables=("typeform_responses", "csv_responses"),
+        # NPS surveys go out in campaigns: thousands of responses in a day or two, then none for weeks.
+        wave_tables=("typeform_responses", "csv_responses"),
     ),
 )
 

@@ -165,6 +165,51 @@ def test_the_latest_load_is_judged_against_the_median_of_earlier_loads(
         assert result.facts["latest_load_rows"] == per_load[-1]
 
 
+def responses_warehouse(path: Path, per_load: list[int]) -> WarehouseResource:
+    """raw_surveys.typeform_responses with `per_load` rows stamped with each of LOADS."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw_surveys")
+        con.execute("create table raw_surveys._dlt_loads (load_id varchar, status bigint, inserted_at timestamptz)")
+        con.executemany(
+            "insert into raw_surveys._dlt_loads values (?, 0, timestamptz '2026-11-01' + ?::int * interval 1 day)",
+            [[load_id, n] for n, load_id in enumerate(LOADS)],
+        )
+        con.execute("create table raw_surveys.typeform_responses (response_id varchar, _dlt_load_id varchar)")
+        con.executemany(
+            "insert into raw_surveys.typeform_responses values (?, ?)",
+            [
+                (f"r{load_id}-{n}", load_id)
+                for load_id, count in zip(LOADS, per_load, strict=True)
+                for n in range(count)
+            ],
+        )
+    return WarehouseResource(path=str(path), memory_limit="256MB", threads=1)
+
+
+@pytest.mark.parametrize(
+    ("per_load", "passed"),
+    [
+        ([500, 0, 0, 0, 4275], True),  # a survey campaign after quiet nights: the table's normal
+        ([500, 400, 450, 420, 0], False),  # responses that stop: still a drop
+    ],
+)
+def test_survey_responses_arrive_in_waves_so_only_a_drop_fails(
+    tmp_path: Path, per_load: list[int], passed: bool
+) -> None:
+    warehouse = responses_warehouse(tmp_path / "w.duckdb", per_load)
+    results, _ = check_source(
+        "surveys", warehouse.connect, warehouse.gx_project_directory, VolumeRule(), tables={"typeform_responses"}
+    )
+    result = results["typeform_responses"]
+    assert result.passed == passed, result.failures
+    assert result.facts["latest_load_rows"] == per_load[-1]
+    assert result.facts["volume_high"] == "none: rows arrive in waves"
+    # The same nights on a table without waves: both fail, the campaign-sized load as a spike.
+    companies, _ = run(companies_warehouse(tmp_path / "c.duckdb", good_rows(per_load)))
+    (failure,) = companies.failures
+    assert failure.startswith("raw_hubspot.companies.volume: expect_column_values_to_be_between(rows_loaded)")
+
+
 def test_volume_is_not_judged_without_enough_history_or_after_a_full_load(tmp_path: Path) -> None:
     few = companies_warehouse(tmp_path / "few.duckdb", good_rows([100, 30, 25, 35, 2]))
     result, _ = run(few, VolumeRule(min_loads=5))
