@@ -99,6 +99,14 @@ class LocalEventLogStorage(SqliteEventLogStorage):
             if wrote and shard != INDEX_SHARD_NAME:
                 os.utime(self.path_for_shard(shard))  # wakes the run's watchers (see the module docstring)
 
+    def wipe(self) -> None:
+        """Dagster's wipe deletes the run databases' files: their connections close first, or later writes would go
+        to the deleted files."""
+        with self._db_lock:
+            for shard in [name for name in self._engines if name != INDEX_SHARD_NAME]:
+                self._engines.pop(shard).dispose()
+        super().wipe()
+
     def dispose(self) -> None:
         with self._db_lock:
             while self._engines:

@@ -169,3 +169,17 @@ def test_only_the_newest_run_databases_stay_open(writer: DagsterInstance) -> Non
     assert still_open == {str(Path(base_dir) / f"{run_id}.db") for run_id in runs[-RUN_ENGINES_KEPT:]}
     writer.dispose()
     assert open_run_databases(base_dir) == set()
+
+
+def test_after_a_wipe_a_run_is_written_to_a_new_database(writer: DagsterInstance, home: Path) -> None:
+    """`dagster instance wipe` deletes the run databases' files; a kept connection must not write to a deleted one."""
+    run_id = str(uuid.uuid4())
+    writer.handle_new_event(materialization(run_id, 0))
+    writer.wipe()
+    writer.handle_new_event(materialization(run_id, 1))
+    reader = DagsterInstance.from_config(str(home))
+    try:
+        logs = reader.all_logs(run_id)
+        assert [entry.asset_materialization.metadata["n"].value for entry in logs] == [1]  # type: ignore[union-attr]
+    finally:
+        reader.dispose()
