@@ -78,10 +78,14 @@ class LocalEventLogStorage(SqliteEventLogStorage):
         )
         db.event.listen(engine, "connect", _wal_normal_sync)
         self._engines[shard] = engine
-        run_shards = [name for name in self._engines if name != INDEX_SHARD_NAME]
-        for oldest in run_shards[: max(0, len(run_shards) - RUN_ENGINES_KEPT)]:
-            self._engines.pop(oldest).dispose()
+        self._close_run_engines(keep=RUN_ENGINES_KEPT)
         return engine
+
+    def _close_run_engines(self, keep: int) -> None:
+        """Close all but the newest `keep` run databases' connections (the index's stays)."""
+        run_shards = [name for name in self._engines if name != INDEX_SHARD_NAME]
+        for oldest in run_shards[: max(0, len(run_shards) - keep)]:
+            self._engines.pop(oldest).dispose()
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -103,8 +107,7 @@ class LocalEventLogStorage(SqliteEventLogStorage):
         """Dagster's wipe deletes the run databases' files: their connections close first, or later writes would go
         to the deleted files."""
         with self._db_lock:
-            for shard in [name for name in self._engines if name != INDEX_SHARD_NAME]:
-                self._engines.pop(shard).dispose()
+            self._close_run_engines(keep=0)
         super().wipe()
 
     def dispose(self) -> None:

@@ -231,8 +231,13 @@ def volume_validation(
     low = median / rule.factor if median >= rule.min_rows else 0
     # A wave (thousands of survey responses after quiet nights) is the table's normal, not a spike.
     high = None if raw.in_waves else rule.factor * max(median, rule.min_rows)
-    facts.update({"median_rows_earlier_loads": median, "volume_low": low})
-    facts["volume_high"] = high if high is not None else "none: rows arrive in waves"
+    facts.update(
+        {
+            "median_rows_earlier_loads": median,
+            "volume_low": low,
+            "volume_high": "none: rows arrive in waves" if high is None else high,
+        }
+    )
     frame = pd.DataFrame({"load_id": [latest_load], "rows_loaded": [latest]})
     expectation = gxe.ExpectColumnValuesToBeBetween(column="rows_loaded", min_value=low, max_value=high)
     return Validation(f"{raw.relation}.volume", frame, [expectation]), facts

@@ -208,9 +208,8 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     for output in outputs:
         unique_id = (output.metadata or {}).get("unique_id")
         node = nodes.get(getattr(unique_id, "value", unique_id)) or {}
-        if node.get("resource_type") in ("model", "seed", "snapshot") and node.get("config", {}).get(
-            "materialized"
-        ) not in ("ephemeral", "view"):
+        materialized = node.get("config", {}).get("materialized")
+        if node.get("resource_type") in ("model", "seed", "snapshot") and materialized not in ("ephemeral", "view"):
             relations[output.output_name] = f"{node['schema']}.{node['alias']}"
     facts = warehouse_facts(warehouse, sorted(set(relations.values())))
     for output in outputs:

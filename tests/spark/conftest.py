@@ -90,7 +90,8 @@ def spark_company(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkCom
     work = tmp_path_factory.mktemp("spark")
     sandbox = work / "sandbox"
     generate(sandbox, SANDBOX_SEED, resolve_scale("tiny"), SANDBOX_TODAY)
-    with running_server(sandbox, faults=UNTHROTTLED_FAULTS) as url:
+    # The search index lag off, as in the activation tests: the push's tasks are then read back by search at once.
+    with running_server(sandbox, faults=[*UNTHROTTLED_FAULTS, "hubspot:search_lag:0"]) as url:
         company = SparkCompany(
             sandbox=sandbox,
             base_url=url,
