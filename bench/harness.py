@@ -52,7 +52,7 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> BenchRun
             root = work / scale
             shutil.rmtree(root, ignore_errors=True)
             spec = resolve_scale(scale, events=config.events, history_days=config.history_days)
-            need, free = spec.events * BYTES_PER_EVENT, shutil.disk_usage(work).free
+            need, free = spec.events * BYTES_PER_EVENT[config.events_format], shutil.disk_usage(work).free
             if need > free:
                 progress(
                     f"[bench {scale}] SKIPPED: needs about {need / 2**30:.1f} GiB in {work}, "

@@ -5,6 +5,7 @@ dbt's numbers. Benchmarks never assert a time: nothing here compares a duration 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from bench.config import CRM_PUSH, NIGHTLY_RUN
+from bench.config import CRM_PUSH, NIGHTLY_RUN, BenchConfig
+from bench.harness import run_bench
 from bench.plain_sql import TRANSFORMATIONS, compare
 from bench.warehouse import count_events
 from csops.cli import main
@@ -198,3 +200,23 @@ def test_a_difference_between_plain_sql_and_dbt_is_caught(bench: dict, tmp_path:
     check = compare(usage, warehouse, plain)
     assert not check["match"]
     assert check["rows_different"] == 1 and check["plain_sums"]["events"] == check["dbt_sums"]["events"] + 1
+
+
+def test_a_scale_the_disk_cannot_hold_is_skipped_with_its_estimate_by_event_format(tmp_path: Path) -> None:
+    """The disk guard: a scale whose estimate exceeds the free space is skipped, naming the estimate and the free
+    space, before anything is generated; Parquet event files are estimated smaller than JSONL ones (at one figure for
+    both, the large company with twice the history asked for 93 GiB and was skipped on a disk that held it)."""
+    needs = {}
+    for events_format in ("parquet", "jsonl"):
+        lines: list[str] = []
+        work, out = tmp_path / events_format / "work", tmp_path / events_format / "out"
+        config = BenchConfig(scales=["tiny"], out=out, events_format=events_format, events=10**13, work_dir=work)
+        run = run_bench(config, progress=lines.append)
+        assert run.reports == [] and run.files == []
+        assert not (work / "tiny").exists() and not list(out.glob("*.json"))
+        (skipped,) = [line for line in lines if "SKIPPED" in line]
+        found = re.search(r"needs about ([\d.]+) GiB in .*, ([\d.]+) GiB free", skipped)
+        assert found, skipped
+        needs[events_format] = float(found.group(1))
+        assert needs[events_format] > float(found.group(2))
+    assert needs["parquet"] < needs["jsonl"]
