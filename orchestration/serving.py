@@ -231,13 +231,21 @@ def _write_daily_parquet(
             files = sorted((last_folder / f"{daily.month}={month}").glob("*.parquet"))
             if files and last["months"].get(month) == fingerprint:
                 kept[month] = files
-    month_of = f"cast(date_trunc('month', {_quote(daily.day)}) as date)"
+    day = _quote(daily.day)
     written = [month for month in months if month not in kept]
     if written:
-        con.execute("create or replace temp table csops_kept_months as select unnest(?::date[]) as month", [list(kept)])
+        # A range of days per written month, on the day column itself: DuckDB filters as it scans and reads the
+        # other columns only for those months. (An anti-join on the month of every row read every column of the
+        # whole mart: 2.7 s of a 5.4 s nightly publish at large with twice the history.)
+        ranges = [
+            f"({day} >= {_literal(month)}::date and {day} < {_literal(month)}::date + interval 1 month)"
+            for month in written
+            if month != "None"
+        ]
+        ranges += [f"{day} is null"] if "None" in written else []
         con.execute(
-            f"copy (select *, {month_of} as {_quote(daily.month)} from {target} "
-            f"where not exists (select 1 from csops_kept_months as k where k.month = {month_of})) "
+            f"copy (select *, cast(date_trunc('month', {day}) as date) as {_quote(daily.month)} from {target} "
+            f"where {' or '.join(ranges)}) "
             f"to {_literal(str(folder))} (format parquet, partition_by ({_quote(daily.month)}))"
         )
     for month, files in kept.items():
