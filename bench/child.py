@@ -103,7 +103,13 @@ def checks(warehouse: str) -> dict[str, Any]:
         for r in by_table.values()
         if not r.passed
     ]
-    return {"rows": tables, "failed": failed}
+    warned = [
+        f"{r.relation}: {'; '.join(r.warnings)}"
+        for by_table in results.values()
+        for r in by_table.values()
+        if r.warnings
+    ]
+    return {"rows": tables, "failed": failed, "warned": warned}
 
 
 def publish(warehouse: str) -> dict[str, Any]:

@@ -261,6 +261,8 @@ def _print_outcome(outcome, log_file: Path) -> None:
         click.echo(f"  failed step: {step}", err=True)
     for check in outcome.failed_checks:
         click.echo(f"  failed check: {check}", err=True)
+    for check in outcome.warned_checks:
+        click.echo(f"  warning (did not stop the run): {check}", err=True)
     click.echo(f"full log: {log_file}", err=not outcome.success)
 
 

@@ -4,16 +4,18 @@ Why a second look after the load-time contracts: the contracts judge each row as
 wrong as a whole — a table whose required field is mostly NULL (written by an older load, a migration, a hand-made
 fix), a dlt variant column (`amount_due__v_text`) leaving the real column empty, a night that loads a tenth (or ten
 times) the usual rows. These suites run as blocking Dagster checks on the dlt assets (orchestration/defs/checks.py),
-so dbt does not build on a bad night and the marts, the serving copy and the CRM keep the last good state.
+so dbt does not build on a bad night and the marts, the serving copy and the CRM keep the last good state. A spike
+in volume is the one finding that only warns (VolumeRule says why).
 
-Per raw table, up to three validations, each on a small frame read from DuckDB with the warehouse resource's capped
+Per raw table, up to four validations, each on a small frame read from DuckDB with the warehouse resource's capped
 connection (never a whole large table):
 - `fields` (tables with a contract): the declared required fields exist and are not null (a share of nulls only where
   the contract allows one, `Field.null_share`), enum fields hold accepted values. The frame holds only those columns;
   past MAX_FIELD_ROWS rows it is a sample: of the latest load's rows and, by vectors, of the whole table.
 - `columns` (every table): no dlt variant column in the table or its nested tables (the column list is the frame).
-- `volume` (every table): the rows the latest load wrote against the median of the loads before it (VolumeRule);
-  on a table whose rows arrive in waves (the registry's `wave_tables`: survey responses), a drop but not a spike.
+- `volume` and `volume_spike` (every table): the rows the latest load wrote against the median of the loads before
+  it (VolumeRule), a drop fails, a spike warns; on a table whose rows arrive in waves (the registry's `wave_tables`:
+  survey responses) no spike is judged.
 
 GX 1.x has no DuckDB datasource (FACTS.md), so the frames go through its pandas datasource. A file-backed context
 beside the warehouse keeps suites and results, and renders them as Data Docs (HTML) the Dagster checks link to.
@@ -51,21 +53,27 @@ class VolumeRule:
     """When the rows a load wrote are out of line with recent loads.
 
     The latest load fails when it wrote fewer than median / `factor` rows (a drop to near zero: a missing file, an
-    API that returned one page) or more than `factor` x max(median, `min_rows`) (a spike). Judged only once
-    `min_loads` earlier loads exist, on the last `loads` of them; a drop only when the median is at least `min_rows`
-    (a table that usually gets a handful of changed rows may get none). A load that rewrote every row of the table
-    (the first load, `csops run --full-refresh`) is not compared with incremental nights."""
+    API that returned one page); more than `factor` x max(median, `min_rows`) (a spike) is a warning unless
+    `spike_fails`. A drop means data is missing and the marts would be wrong; a spike is mostly real work upstream
+    (a month-end bulk update of CRM companies, a price migration in billing) whose rows are deduplicated by key, so
+    it is shown, not allowed to stop the night. Judged only once `min_loads` earlier loads exist, on the last `loads`
+    of them; a drop only when the median is at least `min_rows` (a table that usually gets a handful of changed rows
+    may get none). A load that rewrote every row of the table (the first load, `csops run --full-refresh`) is not
+    compared with incremental nights."""
 
     factor: float = 10.0
     loads: int = 7
     min_loads: int = 3
     min_rows: int = 20
+    spike_fails: bool = False
 
     @classmethod
     def from_env(cls) -> VolumeRule:
-        """CSOPS_VOLUME_FACTOR and CSOPS_VOLUME_LOADS (documented in .env.example); defaults otherwise."""
+        """CSOPS_VOLUME_FACTOR, CSOPS_VOLUME_LOADS and CSOPS_VOLUME_SPIKE (documented in .env.example)."""
         settings = Settings.from_env()
-        return cls(factor=settings.volume_factor, loads=settings.volume_loads)
+        return cls(
+            factor=settings.volume_factor, loads=settings.volume_loads, spike_fails=settings.volume_spike == "fail"
+        )
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Validation:
     name: str
     frame: Any  # pandas.DataFrame
     expectations: list[Any]
+    warn_only: bool = False  # its failures are warnings: shown on the check, the night goes on
 
 
 @dataclass
@@ -106,9 +115,10 @@ class TableResult:
     """The outcome of a table's validations, as the Dagster check reports it."""
 
     relation: str
-    passed: bool
+    passed: bool  # no failure (warnings do not count)
     failures: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, dataset: str, table: str) -> list[tuple[str, str]]:
@@ -208,25 +218,27 @@ def load_volumes(con: duckdb.DuckDBPyConnection, raw: RawTable, loads: int) -> l
     ).fetchall()
 
 
-def volume_validation(
+def volume_validations(
     con: duckdb.DuckDBPyConnection, raw: RawTable, present: set[str], rule: VolumeRule, gxe: Any
-) -> tuple[Validation | None, dict[str, Any]]:
-    """The latest load's row count against the median of the loads before it; (None, why) when not judged."""
+) -> tuple[list[Validation], dict[str, Any]]:
+    """The latest load's row count against the median of the loads before it: a drop (`<table>.volume`) and, but
+    on tables whose rows arrive in waves, a spike (`<table>.volume_spike`, a warning unless the rule says it fails);
+    ([], why) when not judged."""
     import pandas as pd
 
     if "_dlt_load_id" not in present:
         # dlt adds no _dlt_load_id to tables loaded from Arrow / Parquet unless configured to.
-        return None, {"volume": "not judged: the table has no _dlt_load_id column"}
+        return [], {"volume": "not judged: the table has no _dlt_load_id column"}
     volumes = load_volumes(con, raw, rule.loads)
     if not volumes:
-        return None, {"volume": "not judged: no completed load yet"}
+        return [], {"volume": "not judged: no completed load yet"}
     (latest_load, latest), earlier = volumes[0], [count for _, count in volumes[1:]]
     (total,) = con.execute(f"select count(*) from {raw.relation}").fetchone()
     facts: dict[str, Any] = {"latest_load_id": latest_load, "latest_load_rows": latest}
     if latest and latest == total:
-        return None, {**facts, "volume": "not judged: the latest load wrote every row (a first or full load)"}
+        return [], {**facts, "volume": "not judged: the latest load wrote every row (a first or full load)"}
     if len(earlier) < rule.min_loads:
-        return None, {**facts, "volume": f"not judged: {len(earlier)} earlier load(s), {rule.min_loads} needed"}
+        return [], {**facts, "volume": f"not judged: {len(earlier)} earlier load(s), {rule.min_loads} needed"}
     median = statistics.median(earlier)
     low = median / rule.factor if median >= rule.min_rows else 0
     # A wave (thousands of survey responses after quiet nights) is the table's normal, not a spike.
@@ -239,8 +251,12 @@ def volume_validation(
         }
     )
     frame = pd.DataFrame({"load_id": [latest_load], "rows_loaded": [latest]})
-    expectation = gxe.ExpectColumnValuesToBeBetween(column="rows_loaded", min_value=low, max_value=high)
-    return Validation(f"{raw.relation}.volume", frame, [expectation]), facts
+    drop = gxe.ExpectColumnValuesToBeBetween(column="rows_loaded", min_value=low)
+    validations = [Validation(f"{raw.relation}.volume", frame, [drop])]
+    if high is not None:
+        spike = gxe.ExpectColumnValuesToBeBetween(column="rows_loaded", max_value=high)
+        validations.append(Validation(f"{raw.relation}.volume_spike", frame, [spike], warn_only=not rule.spike_fails))
+    return validations, facts
 
 
 def _describe(result: Any) -> str:
@@ -372,11 +388,14 @@ def _check_tables(
         if not present:
             results[raw.table] = TableResult(raw.relation, True, facts={"note": "no rows loaded yet: no table"})
             continue
-        volume, facts = volume_validation(con, raw, present, rule, gxe)
+        volume, facts = volume_validations(con, raw, present, rule, gxe)
         fields = fields_validation(con, raw, present, gxe, facts.get("latest_load_id"))
-        validations = [v for v in (fields, columns_validation(columns, raw, gxe), volume) if v is not None]
-        failures = [line for validation in validations for line in suites.run(validation)]
+        validations = [v for v in (fields, columns_validation(columns, raw, gxe)) if v is not None] + volume
+        failures: list[str] = []
+        warnings: list[str] = []
+        for validation in validations:
+            (warnings if validation.warn_only else failures).extend(suites.run(validation))
         facts["expectations"] = sum(len(v.expectations) for v in validations)
         facts["rows_validated"] = len(fields.frame) if fields else 0
-        results[raw.table] = TableResult(raw.relation, not failures, failures, facts)
+        results[raw.table] = TableResult(raw.relation, not failures, failures, facts, warnings)
     return results

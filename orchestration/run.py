@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, AssetSelection, DagsterInstance, InitLoggerContext, logger
+from dagster import AssetCheckSeverity, AssetKey, AssetSelection, DagsterInstance, InitLoggerContext, logger
 
 from orchestration.failures import explain
 from orchestration.run_guard import own_run_tags, wait_for_warehouse
@@ -31,7 +31,8 @@ class RunOutcome:
     seconds: float
     materialized: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
-    failed_checks: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)  # severity ERROR: blocking checks stop what is downstream
+    warned_checks: list[str] = field(default_factory=list)  # severity WARN: shown, nothing stopped
     step_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -44,6 +45,7 @@ class StepTally:
     rows: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = []
@@ -51,9 +53,11 @@ class StepTally:
             parts.append(f"{self.assets} asset{'s' if self.assets != 1 else ''}")
         if self.rows:
             parts.append(f"{self.rows:,} rows")
-        if self.checks_passed or self.checks_failed:
-            total = self.checks_passed + len(self.checks_failed)
+        if self.checks_passed or self.checks_failed or self.checks_warned:
+            total = self.checks_passed + len(self.checks_failed) + len(self.checks_warned)
             parts.append(f"{self.checks_passed}/{total} checks passed")
+            if self.checks_warned:
+                parts.append(f"{len(self.checks_warned)} warned")
         return ", ".join(parts)
 
 
@@ -88,6 +92,8 @@ class StepProgress(logging.Handler):
             evaluation = event.event_specific_data
             if evaluation.passed:
                 tally.checks_passed += 1
+            elif evaluation.severity == AssetCheckSeverity.WARN:
+                tally.checks_warned.append(evaluation.check_name)
             else:
                 tally.checks_failed.append(evaluation.check_name)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
@@ -228,7 +234,9 @@ def run_graph(
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
-                outcome.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+                name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                warned = evaluation.severity == AssetCheckSeverity.WARN
+                (outcome.warned_checks if warned else outcome.failed_checks).append(name)
     stats = instance.get_run_step_stats(result.run_id)
     outcome.step_seconds = {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in stats}
     return outcome

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 
@@ -42,6 +43,9 @@ class Settings(CsopsSettings):
     marts_freshness_hours: int = Field(30, gt=0, validation_alias="CSOPS_MARTS_FRESHNESS_HOURS")
     volume_factor: float = Field(10.0, gt=1, validation_alias="CSOPS_VOLUME_FACTOR")
     volume_loads: int = Field(7, ge=1, validation_alias="CSOPS_VOLUME_LOADS")
+    # A spike warns by default (a bulk update in the CRM, a price migration: the night's data is still good); `fail`
+    # makes it block dbt like a drop does.
+    volume_spike: Literal["warn", "fail"] = Field("warn", validation_alias="CSOPS_VOLUME_SPIKE")
     # dbt's target folder: the manifest the dbt assets are defined from, one folder per Dagster dbt invocation, and
     # the run results the CRM push's preflight reads (activation/config.py reads the same variable).
     dbt_target_dir: Path = Field(DBT_PROJECT_DIR / "target", validation_alias="CSOPS_DBT_TARGET_DIR")

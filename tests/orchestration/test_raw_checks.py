@@ -63,8 +63,10 @@ def test_a_good_raw_table_passes_with_one_expectation_per_declared_rule(tmp_path
     declared = contract("hubspot", "companies")
     required = [f for f in declared.fields if f.required]
     enums = [f for f in declared.fields if f.accepted is not None]  # cs_segment; all present in the table
-    # columns present (1) + not null per required field + accepted values per enum + no variant column (1) + volume
-    assert result.facts["expectations"] == 1 + len(required) + len(enums) + 1 + 1
+    # columns present (1) + not null per required field + accepted values per enum + no variant column (1) + volume:
+    # a drop (1) and a spike (1)
+    assert result.facts["expectations"] == 1 + len(required) + len(enums) + 1 + 2
+    assert not result.warnings
     assert result.facts["median_rows_earlier_loads"] == 32.5  # loads of 100, 30, 25, 35 before the latest
     assert docs.name == "index.html" and docs.exists()
     assert docs.parent == tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
@@ -156,13 +158,72 @@ def test_a_missing_required_column_fails_the_suite(tmp_path: Path, dropped: list
 def test_the_latest_load_is_judged_against_the_median_of_earlier_loads(
     tmp_path: Path, per_load: list[int], verdict: str | None
 ) -> None:
+    """A drop fails (data is missing: the marts would be wrong); a spike is a warning, which the nightly graph shows
+    without stopping (tests below), unless the rule makes spikes fail too."""
     warehouse = companies_warehouse(tmp_path / "w.duckdb", good_rows(per_load))
     result, _ = run(warehouse)
-    assert result.passed == (verdict is None), result.failures
+    assert result.passed == (verdict != "drop"), result.failures
+    assert result.facts["latest_load_rows"] == per_load[-1]
+    findings = {"drop": result.failures, "spike": result.warnings, None: result.failures + result.warnings}[verdict]
+    assert len(findings) == (verdict is not None), findings
     if verdict:
-        (failure,) = result.failures
-        assert failure.startswith("raw_hubspot.companies.volume: expect_column_values_to_be_between(rows_loaded)")
-        assert result.facts["latest_load_rows"] == per_load[-1]
+        validation = {"drop": "volume", "spike": "volume_spike"}[verdict]
+        assert findings[0].startswith(f"raw_hubspot.companies.{validation}: expect_column_values_to_be_between(rows_")
+    strict, _ = run(companies_warehouse(tmp_path / "strict.duckdb", good_rows(per_load)), VolumeRule(spike_fails=True))
+    assert strict.passed == (verdict is None) and not strict.warnings
+
+
+def test_a_month_end_bulk_update_of_companies_warns_and_the_spike_rule_is_read_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a kept large bench run met on its month-end night (2028-10-31): 879 changed companies after nights of 64
+    and 58, with the full load's untouched rows as the third earlier load (scaled down here). Before spikes only
+    warned, that blocked dbt, the serving copy and the CRM push for the night."""
+    warehouse = companies_warehouse(tmp_path / "w.duckdb", good_rows([0, 2_000, 64, 58, 879]))
+    result, _ = run(warehouse, VolumeRule.from_env())
+    assert result.passed and result.facts["median_rows_earlier_loads"] == 61 and result.facts["volume_high"] == 610
+    (warning,) = result.warnings
+    assert "volume_spike" in warning and "[879]" in warning
+    monkeypatch.setenv("CSOPS_VOLUME_SPIKE", "fail")
+    result, _ = run(warehouse, VolumeRule.from_env())
+    assert not result.passed and not result.warnings and "volume_spike" in result.failures[0]
+    monkeypatch.setenv("CSOPS_VOLUME_SPIKE", "stop")
+    with pytest.raises(Exception, match="CSOPS_VOLUME_SPIKE"):
+        VolumeRule.from_env()
+
+
+@pytest.mark.parametrize(
+    ("per_load", "downstream_runs"), [([100, 30, 25, 35, 400], True), ([100, 30, 25, 35, 2], False)]
+)
+def test_in_dagster_a_spike_is_a_warning_that_lets_the_downstream_assets_run_and_a_drop_blocks_them(
+    tmp_path: Path, per_load: list[int], downstream_runs: bool
+) -> None:
+    """The real check definition in a real Dagster run: a raw asset that does nothing (the hand-built warehouse is
+    its table), the blocking check, and an asset after it."""
+    from dagster import AssetCheckSeverity, asset, materialize
+
+    from orchestration.defs.checks import build_raw_checks
+
+    @asset(key=["dlt", "hubspot", "companies"])
+    def companies() -> None:
+        """The load already happened: companies_warehouse wrote the table."""
+
+    @asset(deps=[companies])
+    def after_the_check() -> None:
+        """Stands for dbt: runs only when the blocking check lets it."""
+
+    warehouse = companies_warehouse(tmp_path / "w.duckdb", good_rows(per_load))
+    checks = build_raw_checks({"hubspot": ("companies",)})
+    result = materialize([companies, after_the_check, checks], resources={"warehouse": warehouse}, raise_on_error=False)
+    (evaluation,) = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert not evaluation.passed
+    assert evaluation.severity == (AssetCheckSeverity.WARN if downstream_runs else AssetCheckSeverity.ERROR)
+    assert ("volume_spike" if downstream_runs else ".volume:") in evaluation.description
+    materialized = {
+        e.asset_key.to_user_string() for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    assert ("after_the_check" in materialized) == downstream_runs
+    assert result.success == downstream_runs
 
 
 def responses_warehouse(path: Path, per_load: list[int]) -> WarehouseResource:
@@ -203,11 +264,12 @@ def test_survey_responses_arrive_in_waves_so_only_a_drop_fails(
     result = results["typeform_responses"]
     assert result.passed == passed, result.failures
     assert result.facts["latest_load_rows"] == per_load[-1]
-    assert result.facts["volume_high"] == "none: rows arrive in waves"
-    # The same nights on a table without waves: both fail, the campaign-sized load as a spike.
+    assert result.facts["volume_high"] == "none: rows arrive in waves" and not result.warnings
+    # The same nights on a table without waves: the stop fails as a drop, the campaign-sized load warns as a spike.
     companies, _ = run(companies_warehouse(tmp_path / "c.duckdb", good_rows(per_load)))
-    (failure,) = companies.failures
-    assert failure.startswith("raw_hubspot.companies.volume: expect_column_values_to_be_between(rows_loaded)")
+    (finding,) = companies.warnings if passed else companies.failures
+    validation = "volume_spike" if passed else "volume"
+    assert finding.startswith(f"raw_hubspot.companies.{validation}: expect_column_values_to_be_between(rows_loaded)")
 
 
 def test_volume_is_not_judged_without_enough_history_or_after_a_full_load(tmp_path: Path) -> None:
