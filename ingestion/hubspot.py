@@ -8,8 +8,8 @@ from the cursor minus a look-back window (`lookback_seconds`, SOURCES__HUBSPOT__
 id, so a late record still loads and none loads twice.
 
 Search never returns deleted (archived) records: every run also reads `?archived=true` for companies, contacts,
-deals and tickets and merges those rows over the same tables (`archived` true). Merged records carry
-`hs_merged_object_ids` on the survivor; dbt maps the merged-away ids to it.
+deals and tickets and merges those archived since its search window over the same tables (`archived` true).
+Merged records carry `hs_merged_object_ids` on the survivor; dbt maps the merged-away ids to it.
 
 The tasks csops created are read back (`tasks`: those with a `csops_task_key`, filtered in the search itself, so a
 portal's other tasks are never loaded): status, completion time, due date and owner, the latest of each (a task
@@ -364,11 +364,8 @@ def crm_object_resource(
         # object. Later runs search only the window since the cursor. The list is not ordered by modification, so
         # the cursor is the newest modification seen; a record changed while the list ran is newer than that
         # minus the look-back (a full load takes minutes, the look-back an hour) and comes with the next search.
-        pages = (
-            search_changed(client, obj, max(EPOCH, cursor - timedelta(seconds=lookback_seconds)), cap)
-            if cursor > EPOCH
-            else list_all(client, obj)
-        )
+        since = max(EPOCH, cursor - timedelta(seconds=lookback_seconds)) if cursor > EPOCH else None
+        pages = search_changed(client, obj, since, cap) if since is not None else list_all(client, obj)
         waiting: list[dict[str, Any]] = []  # rows whose associations are read with the next batch
         for page in pages:
             # Before any row of the page reaches dlt, so a renamed property never merges as NULL: HubSpot returns
@@ -390,7 +387,7 @@ def crm_object_resource(
         if waiting:
             yield with_companies(client, obj, waiting)
         if obj.name in ARCHIVABLE:
-            yield from archived_records(client, obj)
+            yield from archived_records(client, obj, since)
 
     return records
 
@@ -414,14 +411,30 @@ def property_exists(client: RESTClient, object_type: str, name: str) -> bool:
     return True
 
 
-def archived_records(client: RESTClient, obj: CrmObject) -> Iterator[Any]:
-    """Deleted records, read whole every run (search cannot see them), merged over the live rows by id."""
+def archived_records(client: RESTClient, obj: CrmObject, since: datetime | None = None) -> Iterator[Any]:
+    """Deleted records, merged over the live rows by id. Search cannot see them and the list endpoint has no filter,
+    so every run reads the whole `?archived=true` list; only those archived at or after `since` (the run's search
+    window, read after the search so none archived meanwhile is missed) are loaded, so a night merges the records
+    deleted since the last run, not every record ever deleted (which grows with the history, and whose re-stamped
+    rows made each night's load look ten times the nights before it to the volume check). A record without a
+    readable `archivedAt` is loaded; a first or full load (`since` None) loads them all."""
     for page in list_all(client, obj, archived=True):
+        if since is not None:
+            page = [result for result in page if not archived_before(result, since)]
         rows, bad = loadable(obj, page)
         for row in rows:
             row["archived"] = True
         yield from bad
         yield rows
+
+
+def archived_before(result: dict[str, Any], since: datetime) -> bool:
+    """Whether HubSpot says the record was archived before `since` (False when it does not say, or not readably)."""
+    try:
+        archived_at = parse_timestamp(result.get("archivedAt"))
+    except (TypeError, ValueError):
+        return False
+    return archived_at is not None and archived_at < since
 
 
 def owners_resource(client: RESTClient):

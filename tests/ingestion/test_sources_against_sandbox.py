@@ -124,9 +124,17 @@ def test_a_second_run_with_no_change_at_the_source_changes_no_count(
     assert {table: count(warehouse, f"{d}.{table}") for (d, table) in WORLD_TABLES} == before
     assert count(warehouse, "raw_usage.events") == events_before
     assert second["usage"].loaded == 0  # no file changed
-    # HubSpot re-reads only the look-back hour of each object's cursor and the (short) archived lists, not the
-    # history.
+    # HubSpot re-reads only the look-back hour of each object's cursor, not the history: of the archived lists,
+    # which it reads whole (no filter exists), it loads none again, since nothing was archived in between.
     assert second["hubspot"].loaded < 0.05 * sum(before[t] for t in ("companies", "contacts", "deals", "tickets"))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (latest,) = con.execute("select max(load_id) from raw_hubspot._dlt_loads").fetchone()
+        for table in ("companies", "contacts", "deals", "tickets"):
+            archived, reloaded = con.execute(
+                f"select count(*), count(*) filter (_dlt_load_id = ?) from raw_hubspot.{table} where archived",
+                [latest],
+            ).fetchone()
+            assert archived > 0 and reloaded == 0, (table, archived, reloaded)
 
 
 def test_incremental_state_survives_losing_the_local_pipeline_folder(
