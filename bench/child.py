@@ -141,6 +141,7 @@ def nightly_run(exclude: list[str]) -> dict[str, Any]:
         "step_seconds": outcome.step_seconds,
         "failed_steps": outcome.failed_steps,
         "failed_checks": outcome.failed_checks,
+        "warned_checks": outcome.warned_checks,
         **request_totals(),
     }
 
