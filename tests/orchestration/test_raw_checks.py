@@ -167,8 +167,8 @@ def test_the_latest_load_is_judged_against_the_median_of_earlier_loads(
     findings = {"drop": result.failures, "spike": result.warnings, None: result.failures + result.warnings}[verdict]
     assert len(findings) == (verdict is not None), findings
     if verdict:
-        validation = {"drop": "volume", "spike": "volume_spike"}[verdict]
-        assert findings[0].startswith(f"raw_hubspot.companies.{validation}: expect_column_values_to_be_between(rows_")
+        finding = {"drop": "volume", "spike": "volume (spike)"}[verdict]
+        assert findings[0].startswith(f"raw_hubspot.companies.{finding}: expect_column_values_to_be_between(rows_")
     strict, _ = run(companies_warehouse(tmp_path / "strict.duckdb", good_rows(per_load)), VolumeRule(spike_fails=True))
     assert strict.passed == (verdict is None) and not strict.warnings
 
@@ -183,10 +183,14 @@ def test_a_month_end_bulk_update_of_companies_warns_and_the_spike_rule_is_read_f
     result, _ = run(warehouse, VolumeRule.from_env())
     assert result.passed and result.facts["median_rows_earlier_loads"] == 61 and result.facts["volume_high"] == 610
     (warning,) = result.warnings
-    assert "volume_spike" in warning and "[879]" in warning
+    assert warning.startswith("raw_hubspot.companies.volume (spike): ") and "[879]" in warning
     monkeypatch.setenv("CSOPS_VOLUME_SPIKE", "fail")
     result, _ = run(warehouse, VolumeRule.from_env())
-    assert not result.passed and not result.warnings and "volume_spike" in result.failures[0]
+    assert (
+        not result.passed
+        and not result.warnings
+        and result.failures[0].startswith("raw_hubspot.companies.volume (spike)")
+    )
     monkeypatch.setenv("CSOPS_VOLUME_SPIKE", "stop")
     with pytest.raises(Exception, match="CSOPS_VOLUME_SPIKE"):
         VolumeRule.from_env()
@@ -218,7 +222,7 @@ def test_in_dagster_a_spike_is_a_warning_that_lets_the_downstream_assets_run_and
     (evaluation,) = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert not evaluation.passed
     assert evaluation.severity == (AssetCheckSeverity.WARN if downstream_runs else AssetCheckSeverity.ERROR)
-    assert ("volume_spike" if downstream_runs else ".volume:") in evaluation.description
+    assert (".volume (spike):" if downstream_runs else ".volume:") in evaluation.description
     materialized = {
         e.asset_key.to_user_string() for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
     }
@@ -268,8 +272,8 @@ def test_survey_responses_arrive_in_waves_so_only_a_drop_fails(
     # The same nights on a table without waves: the stop fails as a drop, the campaign-sized load warns as a spike.
     companies, _ = run(companies_warehouse(tmp_path / "c.duckdb", good_rows(per_load)))
     (finding,) = companies.warnings if passed else companies.failures
-    validation = "volume_spike" if passed else "volume"
-    assert finding.startswith(f"raw_hubspot.companies.{validation}: expect_column_values_to_be_between(rows_loaded)")
+    name = "volume (spike)" if passed else "volume"
+    assert finding.startswith(f"raw_hubspot.companies.{name}: expect_column_values_to_be_between(rows_loaded)")
 
 
 def test_volume_is_not_judged_without_enough_history_or_after_a_full_load(tmp_path: Path) -> None:
