@@ -7,7 +7,7 @@ times) the usual rows. These suites run as blocking Dagster checks on the dlt as
 so dbt does not build on a bad night and the marts, the serving copy and the CRM keep the last good state. A spike
 in volume is the one finding that only warns (VolumeRule says why).
 
-Per raw table, up to four validations, each on a small frame read from DuckDB with the warehouse resource's capped
+Per raw table, up to three validations, each on a small frame read from DuckDB with the warehouse resource's capped
 connection (never a whole large table):
 - `fields` (tables with a contract): the declared required fields exist and are not null (a share of nulls only where
   the contract allows one, `Field.null_share`), enum fields hold accepted values. The frame holds only those columns;
@@ -56,7 +56,7 @@ class VolumeRule:
     The latest load fails when it wrote fewer than median / `factor` rows (a drop to near zero: a missing file, an
     API that returned one page); more than `factor` x max(median, `min_rows`) (a spike) is a warning unless
     `spike_fails`. A drop means data is missing and the marts would be wrong; a spike is mostly real work upstream
-    (a month-end bulk update of CRM companies, a price migration in billing) whose rows are deduplicated by key, so
+    (a bulk update of CRM companies, a price migration in billing) whose rows are deduplicated by key, so
     it is shown, not allowed to stop the night. Judged only once `min_loads` earlier loads exist, on the last `loads`
     of them; a drop only when the median is at least `min_rows` (a table that usually gets a handful of changed rows
     may get none). A load that rewrote every row of the table (the first load, `csops run --full-refresh`) is not
@@ -218,27 +218,27 @@ def load_volumes(con: duckdb.DuckDBPyConnection, raw: RawTable, loads: int) -> l
     ).fetchall()
 
 
-def volume_validations(
+def volume_validation(
     con: duckdb.DuckDBPyConnection, raw: RawTable, present: set[str], rule: VolumeRule, gxe: Any
-) -> tuple[list[Validation], dict[str, Any]]:
-    """The latest load's row count against the median of the loads before it: a drop (`<table>.volume`) and, but
-    on tables whose rows arrive in waves, a spike (a warning unless the rule says it fails: `meta.warn_only`);
-    ([], why) when not judged."""
+) -> tuple[Validation | None, dict[str, Any]]:
+    """The latest load's row count against the median of the loads before it: a drop and, except on tables whose
+    rows arrive in waves, a spike (a warning unless the rule says it fails: `meta.warn_only`); (None, why) when not
+    judged."""
     import pandas as pd
 
     if "_dlt_load_id" not in present:
         # dlt adds no _dlt_load_id to tables loaded from Arrow / Parquet unless configured to.
-        return [], {"volume": "not judged: the table has no _dlt_load_id column"}
+        return None, {"volume": "not judged: the table has no _dlt_load_id column"}
     volumes = load_volumes(con, raw, rule.loads)
     if not volumes:
-        return [], {"volume": "not judged: no completed load yet"}
+        return None, {"volume": "not judged: no completed load yet"}
     (latest_load, latest), earlier = volumes[0], [count for _, count in volumes[1:]]
     (total,) = con.execute(f"select count(*) from {raw.relation}").fetchone()
     facts: dict[str, Any] = {"latest_load_id": latest_load, "latest_load_rows": latest}
     if latest and latest == total:
-        return [], {**facts, "volume": "not judged: the latest load wrote every row (a first or full load)"}
+        return None, {**facts, "volume": "not judged: the latest load wrote every row (a first or full load)"}
     if len(earlier) < rule.min_loads:
-        return [], {**facts, "volume": f"not judged: {len(earlier)} earlier load(s), {rule.min_loads} needed"}
+        return None, {**facts, "volume": f"not judged: {len(earlier)} earlier load(s), {rule.min_loads} needed"}
     median = statistics.median(earlier)
     low = median / rule.factor if median >= rule.min_rows else 0
     # A wave (thousands of survey responses after quiet nights) is the table's normal, not a spike.
@@ -255,7 +255,7 @@ def volume_validations(
     if high is not None:  # a spike
         meta = {"warn_only": not rule.spike_fails, "finding": "spike"}
         expectations.append(gxe.ExpectColumnValuesToBeBetween(column="rows_loaded", max_value=high, meta=meta))
-    return [Validation(f"{raw.relation}.volume", frame, expectations)], facts
+    return Validation(f"{raw.relation}.volume", frame, expectations), facts
 
 
 def _describe(result: Any) -> str:
@@ -395,9 +395,9 @@ def _check_tables(
         if not present:
             results[raw.table] = TableResult(raw.relation, True, facts={"note": "no rows loaded yet: no table"})
             continue
-        volume, facts = volume_validations(con, raw, present, rule, gxe)
+        volume, facts = volume_validation(con, raw, present, rule, gxe)
         fields = fields_validation(con, raw, present, gxe, facts.get("latest_load_id"))
-        validations = [v for v in (fields, columns_validation(columns, raw, gxe)) if v is not None] + volume
+        validations = [v for v in (fields, columns_validation(columns, raw, gxe), volume) if v is not None]
         failures: list[str] = []
         warnings: list[str] = []
         for validation in validations:
