@@ -34,6 +34,8 @@ class RunOutcome:
     failed_checks: list[str] = field(default_factory=list)  # severity ERROR: blocking checks stop what is downstream
     warned_checks: list[str] = field(default_factory=list)  # severity WARN: shown, nothing stopped
     step_seconds: dict[str, float] = field(default_factory=dict)
+    # What each check that ran reported ("<asset>:<check>" -> its metadata's values), passed or not.
+    check_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -233,8 +235,9 @@ def run_graph(
             outcome.failed_steps.append(f"{event.step_key}: {explained}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            outcome.check_metadata[name] = {label: value.value for label, value in evaluation.metadata.items()}
             if not evaluation.passed:
-                name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                 warned = evaluation.severity == AssetCheckSeverity.WARN
                 (outcome.warned_checks if warned else outcome.failed_checks).append(name)
     stats = instance.get_run_step_stats(result.run_id)

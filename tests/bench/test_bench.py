@@ -17,15 +17,20 @@ from click.testing import CliRunner
 from bench.config import CRM_PUSH, NIGHTLY_RUN, BenchConfig
 from bench.harness import run_bench
 from bench.plain_sql import TRANSFORMATIONS, compare
+from bench.stages import WARM_UP_RUN
 from bench.warehouse import count_events
 from csops.cli import main
 from ingestion.registry import SOURCE_NAMES
+from orchestration.raw_checks import VolumeRule
 from sandbox.manifest import Manifest
 
 pytestmark = pytest.mark.slow
 
 EVENTS = 20_000
 TODAY = date(2026, 11, 1)
+# Nights before the measured one after the full load, so its raw volume check is judged.
+WARM_UPS = VolumeRule().min_loads - 1
+NIGHTS = [*(["advance 1 day (warm-up night)"] * WARM_UPS), "advance 1 day (for the nightly run)", "advance 1 day"]
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +68,7 @@ def test_every_stage_is_reported_with_a_positive_wall_time(bench: dict) -> None:
         + [f"ingest full: {s}" for s in SOURCE_NAMES]
         + ["raw checks (GX) full", "plain load: usage events (DuckDB)", "dbt build full", "publish serving copy full"]
         + [f"plain SQL: {t.title}" for t in TRANSFORMATIONS]
+        + ["advance 1 day (warm-up night)", WARM_UP_RUN] * WARM_UPS
         + ["advance 1 day (for the nightly run)", NIGHTLY_RUN, "advance 1 day"]
         + [f"ingest incremental: {s}" for s in SOURCE_NAMES]
         + ["raw checks (GX)", "dbt build incremental", "publish serving copy", "CRM sync dry run"]
@@ -105,21 +111,22 @@ def test_ingested_rows_are_what_the_warehouse_holds(bench: dict) -> None:
         )
         held = {t: query(warehouse, f'select count(*) from raw_{source}."{t}"')[0][0] for (t,) in tables}
         assert reported == held, source
-        full = stage(report, f"ingest full: {source}")
-        night = stage(report, NIGHTLY_RUN)["details"]["new_rows"][source]
-        incremental = stage(report, f"ingest incremental: {source}")
-        assert full["details"]["new_rows"] + night + incremental["details"]["new_rows"] == sum(held.values())
+        full, staged = stage(report, f"ingest full: {source}"), stage(report, f"ingest incremental: {source}")
+        runs = [s for s in report["stages"] if s["name"] in (WARM_UP_RUN, NIGHTLY_RUN)]
+        nights = sum(run["details"]["new_rows"][source] for run in runs)
+        assert full["details"]["new_rows"] + nights + staged["details"]["new_rows"] == sum(held.values())
         assert full["rows"] >= full["details"]["new_rows"] > 0  # a full load lands rows (duplicates merged)
 
 
 def test_event_counts_are_the_files_and_the_loaded_events(bench: dict) -> None:
     report, root = bench["report"], bench["root"]
     events = root / "sandbox" / "events"
-    assert Manifest.read(root / "sandbox").today == date.fromordinal(TODAY.toordinal() + 2)
-    first, second = stage(report, "advance 1 day (for the nightly run)")["rows"], stage(report, "advance 1 day")["rows"]
-    assert stage(report, "generate sandbox")["rows"] + first + second == count_events(events)
-    assert first + second == count_events(events, since=TODAY)
-    assert second == count_events(events, since=date.fromordinal(TODAY.toordinal() + 1))
+    assert Manifest.read(root / "sandbox").today == date.fromordinal(TODAY.toordinal() + len(NIGHTS))
+    advanced = [s["rows"] for s in report["stages"] if s["step"] == "advance"]
+    assert [s["name"] for s in report["stages"] if s["step"] == "advance"] == NIGHTS
+    assert stage(report, "generate sandbox")["rows"] + sum(advanced) == count_events(events)
+    assert sum(advanced) == count_events(events, since=TODAY)
+    assert advanced[-1] == count_events(events, since=date.fromordinal(TODAY.toordinal() + len(NIGHTS) - 1))
     with duckdb.connect() as con:
         received_before_advance = con.execute(
             f"select count(*) from read_parquet('{events}/*/*.parquet', hive_partitioning = true) "
@@ -147,8 +154,16 @@ def test_the_nightly_run_is_one_dagster_run_of_the_whole_graph_but_the_crm_push(
     assert run["details"]["requests"] > 0 and 0 <= run["details"]["throttle_wait_s"] < run["wall_s"]
     # Its dbt build reused the parse of the bench's builds (same project, same profile): no whole-project parse.
     logs = list((root / "dbt_target").glob("dbt_models-*/dbt.log"))
-    assert len(logs) == 1 and "Partial parsing enabled" in logs[0].read_text()
-    assert "Unable to do partial parsing" not in logs[0].read_text()
+    assert len(logs) == 1 + WARM_UPS
+    for log in logs:
+        assert "Partial parsing enabled" in log.read_text() and "Unable to do partial parsing" not in log.read_text()
+    # It is a night on which the raw volume check judges the loads (a GX validation per table): the warm-up nights
+    # before it had too few earlier loads.
+    assert run["details"]["raw_tables_checked"] > 0
+    judged = run["details"]["volume_judged"]
+    assert judged and all(name.endswith(":gx_raw_contract") for name in judged)
+    for warm_up in [s for s in report["stages"] if s["name"] == WARM_UP_RUN]:
+        assert warm_up["details"]["volume_judged"] == []
     # It loaded the events of the day advanced for it (what every raw table holds is checked below, all nights summed).
     advanced = stage(report, "advance 1 day (for the nightly run)")["rows"]
     assert 0 < run["details"]["new_rows"]["usage"] <= advanced
