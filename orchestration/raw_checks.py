@@ -20,18 +20,13 @@ connection (never a whole large table):
 
 GX 1.x has no DuckDB datasource (FACTS.md), so the frames go through its pandas datasource. A file-backed context
 beside the warehouse keeps suites and results, and renders them as Data Docs (HTML) the Dagster checks link to.
-Importing GX costs about 5 s of CPU (scipy, its pyspark shims): a run imports it in the background while the loads
-wait on the vendors' rate limits (`import_gx_in_background`), so the checks find it done.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import statistics
-import sys
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,32 +47,6 @@ SAMPLE_SEED = 42
 # Results kept per suite (a week of nights): the Data Docs show them, older ones and their pages are removed.
 KEEP_RESULTS = 7
 DATASOURCE = "raw_tables"
-_gx_import: threading.Thread | None = None
-
-
-def _import_gx() -> None:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    try:
-        import great_expectations  # noqa: F401
-    except Exception:  # the checks import it again and report what is wrong
-        logging.getLogger(__name__).debug("background import of great_expectations failed", exc_info=True)
-
-
-def import_gx_in_background() -> threading.Thread | None:
-    """Start importing Great Expectations in a daemon thread, once per process; None when it is imported already.
-    A night's loads wait on the vendors' rate limits most of their time, so the import costs the night no wall time
-    (the Dagster resource `raw_suites` calls this when a run starts: orchestration/defs/checks.py)."""
-    global _gx_import
-    if _gx_import is None and "great_expectations" not in sys.modules:
-        _gx_import = threading.Thread(target=_import_gx, name="import-great-expectations", daemon=True)
-        _gx_import.start()
-    return _gx_import
-
-
-def wait_for_gx_import() -> None:
-    """Let a background import finish before importing GX here: one import, never two at once."""
-    if _gx_import is not None:
-        _gx_import.join()
 
 
 @dataclass(frozen=True)
@@ -312,7 +281,6 @@ class RawSuites:
 
     def __init__(self, project_dir: Path) -> None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        wait_for_gx_import()
         import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.base import ProgressBarsConfig

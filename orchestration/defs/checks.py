@@ -16,28 +16,16 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
-    ConfigurableResource,
-    InitResourceContext,
     MetadataValue,
     multi_asset_check,
 )
 
 from ingestion.registry import SOURCES
-from orchestration.raw_checks import VolumeRule, check_sources, import_gx_in_background
+from orchestration.raw_checks import VolumeRule, check_sources
 from orchestration.resources import WarehouseResource
 from orchestration.settings import WAREHOUSE_POOL
 
 CHECK_NAME = "gx_raw_contract"
-
-
-class RawSuitesResource(ConfigurableResource):
-    """What the raw checks need besides the warehouse: Great Expectations, imported in the background from the start
-    of a run. A run executed in process (the nightly job, `csops run`) sets its resources up when it starts, so the
-    import (about 5 s of CPU) overlaps the loads, which wait on the vendors' rate limits most of their time. Under
-    the multiprocess executor only the check step's process sets it up, and nothing changes."""
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        import_gx_in_background()
 
 
 def build_raw_checks(sources: dict[str, tuple[str, ...]]) -> AssetChecksDefinition:
@@ -64,9 +52,7 @@ def build_raw_checks(sources: dict[str, tuple[str, ...]]) -> AssetChecksDefiniti
         pool=WAREHOUSE_POOL,  # reads the warehouse: DuckDB lets no reader in while another process writes it
         description="Great Expectations suites on the raw tables of every source, blocking dbt when one fails.",
     )
-    def raw_checks(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource, raw_suites: RawSuitesResource
-    ) -> Iterator[AssetCheckResult]:
+    def raw_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[AssetCheckResult]:
         selection: dict[str, set[str]] = {}
         for key in context.selected_asset_check_keys:
             _, source, table = key.asset_key.path

@@ -207,7 +207,7 @@ def test_in_dagster_a_spike_is_a_warning_that_lets_the_downstream_assets_run_and
     its table), the blocking check, and an asset after it."""
     from dagster import AssetCheckSeverity, asset, materialize
 
-    from orchestration.defs.checks import RawSuitesResource, build_raw_checks
+    from orchestration.defs.checks import build_raw_checks
 
     @asset(key=["dlt", "hubspot", "companies"])
     def companies() -> None:
@@ -219,8 +219,7 @@ def test_in_dagster_a_spike_is_a_warning_that_lets_the_downstream_assets_run_and
 
     warehouse = companies_warehouse(tmp_path / "w.duckdb", good_rows(per_load))
     checks = build_raw_checks({"hubspot": ("companies",)})
-    resources = {"warehouse": warehouse, "raw_suites": RawSuitesResource()}
-    result = materialize([companies, after_the_check, checks], resources=resources, raise_on_error=False)
+    result = materialize([companies, after_the_check, checks], resources={"warehouse": warehouse}, raise_on_error=False)
     (evaluation,) = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert not evaluation.passed
     assert evaluation.severity == (AssetCheckSeverity.WARN if downstream_runs else AssetCheckSeverity.ERROR)
@@ -298,37 +297,3 @@ def test_old_results_are_pruned_to_a_week_of_nights(tmp_path: Path) -> None:
     )
     pages = list(docs.parent.glob("validations/raw_hubspot/companies/fields/**/*.html"))
     assert len(kept) == len(pages) == KEEP_RESULTS
-
-
-def test_a_run_imports_great_expectations_in_the_background_from_its_start(tmp_path: Path) -> None:
-    """In a fresh interpreter: a Dagster run whose first step sleeps and whose second needs the raw_suites resource
-    (as the checks do) finds GX imported, by the background thread the resource started with the run, before that
-    second step began (the first step imports nothing)."""
-    script = """
-import sys, time
-from dagster import asset, materialize
-from orchestration.defs.checks import RawSuitesResource
-
-@asset
-def loads() -> None:
-    time.sleep(0.1)
-    for _ in range(600):  # the loads: waiting on the vendors
-        if "great_expectations" in sys.modules and not sys.modules["great_expectations"].__spec__._initializing:
-            break
-        time.sleep(0.1)
-
-@asset(deps=[loads])
-def checks(raw_suites: RawSuitesResource) -> None:
-    print("imported when the checks started:", "great_expectations" in sys.modules, flush=True)
-
-assert "great_expectations" not in sys.modules
-materialize([loads, checks], resources={"raw_suites": RawSuitesResource()})
-"""
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2]
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "imported when the checks started: True" in done.stdout
