@@ -131,6 +131,7 @@ def nightly_run(exclude: list[str]) -> dict[str, Any]:
     """The night as the product runs it: one Dagster run of the graph in this process (what `csops run` does, and the
     nightly job's in-process executor), every asset but `exclude`."""
     from orchestration.defs.checks import CHECK_NAME
+    from orchestration.raw_checks import JUDGED_VOLUME_FACT
     from orchestration.run import run_graph
 
     outcome = run_graph(quiet=True, progress=print, exclude=exclude)
@@ -145,7 +146,7 @@ def nightly_run(exclude: list[str]) -> dict[str, Any]:
         "failed_checks": outcome.failed_checks,
         "warned_checks": outcome.warned_checks,
         # Raw tables whose volume the GX check judged against earlier loads (it costs a validation each).
-        "volume_judged": sorted(k for k, facts in raw_checks.items() if "median_rows_earlier_loads" in facts),
+        "volume_judged": sorted(k for k, facts in raw_checks.items() if JUDGED_VOLUME_FACT in facts),
         "raw_tables_checked": len(raw_checks),
         **request_totals(),
     }

@@ -47,6 +47,8 @@ SAMPLE_SEED = 42
 # Results kept per suite (a week of nights): the Data Docs show them, older ones and their pages are removed.
 KEEP_RESULTS = 7
 DATASOURCE = "raw_tables"
+# The fact a table's check reports only when its volume was judged against earlier loads (the bench counts them).
+JUDGED_VOLUME_FACT = "median_rows_earlier_loads"
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,7 @@ def volume_validation(
     high = None if raw.in_waves else rule.factor * max(median, rule.min_rows)
     facts.update(
         {
-            "median_rows_earlier_loads": median,
+            JUDGED_VOLUME_FACT: median,
             "volume_low": low,
             "volume_high": "none: rows arrive in waves" if high is None else high,
         }
