@@ -87,6 +87,13 @@ def test_dbt_sees_an_absolute_warehouse_and_the_limits_only_while_its_invocation
     assert dict(os.environ) == before
 
 
+def test_dbt_logs_to_its_file_at_info_unless_dbts_own_variable_says_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
+    assert WarehouseResource().dbt_env()["DBT_LOG_LEVEL_FILE"] == "info"
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+    assert WarehouseResource().dbt_env()["DBT_LOG_LEVEL_FILE"] == "debug"
+
+
 def test_loading_the_definitions_leaves_the_process_environment_as_it_was(tmp_path: Path) -> None:
     """No import-time changes to PATH or CSOPS_WAREHOUSE: the code location reads its environment, never writes it."""
     script = (
