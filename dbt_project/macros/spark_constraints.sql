@@ -42,6 +42,6 @@
     {%- if broken -%}
         {{ exceptions.raise_compiler_error(
             'not_null constraint violated in ' ~ relation ~ ': null in ' ~ broken | join(', ')
-            ~ '. The model''s contract declares these columns not null (dbt_project/models/marts).') }}
+            ~ ". The model's contract declares these columns not null (dbt_project/models/marts).") }}
     {%- endif -%}
 {% endmacro %}
