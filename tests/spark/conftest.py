@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,9 +49,15 @@ class SparkCompany:
 
     def build_on_spark(self, *args: str) -> None:
         """`dbt <args>` on the spark target, in this process (the Spark session is created once, then reused)."""
+        result = self.invoke_on_spark(*args)
+        failed = [r.node.name for r in (result.result or []) if getattr(r, "status", None) in ("error", "fail")]
+        assert result.success, f"dbt {' '.join(args)} on Spark failed: {failed or result.exception}"
+
+    def invoke_on_spark(self, *args: str) -> Any:
+        """dbt's result of `dbt <args>` on the spark target, whether it succeeded or not."""
         from dbt.cli.main import dbtRunner
 
-        result = dbtRunner().invoke(
+        return dbtRunner().invoke(
             [
                 *args,
                 "--project-dir",
@@ -67,8 +74,6 @@ class SparkCompany:
                 str(self.work / "spark-logs"),
             ]
         )
-        failed = [r.node.name for r in (result.result or []) if getattr(r, "status", None) in ("error", "fail")]
-        assert result.success, f"dbt {' '.join(args)} on Spark failed: {failed or result.exception}"
 
 
 def spark_available() -> bool:

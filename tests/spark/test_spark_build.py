@@ -10,6 +10,7 @@ import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -184,6 +185,32 @@ INCREMENTAL_TABLES = {
     "int_usage__account_daily": "account_id, activity_date, events",
     "int_usage__feature_days": "account_id, event_name, activity_date, events",
 }
+
+
+def test_a_null_in_a_column_declared_not_null_fails_on_spark_naming_it(
+    spark_company: SparkCompany, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dbt-spark enforces not_null constraints only on Delta tables: on the Parquet tables built here
+    macros/spark_constraints.sql checks them after each contracted mart is written (every build above went through
+    it). Here the check meets a column that holds nulls: it fails naming the column and as many rows as the DuckDB
+    build holds, and passes on the key."""
+    spark_environment(monkeypatch, spark_company)
+    with duckdb.connect(str(spark_company.warehouse), read_only=True) as reference:
+        (nulls,) = reference.execute(
+            "select count(*) filter (where customer_id is null) from marts.customer_360"
+        ).fetchone()
+    assert nulls > 0  # accounts without a billing customer: the check has something to find
+
+    def check(column: str) -> Any:
+        columns = {column: {"constraints": [{"type": "not_null"}]}}
+        arguments = json.dumps({"relation": "marts.customer_360", "columns": columns})
+        return spark_company.invoke_on_spark("run-operation", "check_not_null_constraints", "--args", arguments)
+
+    assert check("account_id").success
+    failed = check("customer_id")
+    assert not failed.success
+    messages = " ".join(result.message or "" for result in failed.result.results)
+    assert f"not_null constraint violated in marts.customer_360: null in customer_id ({nulls} rows)" in messages
 
 
 def test_the_incremental_build_after_a_day_equals_a_full_rebuild_on_spark(
