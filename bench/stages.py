@@ -36,6 +36,7 @@ from bench.report import scale_report
 from bench.warehouse import changed_rows, count_events, dataset_rows, folder_bytes, relation_rows, snapshot_tables
 from ingestion.registry import BY_NAME, DATASETS, SOURCE_NAMES
 from orchestration.raw_checks import VolumeRule
+from orchestration.resources import DBT_FILE_LOG_LEVEL
 
 WARM_UP = "warm-up night"
 WARM_UP_RUN = "nightly run (warm-up night, not measured)"
@@ -244,6 +245,8 @@ class ScaleBench:
         # As the nightly builds (orchestration/defs/transformation.py): unit tests check logic on fixtures, in CI.
         argv += ["--exclude-resource-type", "unit_test"]
         env = self.env()
+        # dbt's file log at the level the product's builds use (orchestration/resources.py), not dbt's debug default.
+        env.setdefault("DBT_LOG_LEVEL_FILE", DBT_FILE_LOG_LEVEL)
         if mode == "incremental":
             # The nightly build tests only the window it rewrote, told the way Dagster tells it (the environment:
             # orchestration/resources.py); `--vars` on the command line would make dbt parse the project again.

@@ -42,6 +42,10 @@ ENV_VARS: Mapping[str, str] = {
 }
 
 
+# The level of the dbt.log each build leaves (dbt's DBT_LOG_LEVEL_FILE overrides it): see `dbt_env`.
+DBT_FILE_LOG_LEVEL = "info"
+
+
 class WarehouseResource(ConfigurableResource):
     """The warehouse every asset reads and writes, and the DuckDB limits its connections get."""
 
@@ -178,7 +182,7 @@ class WarehouseResource(ConfigurableResource):
             # DBT_LOG_LEVEL_FILE says otherwise. At debug it also holds every statement (about 10 MB a night at
             # large) and writing it cost ~2 s of a small company's 25 s build here (3 runs each); the SQL each node
             # ran is in the folder's compiled/ and run/ anyway.
-            "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE") or "info",
+            "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE") or DBT_FILE_LOG_LEVEL,
         }
 
     @contextmanager
