@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from ingestion.pipeline import ingest
-from tests.dbt.test_mart_constraints import constrained_columns
+from tests.dbt.test_mart_constraints import NOT_NULL_MART_COLUMNS, by_table, constrained_columns
 from tests.support import dbt, postgres_available, require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -61,17 +61,10 @@ def test_dbt_build_is_green_on_postgres_with_the_true_mrr(
         cursor = con.cursor()
         cursor.execute("select account_id, month, ending_mrr_usd, movement_type from marts.mrr_movements")
         built = {(a, m): (mrr, kind) for a, m, mrr, kind in cursor.fetchall()}
-        cursor.execute(
-            "select table_name, column_name from information_schema.columns "
-            "where table_schema = 'marts' and is_nullable = 'NO'"
-        )
-        not_null: dict[str, set[str]] = {}
-        for table, column in cursor.fetchall():
-            not_null.setdefault(table, set()).add(column)
+        cursor.execute(NOT_NULL_MART_COLUMNS)
+        not_null = by_table(cursor.fetchall())
     declared = constrained_columns(json.loads((tmp_path / "target" / "manifest.json").read_text()))
     assert any(declared.values())
-    assert {model: not_null.get(model, set()) for model, columns in declared.items() if columns} == {
-        model: columns for model, columns in declared.items() if columns
-    }
+    assert {model: not_null.get(model, set()) for model in declared} == declared
     assert built.keys() == truth.keys()
     assert all(abs(built[k][0] - truth[k][0]) < 0.005 and built[k][1] == truth[k][1] for k in truth)
