@@ -48,6 +48,13 @@ class BenchConfig:
     target: str = "duckdb"
     # Days until each scale's company is complete (sandbox --history-days); None = the scale's 730.
     history_days: int | None = None
+    # Measured nights, one after the other (each: advance a day, one Dagster run); the report judges their median,
+    # since on a shared host one night's wall time moves by up to 40% between runs of the same code.
+    nights: int = 1
+
+    def __post_init__(self) -> None:
+        if self.nights < 1:
+            raise ValueError(f"nights: {self.nights}: at least one night is measured")
 
 
 def default_today(history_days: int | None) -> date:

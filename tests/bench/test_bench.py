@@ -30,7 +30,12 @@ EVENTS = 20_000
 TODAY = date(2026, 11, 1)
 # Nights before the measured one after the full load, so its raw volume check is judged.
 WARM_UPS = VolumeRule().min_loads - 1
-NIGHTS = [*(["advance 1 day (warm-up night)"] * WARM_UPS), "advance 1 day (for the nightly run)", "advance 1 day"]
+MEASURED = 2  # measured nights: the report judges their median
+NIGHTS = [
+    *(["advance 1 day (warm-up night)"] * WARM_UPS),
+    *(["advance 1 day (for the nightly run)"] * MEASURED),
+    "advance 1 day",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +43,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("bench")
     out, work = root / "results", root / "work"
     args = ["bench", "--scales", "tiny", "--events", str(EVENTS), "--out", str(out), "--work-dir", str(work)]
+    args += ["--nights", str(MEASURED)]
     result = CliRunner().invoke(main, [*args, "--keep", "--today", TODAY.isoformat()], catch_exceptions=False)
     files = sorted(out.glob("tiny-*.json"))
     assert len(files) == 1, result.output
@@ -69,7 +75,8 @@ def test_every_stage_is_reported_with_a_positive_wall_time(bench: dict) -> None:
         + ["raw checks (GX) full", "plain load: usage events (DuckDB)", "dbt build full", "publish serving copy full"]
         + [f"plain SQL: {t.title}" for t in TRANSFORMATIONS]
         + ["advance 1 day (warm-up night)", WARM_UP_RUN] * WARM_UPS
-        + ["advance 1 day (for the nightly run)", NIGHTLY_RUN, "advance 1 day"]
+        + ["advance 1 day (for the nightly run)", NIGHTLY_RUN] * MEASURED
+        + ["advance 1 day"]
         + [f"ingest incremental: {s}" for s in SOURCE_NAMES]
         + ["raw checks (GX)", "dbt build incremental", "publish serving copy", "CRM sync dry run"]
     )
@@ -156,7 +163,7 @@ def test_the_nightly_run_is_one_dagster_run_of_the_whole_graph_but_the_crm_push(
     # The build's file log is at info (orchestration/resources.py), where dbt reports a whole-project parse ("Unable
     # to do partial parsing because ...") but not a partial one.
     logs = list((root / "dbt_target").glob("dbt_models-*/dbt.log"))
-    assert len(logs) == 1 + WARM_UPS
+    assert len(logs) == MEASURED + WARM_UPS
     for log in logs:
         text = log.read_text()
         assert "Finished running" in text and "Unable to do partial parsing" not in text
@@ -174,6 +181,21 @@ def test_the_nightly_run_is_one_dagster_run_of_the_whole_graph_but_the_crm_push(
     advanced = stage(report, "advance 1 day (for the nightly run)")["rows"]
     assert 0 < run["details"]["new_rows"]["usage"] <= advanced
     assert "nightly as the product runs it" in bench["result"].output
+
+
+def test_the_night_goal_is_judged_on_the_median_of_the_measured_nights(bench: dict) -> None:
+    """One night's wall time moves with the host: the report gives every measured night and judges their median."""
+    report, output = bench["report"], bench["result"].output
+    assert report["scale"]["measured_nights"] == MEASURED
+    sync = stage(report, "CRM sync dry run")
+    runs = [s for s in report["stages"] if s["name"] == NIGHTLY_RUN]
+    ours = [run["wall_s"] + sync["wall_s"] - run["details"]["throttle_wait_s"] for run in runs]
+    assert len(ours) == MEASURED
+    (line,) = [line for line in output.splitlines() if line.startswith("nightly as the product runs it")]
+    assert f"the median of {MEASURED} nights" in line
+    assert f"ours {max(ours):.1f}s (goal <= 60)" in line  # of two, the upper one
+    (every,) = [line for line in output.splitlines() if "every night, ours / CPU-s:" in line]
+    assert all(f"{night:.1f}s" in every for night in ours)
 
 
 def test_dbt_rows_are_what_the_warehouse_holds(bench: dict) -> None:

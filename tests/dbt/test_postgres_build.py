@@ -1,6 +1,6 @@
 """The same project on Postgres: dlt loads the sandbox into a Postgres database and `dbt build` (models, seeds,
 data tests, unit tests, contracts) runs green there, with the same MRR as the simulation's truth, and the marts'
-not_null constraints are the database's own there too."""
+contract constraints (not null, keys, checks) are the database's own there too, night after night."""
 
 from __future__ import annotations
 
@@ -13,10 +13,28 @@ import psycopg2
 import pytest
 
 from ingestion.pipeline import ingest
-from tests.dbt.test_mart_constraints import NOT_NULL_MART_COLUMNS, by_table, constrained_columns
+from tests.dbt.test_mart_constraints import (
+    NOT_NULL_MART_COLUMNS,
+    by_table,
+    constrained_columns,
+    constraint_counts,
+    declared_constraints,
+)
 from tests.support import dbt, postgres_available, require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+# Primary keys, unique keys and checks of the marts' tables (not-null constraints are columns' own).
+PG_KEYS_AND_CHECKS = """
+    select tables.relname,
+        case constraints.contype when 'p' then 'primary_key' when 'u' then 'unique' else 'check' end,
+        count(*)
+    from pg_constraint as constraints
+    inner join pg_class as tables on constraints.conrelid = tables.oid
+    inner join pg_namespace as schemas on tables.relnamespace = schemas.oid
+    where schemas.nspname = 'marts' and constraints.contype in ('p', 'u', 'c')
+    group by 1, 2
+"""
 
 
 @pytest.fixture()
@@ -63,8 +81,22 @@ def test_dbt_build_is_green_on_postgres_with_the_true_mrr(
         built = {(a, m): (mrr, kind) for a, m, mrr, kind in cursor.fetchall()}
         cursor.execute(NOT_NULL_MART_COLUMNS)
         not_null = by_table(cursor.fetchall())
-    declared = constrained_columns(json.loads((tmp_path / "target" / "manifest.json").read_text()))
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    declared = constrained_columns(manifest)
     assert any(declared.values())
     assert {model: not_null.get(model, set()) for model in declared} == declared
+
+    # The next night rebuilds the marts beside last night's tables: the keys' index names must not collide.
+    again = dbt(["run", "--target", "postgres", "--select", "marts"], tmp_path)
+    assert again.returncode == 0, again.stdout[-4000:]
+    with psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=postgres_database) as con:
+        cursor = con.cursor()
+        cursor.execute(PG_KEYS_AND_CHECKS)
+        enforced: dict[str, dict[str, int]] = {}
+        for table, kind, count in cursor.fetchall():
+            enforced.setdefault(table, {})[kind] = count
+    expected = constraint_counts(declared_constraints(manifest))
+    assert expected["customer_360"]["primary_key"] == 1
+    assert {model: enforced.get(model, {}) for model in expected} == expected
     assert built.keys() == truth.keys()
     assert all(abs(built[k][0] - truth[k][0]) < 0.005 and built[k][1] == truth[k][1] for k in truth)

@@ -228,9 +228,18 @@ def test_dbt_tests_are_asset_checks_blocking_when_their_severity_is_error(graph:
         spec = specs.get(AssetCheckKey(model_key(attached), test["name"]))
         assert spec is not None, f"dbt test {test['name']} is not an asset check"
         assert spec.blocking == (test["config"]["severity"].lower() == "error"), test["name"]
-    # The CRM push is guarded: each mart it reads has blocking checks.
+    # The CRM push is guarded: each mart it reads has blocking checks, or constraints its contract declares, which
+    # the database enforces while the mart is written (a breaking row fails the mart itself: the push does not run).
+    constrained = {
+        model_key(node)
+        for node in dbt_nodes(manifest, "model")
+        if node["config"]["contract"]["enforced"]
+        and (node["constraints"] or any(column["constraints"] for column in node["columns"].values()))
+    }
     for parent in graph.get(CRM_SYNC).parent_keys:
-        assert any(spec.blocking for key, spec in specs.items() if key.asset_key == parent), parent
+        assert parent in constrained or any(spec.blocking for key, spec in specs.items() if key.asset_key == parent), (
+            parent
+        )
 
 
 def test_every_raw_table_has_a_blocking_great_expectations_check_and_no_mart_has_one(graph: AssetGraph) -> None:
@@ -409,11 +418,16 @@ def test_raw_dlt_assets_have_a_freshness_policy_from_the_environment(graph: Asse
             assert policy.fail_window.to_timedelta() == timedelta(hours=hours)
 
 
-def test_what_the_retired_mart_gx_suites_checked_beyond_dbt_is_a_dbt_test_now(manifest: dict) -> None:
+def test_what_the_retired_mart_gx_suites_checked_beyond_dbt_is_a_dbt_test_or_constraint_now(manifest: dict) -> None:
     expressions = {
         (test["attached_node"].split(".")[-1], test["test_metadata"]["kwargs"].get("expression"))
         for test in dbt_nodes(manifest, "test")
         if test.get("test_metadata", {}).get("name") == "expression_is_true"
+    } | {
+        (model["name"], constraint["expression"])  # a contract's check: the database refuses the row
+        for model in dbt_nodes(manifest, "model")
+        for constraint in model["constraints"]
+        if constraint["type"] == "check"
     }
     assert ("at_risk_accounts", "arr_at_stake_usd >= 0") in expressions
     assert ("customer_health_daily", "usage_score between 0 and 100") in expressions

@@ -187,30 +187,47 @@ INCREMENTAL_TABLES = {
 }
 
 
-def test_a_null_in_a_column_declared_not_null_fails_on_spark_naming_it(
+def test_a_row_breaking_a_contract_constraint_fails_on_spark_naming_it(
     spark_company: SparkCompany, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """dbt-spark enforces not_null constraints only on Delta tables: on the Parquet tables built here
-    macros/spark_constraints.sql checks them after each contracted mart is written (every build above went through
-    it). Here the check meets a column that holds nulls: it fails naming the column and as many rows as the DuckDB
-    build holds, and passes on the key."""
+    """dbt-spark enforces constraints only on Delta tables: on the Parquet tables built here
+    macros/spark_constraints.sql checks each contracted mart's not null, key and check constraints after it is
+    written (every build above went through it). Here the check meets a table that breaks three: it fails naming
+    each with as many rows (or repeated keys) as the DuckDB build holds, and passes on the mart's own contract."""
     spark_environment(monkeypatch, spark_company)
     with duckdb.connect(str(spark_company.warehouse), read_only=True) as reference:
-        (nulls,) = reference.execute(
-            "select count(*) filter (where customer_id is null) from marts.customer_360"
+        nulls, repeated, negative = reference.execute(
+            """select
+                count(*) filter (where customer_id is null),
+                (select count(*) from (
+                    select segment from marts.customer_360 where segment is not null group by 1 having count(*) > 1
+                )),
+                count(*) filter (where not (mrr_usd > 0))
+            from marts.customer_360"""
         ).fetchone()
-    assert nulls > 0  # accounts without a billing customer: the check has something to find
+    assert nulls > 0 and repeated > 0 and negative > 0  # each check below has something to find
 
-    def check(column: str) -> Any:
-        columns = {column: {"constraints": [{"type": "not_null"}]}}
-        arguments = json.dumps({"relation": "marts.customer_360", "columns": columns})
-        return spark_company.invoke_on_spark("run-operation", "check_not_null_constraints", "--args", arguments)
+    def check(model: dict) -> Any:
+        arguments = json.dumps({"relation": "marts.customer_360", "model": model})
+        return spark_company.invoke_on_spark("run-operation", "check_contract_constraints", "--args", arguments)
 
-    assert check("account_id").success
-    failed = check("customer_id")
+    key = {"columns": {"account_id": {"constraints": [{"type": "not_null"}, {"type": "primary_key"}]}}}
+    assert check({**key, "constraints": [{"type": "check", "expression": "mrr_usd >= 0"}]}).success
+    failed = check(
+        {
+            "columns": {
+                "customer_id": {"constraints": [{"type": "not_null"}]},
+                "segment": {"constraints": [{"type": "unique"}]},
+            },
+            "constraints": [{"type": "check", "name": "paying", "expression": "mrr_usd > 0"}],
+        }
+    )
     assert not failed.success
     messages = " ".join(result.message or "" for result in failed.result.results)
-    assert f"not_null constraint violated in marts.customer_360: null in customer_id ({nulls} rows)" in messages
+    assert "contract constraint violated in marts.customer_360: " in messages
+    assert f"not_null customer_id ({nulls} rows)" in messages
+    assert f"check paying ({negative} rows)" in messages
+    assert f"unique segment ({repeated} keys repeated)" in messages
 
 
 def test_the_incremental_build_after_a_day_equals_a_full_rebuild_on_spark(
