@@ -261,15 +261,12 @@ def load_lines(stages: list[dict[str, Any]]) -> list[str]:
             f"of which waiting for the vendors' (sandbox's) answers {responses:.1f}s; {cpu:.1f} CPU-s; peak "
             f"{_num(max((s['peak_mb'] or 0) for s in nightly))} MB"
         )
-    runs, sync = (
-        [s for s in stages if s["name"] == NIGHTLY_RUN and s["status"] == "ok"],
-        _stage(stages, "CRM sync dry run"),
-    )
+    runs = [s for s in stages if s["name"] == NIGHTLY_RUN and s["status"] == "ok"]
+    sync = _stage(stages, "CRM sync dry run")
     if runs and sync:
         nights = [night_figures(run, sync) for run in runs]
-        median = sorted(nights, key=lambda night: night["ours"])[
-            len(nights) // 2
-        ]  # the upper middle one of an even count
+        # The median night; of an even count, the upper of the two middle ones.
+        median = sorted(nights, key=lambda night: night["ours"])[len(nights) // 2]
         details = median["run"]["details"]
         steps = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in (details.get("step_seconds") or {}).items())
         which = f"the median of {len(nights)} nights" if len(nights) > 1 else "one night"

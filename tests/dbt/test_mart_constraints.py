@@ -119,11 +119,12 @@ CONSTRAINT_TESTS = {"not_null", "unique", "unique_combination", "accepted_values
 def test_no_test_on_a_contracted_table_mart_says_what_a_constraint_can(manifest: dict) -> None:
     """Incremental marts keep their windowed tests (dbt adds no constraint to a table that exists), and a test that
     only warns, or filters its rows, stays a test: no constraint can say that."""
-    models = {node["unique_id"]: node for node in manifest["nodes"].values() if node["resource_type"] == "model"}
     tables = {
-        unique_id
-        for unique_id, node in models.items()
-        if node["config"]["contract"]["enforced"] and node["config"]["materialized"] == "table"
+        node["unique_id"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"]["contract"]["enforced"]
+        and node["config"]["materialized"] == "table"
     }
     assert len(tables) >= 15
     could_be_constraints = [
